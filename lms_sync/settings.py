@@ -1,0 +1,203 @@
+"""Effective settings: defaults < TOML settings file < ``.env`` < environment < command line.
+
+Environment variables use the prefix ``LMS_SYNC_`` and ``__`` for nesting, for example
+``LMS_SYNC_MOODLE__URL`` and ``LMS_SYNC_MOODLE__TOKEN``. The settings object is built once by the
+CLI (``load_settings``) and passed down; library code never reads the environment itself.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from .errors import ConfigError, Problem
+
+DEFAULT_SETTINGS_FILE = Path("config/settings.toml")
+DEFAULT_PROGRAM_FILE = Path("config/program.toml")
+DEFAULT_STATE_PATH = Path("var/lms_sync.sqlite3")
+ENV_PREFIX = "LMS_SYNC_"
+
+_settings_file: ContextVar[Path | None] = ContextVar("_settings_file", default=None)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MoodleSettings(_Section):
+    """How to reach Moodle's REST web services."""
+
+    url: str | None = Field(default=None, description="Moodle site root, e.g. https://formation.ena.tn/")
+    token: SecretStr | None = Field(default=None, description="web-service token of the sync account")
+    token_file: Path | None = Field(default=None, description="file holding the token (systemd credential)")
+    verify_tls: bool = Field(default=True, description="verify the server certificate; turn off only for a lab")
+    ca_bundle: Path | None = Field(default=None, description="CA bundle for a private certificate authority")
+    connect_timeout: float = Field(default=10.0, gt=0)
+    read_timeout: float = Field(default=60.0, gt=0)
+    retry_attempts: int = Field(default=5, ge=1, description="attempts per call for transient faults")
+    retry_max_seconds: float = Field(default=120.0, gt=0, description="give up retrying a call after this")
+    concurrency: int = Field(default=4, ge=1, le=32, description="parallel read calls")
+    requests_per_second: float = Field(default=20.0, gt=0, description="rate limit for parallel reads")
+    max_input_vars: int = Field(default=1000, ge=20, description="PHP max_input_vars of the site")
+    completion_report_id: int | None = Field(
+        default=None, description="Report builder custom report with participants' completion (faster pull)"
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_http(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with https:// (or http:// for a lab site)")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _token_from_file(self) -> MoodleSettings:
+        if self.token is None and self.token_file is not None:
+            try:
+                text = self.token_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(f"token_file {self.token_file} cannot be read ({exc.strerror})") from None
+            if not text:
+                raise ValueError(f"token_file {self.token_file} is empty")
+            object.__setattr__(self, "token", SecretStr(text))
+        return self
+
+
+class PushSettings(_Section):
+    """How the programme is pushed into Moodle."""
+
+    category_idnumber: str | None = Field(default=None, description="overrides [course].category_idnumber")
+    auth: str = Field(default="manual", description="Moodle auth plugin for created users")
+    role_id: int = Field(default=5, ge=1, description="role given on enrolment (5 = student in a default Moodle)")
+    max_deletes: int = Field(default=3, ge=0, description="refuse plans deleting more objects, without --force-delete")
+
+
+class FeedSettings(_Section):
+    """The iCalendar feed participants subscribe to."""
+
+    out_path: Path = Field(default=Path("var/sessions.ics"), description="where `lms-sync feed` writes")
+    uid_domain: str | None = Field(default=None, description="right-hand side of UIDs; default: programme URL host")
+    refresh_interval: timedelta = Field(default=timedelta(hours=12), description="REFRESH-INTERVAL hint")
+    public_url: str | None = Field(default=None, description="public https URL of sessions.ics, for subscribe links")
+
+
+class ReportSettings(_Section):
+    """Completion reports for DGIDT."""
+
+    lang: Literal["fr", "en"] = "fr"
+    csv_delimiter: Literal[";", ","] = ";"
+    out_dir: Path = Field(default=Path("var/reports"))
+
+
+class ServeSettings(_Section):
+    """The HTTP service (`lms-sync serve`)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    report_tokens: list[SecretStr] = Field(default_factory=list, description="bearer tokens allowed to read reports")
+    report_token_hashes: list[str] = Field(
+        default_factory=list, description="sha256 hex of generated tokens (`lms-sync token new`)"
+    )
+    max_run_age_hours: float = Field(default=36.0, gt=0, description="/healthz fails when the last run is older")
+    threads: int = Field(default=4, ge=1, le=64)
+
+
+class LogSettings(_Section):
+    """Logging."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+
+class Settings(BaseSettings):
+    """All of lms_sync's settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="forbid",
+        frozen=True,
+    )
+
+    program_file: Path = Field(default=DEFAULT_PROGRAM_FILE, description="the programme (sessions)")
+    roster_file: Path | None = Field(default=None, description="participants CSV; none means no users are pushed")
+    state_path: Path = Field(default=DEFAULT_STATE_PATH, description="SQLite state store")
+    moodle: MoodleSettings = Field(default_factory=MoodleSettings)
+    push: PushSettings = Field(default_factory=PushSettings)
+    feed: FeedSettings = Field(default_factory=FeedSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Command line, then environment, then ``.env``, then the TOML settings file."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
+        toml_file = _settings_file.get()
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+
+def _env_name(loc: tuple[Any, ...]) -> str:
+    return ENV_PREFIX + "__".join(str(part).upper() for part in loc)
+
+
+def load_settings(settings_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings once; bad values raise ConfigError naming the key and its variable."""
+    explicit = settings_file is not None
+    path = settings_file if explicit else DEFAULT_SETTINGS_FILE
+    if explicit and not path.is_file():  # type: ignore[union-attr]
+        raise ConfigError(
+            [Problem(str(path), "", "settings file not found")],
+            hint="pass an existing file with --settings, or leave it out to use config/settings.toml",
+        )
+    token = _settings_file.set(path if path is not None and path.is_file() else None)
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        source = str(path) if path is not None and path.is_file() else "settings"
+        problems = [
+            Problem(
+                source,
+                ".".join(str(p) for p in err["loc"]),
+                f"{_clean_msg(err['msg'])} (environment variable {_env_name(err['loc'])})",
+            )
+            for err in exc.errors(include_url=False, include_input=False)
+        ]
+        raise ConfigError(problems, hint="fix these settings in the file or the environment") from None
+    except ValueError as exc:  # a malformed TOML settings file
+        raise ConfigError([Problem(str(path), "", f"not valid TOML: {exc}")]) from None
+    finally:
+        _settings_file.reset(token)
+
+
+def _clean_msg(msg: str) -> str:
+    return msg.removeprefix("Value error, ")
+
+
+def masked_settings(settings: Settings) -> dict[str, Any]:
+    """The effective settings as plain data, with every secret masked."""
+    return settings.model_dump(mode="json")
+
