@@ -1,0 +1,82 @@
+"""``lms-sync validate`` and ``lms-sync config``: check and show what lms_sync will work with."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..context import Context
+from ..errors import EXIT_OK, ConfigError, Problem
+from ..settings import masked_settings
+from .base import SubParsers, add_command
+
+ORDER = 10
+
+
+def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
+    """Add ``validate`` and ``config``."""
+    add_command(
+        sub, parent, "validate",
+        summary="check the programme, roster and settings",
+        description="Load the programme, the roster (when configured) and the settings, and list every "
+        "problem found, each with its file, key path or line, and what to do. Writes nothing.",
+        examples="  lms-sync validate\n  lms-sync --roster config/roster.csv validate",
+        handler=cmd_validate,
+    )
+    config = add_command(
+        sub, parent, "config",
+        summary="print the effective settings, secrets masked",
+        description="Print the settings lms_sync would use, after the settings file, .env and LMS_SYNC_* "
+        "environment variables are applied. Tokens are shown as **********.",
+        examples="  lms-sync config\n  LMS_SYNC_MOODLE__URL=https://formation.ena.tn lms-sync config --json",
+        handler=cmd_config,
+    )
+    config.add_argument("--json", action="store_true", help="print JSON instead of TOML-like text")
+
+
+def cmd_validate(ctx: Context, args: argparse.Namespace) -> int:
+    """Check every input, collecting the problems of all files before failing."""
+    problems: list[Problem] = []
+    checked: list[str] = []
+    for label, load in (
+        ("settings", lambda: ctx.settings),
+        ("programme", lambda: ctx.programme),
+        ("roster", lambda: ctx.roster),
+    ):
+        try:
+            value = load()
+        except ConfigError as err:
+            problems.extend(err.problems)
+            if label == "settings":
+                break  # without settings we do not know which files to check
+            continue
+        if label == "programme":
+            checked.append(f"programme {ctx.settings.program_file}: {len(value.sessions)} session(s)")
+        elif label == "roster" and value is not None:
+            checked.append(f"roster {ctx.settings.roster_file}: {len(value)} participant(s)")
+    if problems:
+        raise ConfigError(problems, hint="fix the files named above and run `lms-sync validate` again")
+    for line in checked:
+        print(f"ok: {line}")
+    if ctx.settings.moodle.url is None or ctx.settings.moodle.token is None:
+        print("note: no Moodle URL or token configured; push and pull need LMS_SYNC_MOODLE__URL and a token")
+    return EXIT_OK
+
+
+def cmd_config(ctx: Context, args: argparse.Namespace) -> int:
+    """Print the effective settings with secrets masked."""
+    data = masked_settings(ctx.settings)
+    if args.json:
+        json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+        print()
+        return EXIT_OK
+    for key, value in data.items():
+        if isinstance(value, dict):
+            print(f"\n[{key}]")
+            for sub_key, sub_value in value.items():
+                print(f"{sub_key} = {json.dumps(sub_value, ensure_ascii=False)}")
+        else:
+            print(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+    return EXIT_OK
+

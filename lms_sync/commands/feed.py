@@ -1,0 +1,45 @@
+"""``lms-sync feed``: write the participants' iCalendar feed."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..context import Context
+from ..errors import EXIT_OK
+from ..files import write_atomic
+from ..publish import publish_feed
+from .base import SubParsers, add_command
+
+ORDER = 20
+
+
+def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
+    """Add ``feed``."""
+    parser = add_command(
+        sub, parent, "feed",
+        summary="write the sessions' iCalendar feed",
+        description="Write the programme's sessions as an iCalendar feed (RFC 5545/7986) that Google "
+        "Calendar, Outlook, Apple Calendar and Thunderbird can subscribe to. The file is replaced "
+        "atomically, and left untouched when nothing changed. A moved or cancelled session gets a "
+        "higher SEQUENCE; a session removed from the programme stays in the feed as cancelled.",
+        examples="  lms-sync feed --out public/sessions.ics\n  lms-sync feed --out - --lang en",
+        handler=cmd_feed,
+    )
+    parser.add_argument("--out", metavar="PATH", help="where to write, - for standard output "
+                        "(default: feed.out_path, var/sessions.ics)")
+    parser.add_argument("--lang", choices=("fr", "en"), default="fr", help="language of fixed words (default: fr)")
+
+
+def cmd_feed(ctx: Context, args: argparse.Namespace) -> int:
+    """Reconcile the feed entries with the programme and write the calendar."""
+    out = args.out or str(ctx.settings.feed.out_path)
+    result = publish_feed(ctx.programme, ctx.store, ctx.settings.feed, lang=args.lang)
+    if out == "-":
+        sys.stdout.buffer.write(result.data)
+        return EXIT_OK
+    written = write_atomic(Path(out), result.data)
+    state = "written" if written else "unchanged"
+    print(f"{out}: {state} ({result.events} event(s), {len(result.changed)} changed since last publication)")
+    return EXIT_OK

@@ -1,0 +1,73 @@
+"""What a command works with: settings, programme, roster and store, each built once on first use."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from functools import cached_property
+from pathlib import Path
+from typing import TextIO
+
+from .errors import Problem
+from .log import setup_logging
+from .program import Participant, Programme, load_programme, load_roster
+from .settings import Settings, load_settings
+from .store import Store
+
+
+class Context:
+    """Lazily built resources for one command invocation."""
+
+    def __init__(self, args: argparse.Namespace, err: TextIO | None = None) -> None:
+        self.args = args
+        self.err = err or sys.stderr
+        self._store: Store | None = None
+
+    @cached_property
+    def settings(self) -> Settings:
+        """Settings from file, environment and the global options."""
+        args = self.args
+        settings_file = getattr(args, "settings", None)
+        settings = load_settings(
+            Path(settings_file) if settings_file else None,
+            program_file=getattr(args, "program", None),
+            roster_file=getattr(args, "roster", None),
+            state_path=getattr(args, "state", None),
+        )
+        level = "DEBUG" if getattr(args, "verbose", False) else settings.log.level
+        setup_logging(level, getattr(args, "log_format", None) or settings.log.format)
+        return settings
+
+    @cached_property
+    def programme(self) -> Programme:
+        """The validated programme; warnings are printed, errors raise ConfigError."""
+        programme, warnings = load_programme(self.settings.program_file)
+        self.report(warnings)
+        return programme
+
+    @cached_property
+    def roster(self) -> list[Participant] | None:
+        """The validated roster, or None when no roster file is configured."""
+        if self.settings.roster_file is None:
+            return None
+        participants, warnings = load_roster(self.settings.roster_file)
+        self.report(warnings)
+        return participants
+
+    @property
+    def store(self) -> Store:
+        """The state store, opened (and migrated) on first use."""
+        if self._store is None:
+            self._store = Store(self.settings.state_path)
+        return self._store
+
+    def report(self, problems: list[Problem]) -> None:
+        """Print warnings about the input files."""
+        for problem in problems:
+            print(problem, file=self.err)
+
+    def close(self) -> None:
+        """Release the store."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None

@@ -1,0 +1,181 @@
+"""The participants' iCalendar feed (RFC 5545 and RFC 7986), built deterministically.
+
+``reconcile`` decides, from the programme and what was published before, each entry's SEQUENCE and
+change time; ``build_calendar`` turns entries into bytes. Neither reads the clock nor the disk, so
+unchanged data always gives byte-identical output, which calendar clients and ETags rely on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Event, Timezone, vCalAddress, vDuration, vText
+
+from .i18n import t
+from .program import Programme, Session
+from .store import FeedEntry
+
+PRODID = "-//lms_sync//Programme de formation//FR"
+CONFIRMED, CANCELLED = "CONFIRMED", "CANCELLED"
+
+
+def uid_for(programme: Programme, session_id: str, domain: str | None = None) -> str:
+    """The permanent UID of a session's event: ``<programme>-<session>@<host>``."""
+    return f"{programme.id}-{session_id}@{domain or programme.host}"
+
+
+def session_payload(programme: Programme, session: Session) -> dict[str, Any]:
+    """Everything a session's VEVENT shows, as plain data (stored so removed sessions can be rendered)."""
+    return {
+        "title": session.title,
+        "start": session.start.isoformat(),
+        "end": session.end.isoformat(),
+        "timezone": programme.timezone,
+        "status": CANCELLED if session.cancelled else CONFIRMED,
+        "description": session.description,
+        "location": session.location or programme.location or programme.url,
+        "url": programme.url,
+        "organizer_name": programme.organizer.name,
+        "organizer_email": programme.organizer.email,
+    }
+
+
+def _digest(data: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _schedule_hash(payload: dict[str, Any]) -> str:
+    # RFC 5546 counts these as the significant changes that need a higher SEQUENCE.
+    return _digest({k: payload[k] for k in ("start", "end", "timezone", "status")})
+
+
+def reconcile(
+    programme: Programme, previous: Iterable[FeedEntry], now: datetime, domain: str | None = None
+) -> tuple[list[FeedEntry], list[FeedEntry]]:
+    """Entries for the programme given the published ones: ``(all entries, the changed ones)``."""
+    by_session = {entry.session_id: entry for entry in previous}
+    result: list[FeedEntry] = []
+    changed: list[FeedEntry] = []
+    for session in programme.sessions:
+        payload = session_payload(programme, session)
+        entry = _next_entry(by_session.pop(session.id, None), payload, uid_for(programme, session.id, domain),
+                            session.id, now, removed=False)
+        result.append(entry)
+    for old in by_session.values():
+        # A session removed from the programme stays in the feed, cancelled, so calendars drop it.
+        payload = {**old.payload, "status": CANCELLED}
+        result.append(_next_entry(old, payload, old.uid, old.session_id, now, removed=True))
+    for entry, old in ((e, _find(previous, e.uid)) for e in result):
+        if entry != old:
+            changed.append(entry)
+    result.sort(key=lambda e: (e.payload["start"], e.session_id))
+    return result, changed
+
+
+def _find(entries: Iterable[FeedEntry], uid: str) -> FeedEntry | None:
+    return next((e for e in entries if e.uid == uid), None)
+
+
+def _next_entry(
+    old: FeedEntry | None, payload: dict[str, Any], uid: str, session_id: str, now: datetime, *, removed: bool
+) -> FeedEntry:
+    content, schedule = _digest(payload), _schedule_hash(payload)
+    if old is None:
+        # First publication of this session.
+        return FeedEntry(uid, session_id, 0, content, schedule, now, payload["status"], removed, payload)
+    if old.content_hash == content and old.removed == removed:
+        # Nothing subscribers would see has changed: keep the entry as published.
+        return old
+    # A visible change; time or status changes also raise SEQUENCE so clients replace the event.
+    sequence = old.sequence + 1 if old.schedule_hash != schedule else old.sequence
+    return replace(
+        old,
+        sequence=sequence,
+        content_hash=content,
+        schedule_hash=schedule,
+        last_modified=now,
+        status=payload["status"],
+        removed=removed,
+        payload=payload,
+    )
+
+
+def build_calendar(
+    programme: Programme,
+    entries: Iterable[FeedEntry],
+    *,
+    refresh_interval: timedelta = timedelta(hours=12),
+    public_url: str | None = None,
+    lang: str = "fr",
+) -> bytes:
+    """Serialise the feed: VCALENDAR with a VTIMEZONE per TZID used and one VEVENT per entry."""
+    entries = list(entries)
+    cal = Calendar()
+    cal.add("PRODID", PRODID)
+    cal.add("VERSION", "2.0")
+    cal.add("CALSCALE", "GREGORIAN")
+    cal.add("METHOD", "PUBLISH")
+    cal.add("NAME", programme.title)
+    cal.add("X-WR-CALNAME", vText(programme.title))
+    if programme.description:
+        cal.add("DESCRIPTION", programme.description)
+        cal.add("X-WR-CALDESC", vText(programme.description))
+    cal.add("X-WR-TIMEZONE", programme.timezone)
+    cal.add("URL", programme.url, parameters={"VALUE": "URI"})
+    if public_url:
+        cal.add("SOURCE", public_url, parameters={"VALUE": "URI"})
+    # icalendar writes REFRESH-INTERVAL without VALUE=DURATION, which RFC 7986 requires.
+    cal.add("REFRESH-INTERVAL", refresh_interval, parameters={"VALUE": "DURATION"})
+    cal.add("X-PUBLISHED-TTL", vDuration(refresh_interval))
+
+    for tzid, (first, last) in sorted(_zone_ranges(entries).items()):
+        cal.add_component(Timezone.from_tzid(tzid, first_date=first, last_date=last))
+    for entry in entries:
+        cal.add_component(_event(entry, lang))
+    return cal.to_ical()
+
+
+def _zone_ranges(entries: list[FeedEntry]) -> dict[str, tuple[date, date]]:
+    # The VTIMEZONE covers the years the sessions span, so it stays small and stable.
+    ranges: dict[str, tuple[date, date]] = {}
+    for entry in entries:
+        tzid = entry.payload["timezone"]
+        start = datetime.fromisoformat(entry.payload["start"]).date()
+        end = datetime.fromisoformat(entry.payload["end"]).date()
+        first, last = ranges.get(tzid, (start, end))
+        ranges[tzid] = (min(first, start), max(last, end))
+    return {tzid: (date(first.year, 1, 1), date(last.year + 1, 1, 1)) for tzid, (first, last) in ranges.items()}
+
+
+def _event(entry: FeedEntry, lang: str) -> Event:
+    payload = entry.payload
+    cancelled = payload["status"] == CANCELLED
+    event = Event()
+    # UID and DTSTAMP are always set here: icalendar would otherwise invent a random UID and "now".
+    event.add("UID", entry.uid)
+    event.add("DTSTAMP", entry.last_modified)
+    event.add("LAST-MODIFIED", entry.last_modified)
+    event.add("SEQUENCE", entry.sequence)
+    event.add("STATUS", payload["status"])
+    summary = payload["title"]
+    event.add("SUMMARY", t("cancelled_prefix", lang) + summary if cancelled else summary)
+    tzid = payload["timezone"]
+    zone = ZoneInfo(tzid)
+    event.add("DTSTART", datetime.fromisoformat(payload["start"]).replace(tzinfo=zone))
+    event.add("DTEND", datetime.fromisoformat(payload["end"]).replace(tzinfo=zone))
+    event.add("LOCATION", payload["location"])
+    event.add("URL", payload["url"], parameters={"VALUE": "URI"})
+    organizer = vCalAddress(f"mailto:{payload['organizer_email']}")
+    organizer.params["CN"] = payload["organizer_name"]
+    event.add("ORGANIZER", organizer)
+    description = payload["description"].strip()
+    footer = f"{t('platform', lang)} : {payload['url']}" if lang == "fr" else f"{t('platform', lang)}: {payload['url']}"
+    event.add("DESCRIPTION", f"{description}\n\n{footer}" if description else footer)
+    event.add("TRANSP", "OPAQUE")
+    return event

@@ -1,0 +1,356 @@
+"""Typed Moodle web-service client: one method per wsfunction, returning models, batching big writes.
+
+Writes are not retried on transient faults unless the caller passes ``retry_safe=True`` (it looked
+the object up first, or the call sets absolute values). Per-item ``warnings`` are always returned.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from ..errors import InvalidParameter, MoodleRemoteError
+from ..settings import MoodleSettings
+from .batching import ItemResult, RateLimiter, chunk_by_budget, map_parallel
+from .models import (
+    ActivitiesCompletionResult,
+    CalendarEvent,
+    CalendarEventsResult,
+    Category,
+    CourseCompletionResult,
+    CoursesResult,
+    CreatedCategory,
+    CreatedCourse,
+    CreatedUser,
+    MoodleWarning,
+    ReportResult,
+    SiteInfo,
+    User,
+    WarningsResult,
+    parse_response,
+)
+from .transport import MoodleTransport
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+CourseField = Literal["id", "ids", "shortname", "idnumber", "category"]
+UserField = Literal["id", "idnumber", "username", "email"]
+
+
+class MoodleClient:
+    """Moodle's REST web services as typed Python methods."""
+
+    def __init__(
+        self,
+        settings: MoodleSettings,
+        *,
+        transport: MoodleTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Build the client (and its transport) from the settings; ``sleep``/``clock`` are for tests."""
+        self.settings = settings
+        self.transport = transport or MoodleTransport(settings, sleep=sleep)
+        self._limiter = RateLimiter(settings.requests_per_second, clock=clock, sleep=sleep)
+
+    def __repr__(self) -> str:
+        return f"MoodleClient(url={self.settings.url!r})"
+
+    def close(self) -> None:
+        """Release the HTTP connections."""
+        self.transport.close()
+
+    def __enter__(self) -> MoodleClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------------------ plumbing
+
+    def _read(self, wsfunction: str, params: Mapping[str, Any] | None = None) -> Any:
+        return parse_response(wsfunction, self.transport.call(wsfunction, params))
+
+    def _write(self, wsfunction: str, params: Mapping[str, Any], *, retry_safe: bool) -> Any:
+        return parse_response(wsfunction, self.transport.call(wsfunction, params, write=True, retry_safe=retry_safe))
+
+    def _chunks(
+        self, wsfunction: str, key: str, items: Sequence[Any], other: Mapping[str, Any] | None = None
+    ) -> list[list[Any]]:
+        return list(chunk_by_budget(key, items, self.settings.max_input_vars, other, wsfunction=wsfunction))
+
+    def map_reads(self, fn: Callable[[T], R], items: Sequence[T]) -> list[ItemResult[T, R]]:
+        """Run a read per item in the bounded, rate-limited pool; each result holds a value or its error."""
+        return map_parallel(fn, items, concurrency=self.settings.concurrency, limiter=self._limiter)
+
+    # ---------------------------------------------------------------------------------------------- site
+
+    def get_site_info(self) -> SiteInfo:
+        """``core_webservice_get_site_info``: site name, release, the token's user and its functions."""
+        result: SiteInfo = self._read("core_webservice_get_site_info")
+        return result
+
+    # ------------------------------------------------------------------------------------------ categories
+
+    def get_categories(
+        self, *, idnumber: str | None = None, name: str | None = None, parent: int | None = None
+    ) -> list[Category]:
+        """``core_course_get_categories`` filtered by the given criteria (all categories when none)."""
+        criteria = [
+            {"key": key, "value": value}
+            for key, value in (("idnumber", idnumber), ("name", name), ("parent", parent))
+            if value is not None
+        ]
+        result: list[Category] = self._read("core_course_get_categories", {"criteria": criteria, "addsubcategories": 0})
+        return result
+
+    def create_categories(
+        self, categories: Sequence[Mapping[str, Any]], *, retry_safe: bool = False
+    ) -> list[CreatedCategory]:
+        """``core_course_create_categories``; each dict has name, parent, idnumber, description..."""
+        out: list[CreatedCategory] = []
+        for chunk in self._chunks("core_course_create_categories", "categories", categories):
+            out += self._write("core_course_create_categories", {"categories": chunk}, retry_safe=retry_safe)
+        return out
+
+    # --------------------------------------------------------------------------------------------- courses
+
+    def get_courses_by_field(self, field: CourseField, value: str | int | Sequence[int]) -> CoursesResult:
+        """``core_course_get_courses_by_field``; for ``field="ids"`` pass a list of ids."""
+        if field == "ids" and not isinstance(value, str | int):
+            value = ",".join(str(v) for v in value)
+        result: CoursesResult = self._read("core_course_get_courses_by_field", {"field": field, "value": value})
+        return result
+
+    def create_courses(self, courses: Sequence[Mapping[str, Any]], *, retry_safe: bool = False) -> list[CreatedCourse]:
+        """``core_course_create_courses``; all-or-nothing per batch (one duplicate fails its whole batch)."""
+        out: list[CreatedCourse] = []
+        for chunk in self._chunks("core_course_create_courses", "courses", courses):
+            out += self._write("core_course_create_courses", {"courses": chunk}, retry_safe=retry_safe)
+        return out
+
+    def update_courses(self, courses: Sequence[Mapping[str, Any]], *, retry_safe: bool = False) -> WarningsResult:
+        """``core_course_update_courses``; each dict has ``id`` and the fields to change; warnings per course."""
+        warnings: list[MoodleWarning] = []
+        for chunk in self._chunks("core_course_update_courses", "courses", courses):
+            result: WarningsResult = self._write("core_course_update_courses", {"courses": chunk}, retry_safe=retry_safe)
+            warnings += result.warnings
+        return WarningsResult(warnings=warnings)
+
+    # -------------------------------------------------------------------------------------------- calendar
+
+    def get_calendar_events(
+        self,
+        *,
+        event_ids: Sequence[int] = (),
+        course_ids: Sequence[int] = (),
+        time_start: int | datetime = 0,
+        time_end: int | datetime | None = None,
+    ) -> CalendarEventsResult:
+        """``core_calendar_get_calendar_events``, course events only (no user or site events), by ids or range."""
+        options: dict[str, Any] = {"userevents": 0, "siteevents": 0, "timestart": time_start, "timeend": time_end}
+        wsfunction = "core_calendar_get_calendar_events"
+        if not event_ids and not course_ids:
+            raise ValueError("give event_ids or course_ids")
+        # Both lists are sent in one call when they fit; the long one is split otherwise.
+        base = {"options": options, "events": {"courseids": list(course_ids)}}
+        events: list[CalendarEvent] = []
+        warnings: list[MoodleWarning] = []
+        chunks = self._chunks(wsfunction, "eventids", list(event_ids), base) if event_ids else [[]]
+        for chunk in chunks:
+            params = {"options": options, "events": {"eventids": chunk, "courseids": list(course_ids)}}
+            result: CalendarEventsResult = self._read(wsfunction, params)
+            events += result.events
+            warnings += result.warnings
+        return CalendarEventsResult(events=events, warnings=warnings)
+
+    def get_calendar_event_by_id(self, event_id: int) -> CalendarEvent:
+        """``core_calendar_get_calendar_event_by_id``, with ``location``.
+
+        Moodle reports a nonexistent id as ``nopermissions`` (AccessDenied), not as NotFound.
+        """
+        result = self._read("core_calendar_get_calendar_event_by_id", {"eventid": event_id})
+        event: CalendarEvent = result.event
+        return event
+
+    def create_calendar_events(
+        self, events: Sequence[Mapping[str, Any]], *, retry_safe: bool = False
+    ) -> CalendarEventsResult:
+        """``core_calendar_create_calendar_events``; re-sending creates duplicates, so retry only if looked up."""
+        created: list[CalendarEvent] = []
+        warnings: list[MoodleWarning] = []
+        for chunk in self._chunks("core_calendar_create_calendar_events", "events", events):
+            result: CalendarEventsResult = self._write(
+                "core_calendar_create_calendar_events", {"events": chunk}, retry_safe=retry_safe
+            )
+            created += result.events
+            warnings += result.warnings
+        return CalendarEventsResult(events=created, warnings=warnings)
+
+    def delete_calendar_events(self, event_ids: Sequence[int], *, retry_safe: bool = False) -> None:
+        """``core_calendar_delete_calendar_events``; a missing id raises NotFound for its whole batch."""
+        items = [{"eventid": event_id, "repeat": 0} for event_id in event_ids]
+        for chunk in self._chunks("core_calendar_delete_calendar_events", "events", items):
+            self._write("core_calendar_delete_calendar_events", {"events": chunk}, retry_safe=retry_safe)
+
+    def update_calendar_event(
+        self,
+        event_id: int,
+        *,
+        course_id: int,
+        name: str,
+        timestart: datetime | int,
+        duration: timedelta | int,
+        tz: str | ZoneInfo,
+        description: str = "",
+        description_format: int = 1,
+        location: str = "",
+        visible: bool = True,
+        user_id: int | None = None,
+        retry_safe: bool = False,
+    ) -> CalendarEvent:
+        """``core_calendar_submit_create_update_form``: change every field of a course event, location included.
+
+        The form reads times in the calling (sync) user's timezone: ``tz`` must be that zone (the
+        user's Moodle timezone, or the site's when the user has the default). The saved start is
+        compared with the wanted one so a wrong ``tz`` fails loudly instead of shifting sessions.
+        """
+        zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+        start_ts = int(timestart.timestamp()) if isinstance(timestart, datetime) else int(timestart)
+        seconds = int(duration.total_seconds()) if isinstance(duration, timedelta) else int(duration)
+        if start_ts % 60 or seconds % 60:
+            raise ValueError("Moodle's event form works in whole minutes: start and duration must be multiples of 60 s")
+        local = datetime.fromtimestamp(start_ts, zone)
+        until = datetime.fromtimestamp(start_ts + seconds, zone)
+        form: list[tuple[str, Any]] = [
+            ("id", event_id),
+            *([("userid", user_id)] if user_id is not None else []),
+            ("modulename", ""),
+            ("instance", 0),
+            ("visible", 1 if visible else 0),
+            ("eventtype", "course"),
+            ("courseid", course_id),
+            ("sesskey", "x"),  # checked by the web form only, not over web services
+            ("_qf__core_calendar_local_event_forms_update", 1),
+            ("name", name),
+            ("timestart[day]", local.day),
+            ("timestart[month]", local.month),
+            ("timestart[year]", local.year),
+            ("timestart[hour]", local.hour),
+            ("timestart[minute]", local.minute),
+            ("description[text]", description),
+            ("description[format]", description_format),
+            ("description[itemid]", 0),
+            ("location", location),
+            ("duration", 2),  # 2 = duration given in minutes
+            # The form also posts the "until" selector; sending the matching end keeps it consistent.
+            ("timedurationuntil[day]", until.day),
+            ("timedurationuntil[month]", until.month),
+            ("timedurationuntil[year]", until.year),
+            ("timedurationuntil[hour]", until.hour),
+            ("timedurationuntil[minute]", until.minute),
+            ("timedurationminutes", seconds // 60),
+        ]
+        wsfunction = "core_calendar_submit_create_update_form"
+        result = self._write(wsfunction, {"formdata": urlencode(form)}, retry_safe=retry_safe)
+        if result.validationerror or result.event is None:
+            raise InvalidParameter(
+                f"Moodle's event form rejected the values for event {event_id} (it gives no details)",
+                wsfunction=wsfunction,
+                hint="check the course id, the name (not empty) and that the event exists and is a course event",
+            )
+        event: CalendarEvent = result.event
+        if event.timestart != start_ts:
+            raise MoodleRemoteError(
+                f"event {event_id} was saved starting at {event.timestart}, not {start_ts}: "
+                f"the sync account's Moodle timezone is not {zone.key}",
+                wsfunction=wsfunction,
+                hint="set the sync account's timezone in Moodle to the one lms_sync uses, then sync again",
+            )
+        return event
+
+    # ----------------------------------------------------------------------------------------------- users
+
+    def get_users_by_field(self, field: UserField, values: Sequence[str | int]) -> list[User]:
+        """``core_user_get_users_by_field``: many values per call, split under max_input_vars."""
+        users: list[User] = []
+        wsfunction = "core_user_get_users_by_field"
+        for chunk in self._chunks(wsfunction, "values", list(values), {"field": field}):
+            users += self._read(wsfunction, {"field": field, "values": chunk})
+        return users
+
+    def create_users(self, users: Sequence[Mapping[str, Any]], *, retry_safe: bool = False) -> list[CreatedUser]:
+        """``core_user_create_users``; a duplicate username or email fails its whole batch (InvalidParameter)."""
+        out: list[CreatedUser] = []
+        for chunk in self._chunks("core_user_create_users", "users", users):
+            out += self._write("core_user_create_users", {"users": chunk}, retry_safe=retry_safe)
+        return out
+
+    def update_users(self, users: Sequence[Mapping[str, Any]], *, retry_safe: bool = False) -> WarningsResult:
+        """``core_user_update_users``; each dict has ``id`` and the fields to change."""
+        warnings: list[MoodleWarning] = []
+        for chunk in self._chunks("core_user_update_users", "users", users):
+            result: WarningsResult = self._write("core_user_update_users", {"users": chunk}, retry_safe=retry_safe)
+            warnings += result.warnings
+        return WarningsResult(warnings=warnings)
+
+    def enrol_users(self, enrolments: Sequence[Mapping[str, Any]], *, retry_safe: bool = False) -> None:
+        """``enrol_manual_enrol_users``; each dict has roleid, userid, courseid (timestart, timeend, suspend)."""
+        for chunk in self._chunks("enrol_manual_enrol_users", "enrolments", enrolments):
+            self._write("enrol_manual_enrol_users", {"enrolments": chunk}, retry_safe=retry_safe)
+
+    def get_enrolled_users(
+        self,
+        course_id: int,
+        *,
+        userfields: Sequence[str] = (),
+        only_active: bool = False,
+        with_capability: str | None = None,
+        limit_from: int = 0,
+        limit_number: int = 0,
+        sort_by: Literal["id", "firstname", "lastname", "siteorder"] | None = None,
+    ) -> list[User]:
+        """``core_enrol_get_enrolled_users``; ``userfields`` shrinks the answer about four times."""
+        options: list[dict[str, Any]] = []
+        if userfields:
+            options.append({"name": "userfields", "value": ",".join(userfields)})
+        if only_active:
+            options.append({"name": "onlyactive", "value": 1})
+        if with_capability:
+            options.append({"name": "withcapability", "value": with_capability})
+        if sort_by:
+            options += [{"name": "sortby", "value": sort_by}, {"name": "sortdirection", "value": "ASC"}]
+        if limit_from:
+            options.append({"name": "limitfrom", "value": limit_from})
+        if limit_number:
+            options.append({"name": "limitnumber", "value": limit_number})
+        result: list[User] = self._read("core_enrol_get_enrolled_users", {"courseid": course_id, "options": options})
+        return result
+
+    # ------------------------------------------------------------------------------------------ completion
+
+    def get_course_completion_status(self, course_id: int, user_id: int) -> CourseCompletionResult:
+        """``core_completion_get_course_completion_status``; AccessDenied (cannotviewreport) if completion is off."""
+        result: CourseCompletionResult = self._read(
+            "core_completion_get_course_completion_status", {"courseid": course_id, "userid": user_id}
+        )
+        return result
+
+    def get_activities_completion_status(self, course_id: int, user_id: int) -> ActivitiesCompletionResult:
+        """``core_completion_get_activities_completion_status``; empty statuses when completion is off."""
+        result: ActivitiesCompletionResult = self._read(
+            "core_completion_get_activities_completion_status", {"courseid": course_id, "userid": user_id}
+        )
+        return result
+
+    def retrieve_report(self, report_id: int, *, page: int = 0, perpage: int = 0) -> ReportResult:
+        """``core_reportbuilder_retrieve_report``; ``page`` is zero-based, ``perpage`` 0 means every row."""
+        result: ReportResult = self._read(
+            "core_reportbuilder_retrieve_report", {"reportid": report_id, "page": page, "perpage": perpage}
+        )
+        return result

@@ -1,0 +1,399 @@
+"""HTTP transport to Moodle's REST web services: the only module in lms_sync that imports requests.
+
+It flattens parameters the way PHP reads them, POSTs them with the token in the form body, types every
+failure at the boundary (see ``lms_sync.errors``) and retries transient faults when that is safe.
+Neither the token nor Moodle's ``debuginfo`` ever reaches a log record, a message or a ``repr``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+import requests
+import tenacity
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NameResolutionError, NewConnectionError
+
+from .. import __version__
+from ..errors import (
+    AccessDenied,
+    AlreadyExists,
+    ConfigError,
+    InvalidParameter,
+    InvalidToken,
+    MoodleError,
+    MoodleRemoteError,
+    MoodleUnavailable,
+    NotFound,
+    NotMoodleEndpoint,
+    TransientError,
+    WebServicesDisabled,
+)
+from ..settings import MoodleSettings
+
+log = logging.getLogger("lms_sync.moodle")
+
+ENDPOINT = "/webservice/rest/server.php"
+FIXED_FIELDS = ("wstoken", "wsfunction", "moodlewsrestformat")
+USER_AGENT = f"lms_sync/{__version__}"
+# Retry-After and the backoff never make one wait longer than this.
+MAX_SINGLE_WAIT = 60.0
+
+_HINT_URL = "check LMS_SYNC_MOODLE__URL: it must be the Moodle site root (the address of its front page)"
+_HINT_TOKEN = (
+    "check LMS_SYNC_MOODLE__TOKEN (Site administration > Server > Web services > Manage tokens); "
+    "a request over the site's max_input_vars also drops the token"
+)
+
+# errorcode -> exception class; codes not listed become MoodleRemoteError.
+ERRORCODE_CLASSES: dict[str, type[MoodleError]] = {
+    "invalidtoken": InvalidToken,
+    "accessexception": AccessDenied,
+    "nopermissions": AccessDenied,
+    "wsusercannotassign": AccessDenied,
+    "cannotviewreport": AccessDenied,
+    "errorreportview": AccessDenied,
+    "invalidparameter": InvalidParameter,
+    "errorinvalidparam": InvalidParameter,
+    "invalidrecord": NotFound,
+    "invalidrecordunknown": NotFound,
+    "usernotenroled": NotFound,
+    "errorcatcontextnotvalid": NotFound,
+    "errorcoursecontextnotvalid": NotFound,
+    "shortnametaken": AlreadyExists,
+    "courseidnumbertaken": AlreadyExists,
+    "categoryidnumbertaken": AlreadyExists,
+    "idnumbertaken": AlreadyExists,
+    "usernameexists": AlreadyExists,
+    "emailexists": AlreadyExists,
+    "sitemaintenance": TransientError,
+}
+
+_ERRORCODE_HINTS: dict[str, str] = {
+    "invalidtoken": _HINT_TOKEN,
+    "accessexception": (
+        "add function {wsfunction} to the token's external service (Site administration > Server > "
+        "Web services > External services > Functions) and make the sync account an authorised user of it"
+    ),
+    "nopermissions": "give the sync account's role the capability named in the message, at system level",
+    "wsusercannotassign": "allow the sync account's role to assign that role (Define roles > Allow role assignments)",
+    "cannotviewreport": "enable completion on the course and grant the sync account report/completion:view",
+    "errorreportview": "add the sync account to the report's audience in Report builder",
+    "sitemaintenance": "the site is in maintenance mode; run again when it is back",
+}
+
+
+class RequestNotSent(TransientError):
+    """The request never reached Moodle (connection refused, DNS, connect timeout): safe to retry any call."""
+
+
+# ---------------------------------------------------------------------------------------------- params
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):  # before int: bool is an int subclass
+        return "1" if value else "0"
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime sent to Moodle; attach a timezone so the instant is unambiguous")
+        return str(int(value.timestamp()))
+    if isinstance(value, date):
+        raise ValueError("a date has no instant; send an aware datetime or Unix seconds")
+    if isinstance(value, Enum):
+        return _scalar(value.value)
+    return str(value)
+
+
+def flatten_params(params: Mapping[str, Any] | None, prefix: str = "") -> list[tuple[str, str]]:
+    """Flatten nested params into PHP form fields (``events[0][name]``); bools 1/0, ``None`` omitted."""
+    out: list[tuple[str, str]] = []
+    if not params:
+        return out
+
+    def walk(key: str, value: Any) -> None:
+        if value is None:
+            return
+        if isinstance(value, Mapping):
+            for sub, subvalue in value.items():
+                walk(f"{key}[{sub}]", subvalue)
+        elif isinstance(value, list | tuple):
+            for index, item in enumerate(value):
+                walk(f"{key}[{index}]", item)
+        else:
+            out.append((key, _scalar(value)))
+
+    for name, value in params.items():
+        walk(f"{prefix}[{name}]" if prefix else str(name), value)
+    return out
+
+
+def field_count(params: Mapping[str, Any] | None) -> int:
+    """How many form fields a call sends, the three fixed ones (token, function, format) included."""
+    return len(FIXED_FIELDS) + len(flatten_params(params))
+
+
+# --------------------------------------------------------------------------------------------- decoding
+
+
+def _strip_html(text: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text)).strip()
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _capability(message: str) -> str | None:
+    # Moodle words it "... permissions to do that (Create courses)." : the name is the last parenthesis.
+    found = re.search(r"\(([^()]+)\)\.?\s*$", message)
+    return found.group(1) if found else None
+
+
+def error_from_body(wsfunction: str, body: Mapping[str, Any]) -> MoodleError:
+    """Turn Moodle's ``{"exception", "errorcode", "message", "debuginfo"?}`` into a typed error (debuginfo dropped)."""
+    errorcode = str(body.get("errorcode") or "")
+    message = str(body.get("message") or "Moodle reported an error")
+    if errorcode and not re.fullmatch(r"[A-Za-z0-9_.:-]+", errorcode):
+        # The password policy puts its HTML text in errorcode: it is a validation message, not a code.
+        return InvalidParameter(_strip_html(errorcode), wsfunction=wsfunction, hint="fix the value Moodle refused")
+    if "<" in message:
+        message = _strip_html(message)
+    cls = ERRORCODE_CLASSES.get(errorcode, MoodleRemoteError)
+    hint = _ERRORCODE_HINTS.get(errorcode, "").format(wsfunction=wsfunction) or None
+    if cls is AccessDenied:
+        capability = _capability(message) if errorcode == "nopermissions" else None
+        if capability:
+            hint = f"give the sync account's role the capability \u201c{capability}\u201d at system level"
+        return AccessDenied(message, capability=capability, wsfunction=wsfunction, errorcode=errorcode, hint=hint)
+    if cls is InvalidParameter and errorcode == "invalidparameter":
+        hint = "Moodle gives the reason only with developer debugging on; check types and unknown keys"
+    return cls(message, wsfunction=wsfunction, errorcode=errorcode or None, hint=hint)
+
+
+def _is_error_body(data: Any) -> bool:
+    return isinstance(data, dict) and "exception" in data and "errorcode" in data
+
+
+def decode_response(
+    wsfunction: str, status: int, content_type: str, body: str, headers: Mapping[str, str] | None = None
+) -> Any:
+    """Decode one HTTP answer: the JSON value on success (``None`` for JSON ``null``), else a typed error."""
+    headers = headers or {}
+    if status == 429 or status >= 500:
+        raise TransientError(
+            f"HTTP {status} from Moodle", wsfunction=wsfunction, retry_after=_retry_after(headers.get("Retry-After"))
+        )
+    if status == 403 and not body.strip():
+        raise WebServicesDisabled(
+            "HTTP 403 with an empty body: web services or the REST protocol are disabled",
+            wsfunction=wsfunction,
+            hint="enable web services and the REST protocol (Site administration > Server > Web services > Overview)",
+        )
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise _not_moodle(wsfunction, status, content_type, body) from None
+    if _is_error_body(data):
+        raise error_from_body(wsfunction, data)
+    if status != 200:
+        raise _not_moodle(wsfunction, status, content_type, body)
+    return data
+
+
+def _not_moodle(wsfunction: str, status: int, content_type: str, body: str) -> NotMoodleEndpoint:
+    head = body.lstrip()[:200].lower()
+    if status in (301, 302, 303, 307, 308):
+        what, hint = f"HTTP {status} redirect", _HINT_URL + " (use the final address, https:// included)"
+    elif head.startswith("<?xml") or "xml" in content_type:
+        what = "an XML answer"
+        hint = "something between lms_sync and Moodle dropped moodlewsrestformat=json; " + _HINT_URL
+    elif head.startswith(("<!doctype", "<html")) or "<html" in head or "html" in content_type:
+        what = f"an HTML page (HTTP {status})"
+        hint = _HINT_URL + "; if the page is Moodle's own, turn off debug display (it breaks JSON answers)"
+    else:
+        what, hint = f"a non-JSON answer (HTTP {status}, {content_type or 'no content type'})", _HINT_URL
+    return NotMoodleEndpoint(f"the URL answered {what}, not Moodle's JSON web-service API", wsfunction=wsfunction, hint=hint)
+
+
+# -------------------------------------------------------------------------------------------- transport
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError | NameResolutionError)
+
+
+class _BackoffWait(tenacity.wait.wait_base):
+    """Exponential backoff with jitter, but at least what the server asked for in Retry-After."""
+
+    def __init__(self, cap: float) -> None:
+        self._backoff = tenacity.wait_exponential_jitter(initial=1, max=min(30.0, cap), jitter=1)
+        self._cap = cap
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        wait = self._backoff(retry_state)
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(exc, TransientError) and exc.retry_after is not None:
+            wait = max(wait, exc.retry_after)
+        return min(wait, self._cap, MAX_SINGLE_WAIT)
+
+
+class MoodleTransport:
+    """One requests.Session to one Moodle site; ``call`` is the only way lms_sync reaches Moodle."""
+
+    def __init__(
+        self,
+        settings: MoodleSettings,
+        *,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """Build the session from the settings; ``sleep`` is injectable so tests never wait."""
+        if not settings.url:
+            raise ConfigError("Moodle URL is not set", hint="set LMS_SYNC_MOODLE__URL (or [moodle] url)")
+        if settings.token is None or not settings.token.get_secret_value():
+            raise ConfigError("Moodle token is not set", hint="set LMS_SYNC_MOODLE__TOKEN or [moodle] token_file")
+        self.settings = settings
+        self.url = settings.url.rstrip("/") + ENDPOINT
+        self._token = settings.token
+        self._sleep = sleep
+        self._session = session or requests.Session()
+        self._session.headers["User-Agent"] = USER_AGENT
+        self._session.headers["Accept"] = "application/json"
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(settings.concurrency, 1), max_retries=0)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+        self._verify: bool | str
+        if not settings.verify_tls:
+            log.warning("TLS certificate verification is OFF for %s (verify_tls = false): use this only for a lab", settings.url)
+            self._verify = False
+        elif settings.ca_bundle is not None:
+            self._verify = str(settings.ca_bundle)
+        else:
+            self._verify = True
+
+    def __repr__(self) -> str:
+        return f"MoodleTransport(url={self.url!r})"
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._session.close()
+
+    def __enter__(self) -> MoodleTransport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def redact(self, text: str) -> str:
+        """Replace the token wherever it appears in ``text``."""
+        secret = self._token.get_secret_value()
+        return text.replace(secret, "***") if secret else text
+
+    def call(
+        self, wsfunction: str, params: Mapping[str, Any] | None = None, *, write: bool = False, retry_safe: bool = False
+    ) -> Any:
+        """Call one wsfunction; reads are retried on transient faults, writes only when ``retry_safe``."""
+        fields = flatten_params(params)
+        total = len(FIXED_FIELDS) + len(fields)
+        budget = self.settings.max_input_vars
+        if total > budget:
+            raise InvalidParameter(
+                f"request has {total} form fields, over max_input_vars={budget}; PHP would silently drop the rest",
+                wsfunction=wsfunction,
+                hint="split the batch (lms_sync.moodle.batching), or raise moodle.max_input_vars if the site allows it",
+            )
+
+        def should_retry(exc: BaseException) -> bool:
+            if not isinstance(exc, TransientError):
+                return False
+            return not write or retry_safe or isinstance(exc, RequestNotSent) or exc.errorcode == "sitemaintenance"
+
+        attempts = self.settings.retry_attempts
+        retrying = tenacity.Retrying(
+            sleep=self._sleep,
+            stop=tenacity.stop_after_attempt(attempts) | tenacity.stop_after_delay(self.settings.retry_max_seconds),
+            wait=_BackoffWait(self.settings.retry_max_seconds),
+            retry=tenacity.retry_if_exception(should_retry),
+            before_sleep=lambda state: self._log_retry(wsfunction, state, attempts),
+            reraise=True,
+        )
+        return retrying(self._send, wsfunction, fields)
+
+    def _log_retry(self, wsfunction: str, state: tenacity.RetryCallState, attempts: int) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.warning(
+            "%s: %s (attempt %d of %d); retrying in %.1f s",
+            wsfunction,
+            self.redact(str(exc)),
+            state.attempt_number,
+            attempts,
+            wait,
+        )
+
+    def _send(self, wsfunction: str, fields: Iterable[tuple[str, str]]) -> Any:
+        data = [
+            ("wstoken", self._token.get_secret_value()),
+            ("wsfunction", wsfunction),
+            ("moodlewsrestformat", "json"),
+            *fields,
+        ]
+        started = time.monotonic()
+        log.debug("POST %s (%d fields)", wsfunction, len(data))
+        try:
+            response = self._session.post(
+                self.url,
+                data=data,
+                timeout=(self.settings.connect_timeout, self.settings.read_timeout),
+                verify=self._verify,
+                allow_redirects=False,  # a redirected POST becomes a GET and loses the token
+            )
+        except requests.exceptions.SSLError as exc:
+            raise MoodleUnavailable(
+                f"TLS error talking to {self.settings.url}: {type(exc).__name__}",
+                wsfunction=wsfunction,
+                hint="set moodle.ca_bundle to your CA's certificate file (or verify_tls = false for a lab only)",
+            ) from None
+        except requests.RequestException as exc:
+            raise self._transient(wsfunction, exc) from None
+        body = response.content.decode("utf-8", errors="replace")
+        log.debug("%s: HTTP %d, %d bytes in %.2f s", wsfunction, response.status_code, len(body), time.monotonic() - started)
+        return decode_response(
+            wsfunction, response.status_code, response.headers.get("Content-Type", ""), body, response.headers
+        )
+
+    def _transient(self, wsfunction: str, exc: requests.RequestException) -> TransientError:
+        kind = type(exc).__name__
+        where = self.settings.url
+        if _never_sent(exc):
+            return RequestNotSent(
+                f"cannot connect to {where} ({kind})",
+                wsfunction=wsfunction,
+                hint="check LMS_SYNC_MOODLE__URL, DNS and the network path to the site",
+            )
+        if isinstance(exc, requests.Timeout):
+            msg = f"no answer from {where} within {self.settings.read_timeout:g} s ({kind})"
+            hint = "the request may have been applied; the next run looks the object up before retrying"
+        else:
+            msg, hint = f"connection to {where} failed ({kind})", "check the network path to the site"
+        return TransientError(self.redact(msg), wsfunction=wsfunction, hint=hint)

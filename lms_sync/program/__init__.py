@@ -1,0 +1,16 @@
+"""The programme and roster: frozen models and the loaders that validate the files under config/."""
+
+from .loader import load_programme
+from .models import CourseSpec, Organizer, Participant, Programme, Session, SessionStatus
+from .roster import load_roster
+
+__all__ = [
+    "CourseSpec",
+    "Organizer",
+    "Participant",
+    "Programme",
+    "Session",
+    "SessionStatus",
+    "load_programme",
+    "load_roster",
+]

@@ -1,0 +1,191 @@
+"""Load ``program.toml`` and report every problem at once, each with its file, key path and fix."""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import ConfigError, Problem
+from .models import CourseSpec, Programme, ProgrammeHeader, Session
+
+TOP_LEVEL_KEYS = ("program", "course", "sessions")
+DATETIME_HINT = "write a local date-time like 2020-12-09T09:00:00 (no quotes, no offset)"
+
+
+def load_programme(path: Path) -> tuple[Programme, list[Problem]]:
+    """Read and validate a programme file; return it with its warnings, or raise ConfigError."""
+    file = str(path)
+    data = _read_toml(path)
+    problems: list[Problem] = []
+
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            problems.append(Problem(file, key, _unknown_key_message(key, TOP_LEVEL_KEYS)))
+
+    header = data.get("program")
+    if not isinstance(header, dict):
+        problems.append(Problem(file, "program", "the [program] table is missing; add it with id, title, timezone, url"))
+        header = {}
+    tz = _zone(header.get("timezone"))
+    header_ok = _validate(ProgrammeHeader, header, file, "program", problems)
+
+    course = _validate(CourseSpec, data.get("course", {}), file, "course", problems)
+
+    raw_sessions = data.get("sessions", [])
+    if not isinstance(raw_sessions, list):
+        problems.append(Problem(file, "sessions", "must be an array of tables: write each session as [[sessions]]"))
+        raw_sessions = []
+    sessions: list[tuple[int, Session]] = []
+    for index, raw in enumerate(raw_sessions):
+        where = f"sessions[{index}]"
+        if isinstance(raw, dict) and tz is not None:
+            raw = {k: _to_local(v, tz) if k in ("start", "end") else v for k, v in raw.items()}
+        session = _validate(Session, raw, file, where, problems)
+        if session is not None:
+            sessions.append((index, session))
+
+    _check_session_ids(file, raw_sessions, problems)
+    _check_times(file, sessions, problems)
+
+    programme = None
+    if not any(p.severity == "error" for p in problems) and header_ok is not None:
+        programme = Programme(
+            **dict(header_ok),
+            course=course or CourseSpec(),
+            sessions=tuple(s for _, s in sessions),
+        )
+    if programme is None:
+        raise ConfigError(problems, hint=f"fix {file} and run `lms-sync validate` again")
+    if not programme.sessions:
+        problems.append(Problem(file, "sessions", "the programme has no [[sessions]]", "warning"))
+    return programme, problems
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    file = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            [Problem(file, "", "file not found")],
+            hint="create it (see config/program.toml in the repository) or pass --program PATH",
+        ) from None
+    except OSError as exc:
+        raise ConfigError([Problem(file, "", f"cannot be read: {exc.strerror}")]) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            [Problem(file, f"line {line}", "not valid UTF-8")], hint="save the file as UTF-8"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            [Problem(file, "", f"not valid TOML: {exc}")],
+            hint="check quotes, brackets and dates on that line (dates look like 2020-12-09T09:00:00)",
+        ) from None
+
+
+def _zone(name: object) -> ZoneInfo | None:
+    if not isinstance(name, str):
+        return None  # the header validation reports a missing or mistyped timezone
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None  # the header validation reports it
+
+
+def _to_local(value: object, tz: ZoneInfo) -> object:
+    """Times written with an offset are converted to the programme's local time."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(tz).replace(tzinfo=None)
+    return value
+
+
+def _validate(model: type[BaseModel], raw: object, file: str, where: str, problems: list[Problem]) -> Any:
+    if not isinstance(raw, dict):
+        problems.append(Problem(file, where, "must be a table of key = value pairs"))
+        return None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            loc = where + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+            problems.append(Problem(file, loc, _friendly(err, model)))
+        return None
+
+
+def _friendly(err: Any, model: type[BaseModel]) -> str:
+    kind, value = err["type"], err.get("input")
+    if kind == "extra_forbidden":
+        return _unknown_key_message(str(err["loc"][-1]), tuple(model.model_fields))
+    if kind == "missing":
+        return "required key is missing"
+    if kind.startswith(("datetime_", "date_")):
+        return f"{value!r} is not a date-time; {DATETIME_HINT}"
+    if kind == "string_pattern_mismatch":
+        if err["loc"][-1] == "email":
+            return f"{value!r} is not an email address"
+        return f"{value!r}: use lower-case letters, digits, '-', '_' or '.', starting with a letter or digit"
+    if kind == "enum":
+        return f"{value!r} is not allowed; use one of: {err['ctx']['expected']}"
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
+def _unknown_key_message(key: str, allowed: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(key, allowed, n=1)
+    guess = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown key {key!r}; {guess}allowed keys: {', '.join(allowed)}"
+
+
+def _check_session_ids(file: str, raw_sessions: list[Any], problems: list[Problem]) -> None:
+    first_seen: dict[str, int] = {}
+    for index, raw in enumerate(raw_sessions):
+        session_id = raw.get("id") if isinstance(raw, dict) else None
+        if not isinstance(session_id, str):
+            continue
+        if session_id in first_seen:
+            problems.append(
+                Problem(
+                    file,
+                    f"sessions[{index}].id",
+                    f"duplicate session id {session_id!r} (also sessions[{first_seen[session_id]}]); "
+                    "each session needs its own id, and an id must never be reused for another session",
+                )
+            )
+        else:
+            first_seen[session_id] = index
+
+
+def _check_times(file: str, sessions: list[tuple[int, Session]], problems: list[Problem]) -> None:
+    for index, session in sessions:
+        if session.end <= session.start:
+            problems.append(
+                Problem(
+                    file,
+                    f"sessions[{index}].end",
+                    f"ends at {session.end:%Y-%m-%dT%H:%M}, not after its start {session.start:%Y-%m-%dT%H:%M}; "
+                    "fix end (or start)",
+                )
+            )
+    active = sorted(
+        ((i, s) for i, s in sessions if not s.cancelled and s.end > s.start), key=lambda pair: pair[1].start
+    )
+    for (i, earlier), (j, later) in zip(active, active[1:]):
+        if later.start < earlier.end:
+            problems.append(
+                Problem(
+                    file,
+                    f"sessions[{j}].start",
+                    f"session {later.id!r} overlaps session {earlier.id!r} (sessions[{i}])",
+                    "warning",
+                )
+            )

@@ -1,0 +1,133 @@
+"""Frozen models of a training programme: the programme itself, its sessions, its participants."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SLUG = r"^[a-z0-9][a-z0-9._-]*$"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class SessionStatus(StrEnum):
+    """Whether a session takes place."""
+
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+
+
+class Organizer(_Frozen):
+    """Who runs the programme (the iCalendar ORGANIZER)."""
+
+    name: str = Field(min_length=1)
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class CourseSpec(_Frozen):
+    """How the programme appears in Moodle; every field has a sensible default."""
+
+    shortname: str | None = Field(default=None, min_length=1, max_length=255)
+    fullname: str | None = Field(default=None, min_length=1, max_length=254)
+    summary: str | None = None
+    category_idnumber: str = Field(default="dgidt-cat-ia", min_length=1, max_length=100)
+    category_name: str = Field(default="Intelligence artificielle", min_length=1)
+
+
+class Session(_Frozen):
+    """One training session; ``start``/``end`` are naive local times in the programme's timezone."""
+
+    id: str = Field(pattern=SLUG, max_length=64)
+    title: str = Field(min_length=1)
+    start: datetime
+    end: datetime
+    status: SessionStatus = SessionStatus.CONFIRMED
+    description: str = ""
+    location: str | None = None
+    activity: int | str | None = Field(
+        default=None, description="Moodle activity recording attendance: course-module id or activity idnumber"
+    )
+
+    @field_validator("start", "end")
+    @classmethod
+    def _no_seconds_fraction(cls, value: datetime) -> datetime:
+        return value.replace(microsecond=0)
+
+    @property
+    def cancelled(self) -> bool:
+        """True when the session will not take place."""
+        return self.status is SessionStatus.CANCELLED
+
+
+class Participant(_Frozen):
+    """One row of the roster."""
+
+    username: str
+    email: str
+    firstname: str
+    lastname: str
+    institution: str = ""
+    department: str = ""
+    idnumber: str = ""
+    line: int = Field(default=0, exclude=True, description="line in the roster file, for messages")
+
+
+class ProgrammeHeader(_Frozen):
+    """The ``[program]`` table: what the programme is, independent of its sessions."""
+
+    id: str = Field(pattern=SLUG, max_length=100)
+    title: str
+    timezone: str
+    url: str
+    organizer: Organizer
+    partners: tuple[str, ...] = ()
+    description: str = ""
+    location: str = ""
+    lang: str = "fr"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r}; use an IANA name such as Africa/Tunis") from None
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} is not an absolute URL; write it like https://formation.ena.tn/")
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The programme's timezone object."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def host(self) -> str:
+        """Host of the platform URL, used as the default UID domain."""
+        return urlsplit(self.url).hostname or "localhost"
+
+    def aware(self, local: datetime) -> datetime:
+        """A session's naive local time made timezone-aware in the programme's timezone."""
+        return local.replace(tzinfo=self.tz)
+
+
+class Programme(ProgrammeHeader):
+    """A validated programme: what the files under config/ describe."""
+
+    course: CourseSpec = CourseSpec()
+    sessions: tuple[Session, ...] = ()
+
+    def session(self, session_id: str) -> Session | None:
+        """The session with this id, if any."""
+        return next((s for s in self.sessions if s.id == session_id), None)

@@ -1,0 +1,160 @@
+"""Load the roster CSV the way Excel writes it (UTF-8 with or without BOM, ``,`` or ``;``)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from pathlib import Path
+
+from ..errors import ConfigError, Problem
+from .models import Participant
+
+REQUIRED_COLUMNS = ("username", "email", "firstname", "lastname")
+OPTIONAL_COLUMNS = ("institution", "department", "idnumber")
+
+# French headers as ENA staff type them in Excel, mapped to Moodle's field names.
+HEADER_ALIASES = {
+    "identifiant": "username",
+    "nom d'utilisateur": "username",
+    "courriel": "email",
+    "e-mail": "email",
+    "mail": "email",
+    "adresse e-mail": "email",
+    "prenom": "firstname",
+    "nom": "lastname",
+    "etablissement": "institution",
+    "organisme": "institution",
+    "departement": "department",
+    "direction": "department",
+    "service": "department",
+    "matricule": "idnumber",
+}
+
+# Moodle's own rule for usernames (core_user::clean_field): lower case ASCII letters, digits, _ - . @
+USERNAME_RE = re.compile(r"^[a-z0-9_.@-]+$")
+# Moodle refuses non-ASCII addresses (see core_user_create_users.invalid_email_nonascii fixture).
+EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
+def load_roster(path: Path) -> tuple[list[Participant], list[Problem]]:
+    """Read and validate a roster; return participants with warnings, or raise ConfigError."""
+    file = str(path)
+    text = _read_text(path)
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        raise ConfigError([Problem(file, "line 1", "the file is empty; the first line must name the columns")])
+    delimiter = _delimiter(lines[0])
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = [_canonical(h) for h in next(reader)]
+
+    problems: list[Problem] = []
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        problems.append(
+            Problem(
+                file,
+                "line 1",
+                f"missing required column(s): {', '.join(missing)}; the header line must name "
+                f"{', '.join(REQUIRED_COLUMNS)} (institution, department optional, more columns allowed)",
+            )
+        )
+        raise ConfigError(problems)
+    for column in ("institution", "department"):
+        if column not in header:
+            problems.append(
+                Problem(file, "line 1", f"no {column!r} column: reports will not group by {column}", "warning")
+            )
+    duplicates = sorted({h for h in header if h and header.count(h) > 1})
+    if duplicates:
+        problems.append(Problem(file, "line 1", f"column(s) named twice: {', '.join(duplicates)}"))
+
+    participants: list[Participant] = []
+    usernames: dict[str, int] = {}
+    emails: dict[str, int] = {}
+    line = reader.line_num
+    for row in reader:
+        row_line, line = line + 1, reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) > len(header):
+            problems.append(
+                Problem(file, f"line {row_line}", f"{len(row)} values for {len(header)} columns; check the delimiter")
+            )
+            continue
+        values = {h: (row[i].strip() if i < len(row) else "") for i, h in enumerate(header)}
+        row_problems = _check_row(values)
+        for message in row_problems:
+            problems.append(Problem(file, f"line {row_line}", message))
+        if row_problems:
+            continue
+        for key, seen, label in (
+            (values["username"], usernames, "username"),
+            (values["email"].lower(), emails, "email"),
+        ):
+            if key in seen:
+                problems.append(
+                    Problem(file, f"line {row_line}", f"{label} {key!r} already used on line {seen[key]}")
+                )
+            else:
+                seen[key] = row_line
+        participants.append(
+            Participant(
+                line=row_line,
+                **{c: values.get(c, "") for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS},
+            )
+        )
+    if any(p.severity == "error" for p in problems):
+        raise ConfigError(problems, hint=f"fix {file} and run `lms-sync validate` again")
+    return participants, problems
+
+
+def _read_text(path: Path) -> str:
+    file = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError([Problem(file, "", "file not found")], hint="create it or pass another --roster PATH") from None
+    except OSError as exc:
+        raise ConfigError([Problem(file, "", f"cannot be read: {exc.strerror}")]) from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            [Problem(file, f"line {line}", "not valid UTF-8")],
+            hint="in Excel, save as « CSV UTF-8 (délimité par des virgules) »",
+        ) from None
+
+
+def _delimiter(header_line: str) -> str:
+    # Excel in a French locale writes ';', elsewhere ','; the header line alone decides.
+    return ";" if header_line.count(";") > header_line.count(",") else ","
+
+
+def _canonical(header: str) -> str:
+    plain = unicodedata.normalize("NFKD", header.strip().lower())
+    plain = "".join(ch for ch in plain if not unicodedata.combining(ch))
+    return HEADER_ALIASES.get(plain, plain)
+
+
+def _check_row(values: dict[str, str]) -> list[str]:
+    messages = [f"column {c!r} is empty" for c in REQUIRED_COLUMNS if not values.get(c)]
+    username, email = values.get("username", ""), values.get("email", "")
+    if username and not USERNAME_RE.match(username):
+        suggestion = _username_suggestion(username)
+        hint = f"; use {suggestion!r}" if suggestion else ""
+        messages.append(
+            f"username {username!r} is not accepted by Moodle: lower-case ASCII letters, digits, _ - . @ only{hint}"
+        )
+    if email and not EMAIL_RE.match(email):
+        messages.append(f"email {email!r} is malformed (Moodle accepts ASCII addresses like nom@domaine.tn)")
+    return messages
+
+
+def _username_suggestion(username: str) -> str:
+    plain = unicodedata.normalize("NFKD", username.lower())
+    plain = "".join(ch for ch in plain if not unicodedata.combining(ch))
+    plain = re.sub(r"[^a-z0-9_.@-]", "", plain)
+    return plain

@@ -1,0 +1,33 @@
+"""Bring the published feed entries up to date with the programme and serialise the feed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from .feed import build_calendar, reconcile
+from .program import Programme
+from .settings import FeedSettings
+from .store import FeedEntry, Store, utcnow
+
+
+@dataclass(frozen=True)
+class FeedResult:
+    """The serialised feed and what changed in this publication."""
+
+    data: bytes
+    events: int
+    changed: list[FeedEntry]
+
+
+def publish_feed(
+    programme: Programme, store: Store, settings: FeedSettings, *, lang: str = "fr", now: datetime | None = None
+) -> FeedResult:
+    """Record the changes since the last publication in the store, then build the feed bytes."""
+    entries, changed = reconcile(programme, store.feed_entries(), now or utcnow(), settings.uid_domain)
+    if changed:
+        store.save_feed_entries(changed)
+    data = build_calendar(
+        programme, entries, refresh_interval=settings.refresh_interval, public_url=settings.public_url, lang=lang
+    )
+    return FeedResult(data=data, events=len(entries), changed=changed)

@@ -1,0 +1,261 @@
+"""The state store: one SQLite file, WAL mode, explicit transactions, named forward migrations.
+
+Every table lms_sync keeps lives here. A migration is appended to ``MIGRATIONS`` and never edited
+once released; its name is recorded in ``_migrations`` when applied, and ``PRAGMA user_version``
+holds the count, so a file written by a newer lms_sync is refused instead of being damaged.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import StateError
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001_runs_and_feed",
+        """
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,                 -- feed, push, pull, sync...
+            started_at TEXT NOT NULL,           -- ISO 8601 UTC
+            finished_at TEXT,
+            status TEXT NOT NULL DEFAULT 'running',  -- running, ok, partial, failed
+            exit_code INTEGER,
+            summary TEXT NOT NULL DEFAULT '{}'  -- JSON: counts, stages, timings
+        );
+        CREATE INDEX runs_kind_started ON runs (kind, started_at);
+        CREATE TABLE feed_entries (
+            uid TEXT PRIMARY KEY,
+            session_id TEXT NOT NULL UNIQUE,
+            sequence INTEGER NOT NULL,
+            content_hash TEXT NOT NULL,
+            schedule_hash TEXT NOT NULL,       -- start, end, status: changes raise SEQUENCE
+            last_modified TEXT NOT NULL,       -- ISO 8601 UTC, DTSTAMP and LAST-MODIFIED
+            status TEXT NOT NULL,              -- CONFIRMED or CANCELLED as published
+            removed INTEGER NOT NULL DEFAULT 0,-- 1 when the session left the programme
+            payload TEXT NOT NULL              -- JSON of what was published, to render removed sessions
+        );
+        """,
+    ),
+]
+
+
+def utcnow() -> datetime:
+    """The current time in UTC, to the second (what the store records)."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def to_text(moment: datetime) -> str:
+    """A UTC timestamp as stored: ISO 8601 with ``Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def from_text(text: str) -> datetime:
+    """Inverse of ``to_text``."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One recorded run of a command."""
+
+    id: int
+    kind: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    exit_code: int | None
+    summary: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One VEVENT as last published: what subscribers have, and when it last changed."""
+
+    uid: str
+    session_id: str
+    sequence: int
+    content_hash: str
+    schedule_hash: str
+    last_modified: datetime
+    status: str
+    removed: bool
+    payload: dict[str, Any]
+
+
+class Store:
+    """Owner of the SQLite state file; use ``with store.transaction() as db:`` for every write."""
+
+    def __init__(self, path: Path | str, *, check_same_thread: bool = True) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves, so transactions are explicit.
+            self.db = sqlite3.connect(
+                str(path), isolation_level=None, timeout=30, check_same_thread=check_same_thread
+            )
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StateError(
+                f"state store {self.path} cannot be used: {exc}",
+                hint="check the path (--state / LMS_SYNC_STATE_PATH); move a damaged file aside to start afresh",
+            ) from None
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """An IMMEDIATE transaction: committed when the block ends, rolled back on any exception."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    @property
+    def schema_version(self) -> int:
+        """Number of migrations applied to this file."""
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        with self.transaction() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+            applied = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+            known = {name for name, _ in MIGRATIONS}
+            unknown = sorted(applied - known)
+            if unknown:
+                raise StateError(
+                    f"state store {self.path} was written by a newer lms_sync (migrations {', '.join(unknown)})",
+                    hint="upgrade lms_sync, or point --state at another file",
+                )
+            for name, sql in MIGRATIONS:
+                if name in applied:
+                    continue
+                for statement in _statements(sql):
+                    db.execute(statement)
+                db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, to_text(utcnow())))
+            db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+
+    # --- runs --------------------------------------------------------------------------------
+
+    def start_run(self, kind: str, started_at: datetime | None = None) -> int:
+        """Record a run as started and return its id."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO runs (kind, started_at) VALUES (?, ?)", (kind, to_text(started_at or utcnow()))
+            )
+            return int(cur.lastrowid or 0)
+
+    def finish_run(
+        self,
+        run_id: int,
+        status: str,
+        exit_code: int,
+        summary: dict[str, Any] | None = None,
+        finished_at: datetime | None = None,
+    ) -> None:
+        """Record how a run ended."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET finished_at = ?, status = ?, exit_code = ?, summary = ? WHERE id = ?",
+                (to_text(finished_at or utcnow()), status, exit_code, json.dumps(summary or {}), run_id),
+            )
+
+    def runs(self, limit: int = 20, kind: str | None = None) -> list[Run]:
+        """The most recent runs, newest first."""
+        sql = "SELECT * FROM runs" + (" WHERE kind = ?" if kind else "") + " ORDER BY id DESC LIMIT ?"
+        params: tuple[Any, ...] = (kind, limit) if kind else (limit,)
+        return [_run(row) for row in self.db.execute(sql, params)]
+
+
+    # --- feed entries ------------------------------------------------------------------------
+
+    def feed_entries(self) -> list[FeedEntry]:
+        """Every entry ever published in the feed, in session start order."""
+        rows = self.db.execute("SELECT * FROM feed_entries")
+        entries = [
+            FeedEntry(
+                uid=row["uid"],
+                session_id=row["session_id"],
+                sequence=row["sequence"],
+                content_hash=row["content_hash"],
+                schedule_hash=row["schedule_hash"],
+                last_modified=from_text(row["last_modified"]),
+                status=row["status"],
+                removed=bool(row["removed"]),
+                payload=json.loads(row["payload"]),
+            )
+            for row in rows
+        ]
+        return sorted(entries, key=lambda e: (str(e.payload.get("start", "")), e.session_id))
+
+    def save_feed_entries(self, entries: list[FeedEntry]) -> None:
+        """Insert or replace these entries in one transaction."""
+        with self.transaction() as db:
+            db.executemany(
+                """INSERT INTO feed_entries
+                   (uid, session_id, sequence, content_hash, schedule_hash, last_modified, status, removed, payload)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (uid) DO UPDATE SET
+                     session_id = excluded.session_id, sequence = excluded.sequence,
+                     content_hash = excluded.content_hash, schedule_hash = excluded.schedule_hash,
+                     last_modified = excluded.last_modified, status = excluded.status,
+                     removed = excluded.removed, payload = excluded.payload""",
+                [
+                    (
+                        e.uid,
+                        e.session_id,
+                        e.sequence,
+                        e.content_hash,
+                        e.schedule_hash,
+                        to_text(e.last_modified),
+                        e.status,
+                        int(e.removed),
+                        json.dumps(e.payload, ensure_ascii=False, sort_keys=True),
+                    )
+                    for e in entries
+                ],
+            )
+
+
+def _run(row: sqlite3.Row) -> Run:
+    return Run(
+        id=row["id"],
+        kind=row["kind"],
+        started_at=from_text(row["started_at"]),
+        finished_at=from_text(row["finished_at"]) if row["finished_at"] else None,
+        status=row["status"],
+        exit_code=row["exit_code"],
+        summary=json.loads(row["summary"]),
+    )
+
+
+def _statements(sql: str) -> list[str]:
+    # executescript() would COMMIT our transaction; split instead (migrations hold no ';' or '--'
+    # inside string literals).
+    without_comments = re.sub(r"--[^\n]*", "", sql)
+    return [s.strip() for s in without_comments.split(";") if s.strip()]
