@@ -343,9 +343,8 @@ class MoodleTransport:
         exc = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
         log.warning(
-            "%s: %s (attempt %d of %d); retrying in %.1f s",
-            wsfunction,
-            self.redact(str(exc)),
+            "%s (attempt %d of %d); retrying in %.1f s",
+            self.redact(str(exc) if exc else wsfunction),
             state.attempt_number,
             attempts,
             wait,
