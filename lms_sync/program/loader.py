@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from datetime import datetime
 from pathlib import Path
@@ -88,8 +89,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        where = re.search(r" \(at line (\d+), column (\d+)\)$", message)
+        location = f"line {where[1]}, column {where[2]}" if where else ""
+        message = message[: where.start()] if where else message
         raise ConfigError(
-            [Problem(file, "", f"not valid TOML: {exc}")],
+            [Problem(file, location, f"not valid TOML: {message}")],
             hint="check quotes, brackets and dates on that line (dates look like 2020-12-09T09:00:00)",
         ) from None
 

@@ -1,0 +1,26 @@
+"""Shared test helpers: repository paths and small file builders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED_PROGRAM = REPO / "config" / "program.toml"
+SHIPPED_ROSTER = REPO / "config" / "roster.example.csv"
+# CI clones the repository next to a copy of shared/, as on a developer machine.
+MOODLE_FIXTURES = REPO.parent / "shared" / "moodle-fixtures"
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh working directory with the shipped config/ and no LMS_SYNC_* variables."""
+    for name in list(__import__("os").environ):
+        if name.startswith("LMS_SYNC_"):
+            monkeypatch.delenv(name)
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "program.toml").write_bytes(SHIPPED_PROGRAM.read_bytes())
+    (tmp_path / "config" / "roster.example.csv").write_bytes(SHIPPED_ROSTER.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -1,0 +1,49 @@
+"""The command line as a user meets it: help with examples everywhere, clean failures."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from lms_sync.cli import build_parser, main
+
+
+def subcommands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found.append(prefix + (name,))
+                found.extend(subcommands(sub, prefix + (name,)))
+    return found
+
+
+def test_every_command_has_help_with_an_example(capsys: pytest.CaptureFixture[str]) -> None:
+    commands = subcommands(build_parser())
+    assert {"validate", "config", "feed"} <= {c[0] for c in commands}
+    for command in [()] + commands:
+        with pytest.raises(SystemExit) as exit_info:
+            main([*command, "--help"])
+        assert exit_info.value.code == 0
+        out = capsys.readouterr().out
+        assert "examples:\n  lms-sync" in out, f"`lms-sync {' '.join(command)} --help` shows no example"
+
+
+def test_global_options_work_after_the_command(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (workdir / "p.toml").write_bytes((workdir / "config" / "program.toml").read_bytes())
+    assert main(["validate", "--program", "p.toml"]) == 0
+    assert "ok: programme p.toml: 4 session(s)" in capsys.readouterr().out
+
+
+def test_feed_to_stdout(workdir: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    assert main(["feed", "--out", "-"]) == 0
+    assert capsysbinary.readouterr().out.startswith(b"BEGIN:VCALENDAR\r\n")
+
+
+def test_unusable_state_path_is_a_clear_error(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (workdir / "state").write_text("not sqlite" * 200)
+    assert main(["--state", "state", "feed", "--out", "x.ics"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: state store state cannot be used") and "Traceback" not in err

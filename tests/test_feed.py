@@ -1,0 +1,170 @@
+"""The iCalendar feed: exact output, parsed back by two parsers, and correct changes for subscribers."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import icalendar
+import pytest
+import vobject
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lms_sync.cli import main
+from lms_sync.feed import build_calendar, reconcile
+from lms_sync.program import Programme, Session, SessionStatus, load_programme
+from tests.conftest import REPO, SHIPPED_PROGRAM
+
+GOLDEN = REPO / "tests" / "golden" / "sessions.ics"
+T0 = datetime(2020, 11, 20, 10, 0, tzinfo=UTC)
+T1 = T0 + timedelta(days=3)
+
+
+def shipped() -> Programme:
+    return load_programme(SHIPPED_PROGRAM)[0]
+
+
+def feed_of(programme: Programme, previous=(), now: datetime = T0, lang: str = "fr"):
+    entries, changed = reconcile(programme, list(previous), now)
+    return entries, build_calendar(programme, entries, lang=lang)
+
+
+def events(data: bytes) -> dict[str, icalendar.Event]:
+    cal = icalendar.Calendar.from_ical(data)
+    return {str(e["UID"]): e for e in cal.walk("VEVENT")}
+
+
+def with_session(programme: Programme, session_id: str, **changes) -> Programme:
+    sessions = tuple(s.model_copy(update=changes) if s.id == session_id else s for s in programme.sessions)
+    return programme.model_copy(update={"sessions": sessions})
+
+
+def test_shipped_feed_matches_the_golden_file() -> None:
+    _, data = feed_of(shipped())
+    if os.environ.get("UPDATE_GOLDEN"):
+        GOLDEN.write_bytes(data)
+    assert data == GOLDEN.read_bytes()
+
+
+def test_feed_parses_with_icalendar_and_vobject_at_the_right_instants() -> None:
+    _, data = feed_of(shipped())
+    expected = [(datetime(2020, 12, 9, 8, tzinfo=UTC), datetime(2020, 12, 9, 11, tzinfo=UTC)),
+                (datetime(2020, 12, 23, 8, tzinfo=UTC), datetime(2020, 12, 23, 11, tzinfo=UTC)),
+                (datetime(2021, 1, 6, 8, tzinfo=UTC), datetime(2021, 1, 6, 11, tzinfo=UTC)),
+                (datetime(2021, 1, 20, 8, tzinfo=UTC), datetime(2021, 1, 20, 11, tzinfo=UTC))]
+    parsed = icalendar.Calendar.from_ical(data)
+    got = [(e.start.astimezone(UTC), e.end.astimezone(UTC)) for e in parsed.walk("VEVENT")]
+    assert got == expected
+
+    cal = vobject.readOne(data.decode("utf-8"))  # an independent parser
+    got_v = [(v.dtstart.value.astimezone(UTC), v.dtend.value.astimezone(UTC)) for v in cal.vevent_list]
+    assert got_v == expected
+    assert cal.vevent_list[3].summary.value == "Séance 4 – Éthique, gouvernance et stratégie nationale de l'IA"
+    assert [v.uid.value for v in cal.vevent_list] == [
+        f"dgidt-ia-2020-seance-{n}@formation.ena.tn" for n in range(1, 5)
+    ]
+
+
+def test_calendar_properties_required_by_clients() -> None:
+    _, data = feed_of(shipped())
+    lines = data.decode().split("\r\n")
+    for line in ("VERSION:2.0", "METHOD:PUBLISH", "REFRESH-INTERVAL;VALUE=DURATION:PT12H",
+                 "X-PUBLISHED-TTL:PT12H", "TZID:Africa/Tunis",
+                 "DTSTART;TZID=Africa/Tunis:20201209T090000", "STATUS:CONFIRMED", "SEQUENCE:0",
+                 "DTSTAMP:20201120T100000Z", "LAST-MODIFIED:20201120T100000Z"):
+        assert line in lines
+    assert lines[0] == "BEGIN:VCALENDAR" and data.endswith(b"END:VCALENDAR\r\n")
+    assert b"\n" not in data.replace(b"\r\n", b"")  # CRLF only
+    assert b"VALARM" not in data
+
+
+def test_moving_a_session_raises_sequence_and_last_modified() -> None:
+    first, _ = feed_of(shipped())
+    moved = with_session(shipped(), "seance-2", start=datetime(2020, 12, 24, 9), end=datetime(2020, 12, 24, 12))
+    _, data = feed_of(moved, first, now=T1)
+    evs = events(data)
+    ev = evs["dgidt-ia-2020-seance-2@formation.ena.tn"]
+    assert ev["SEQUENCE"] == 1
+    assert ev["LAST-MODIFIED"].dt == T1 and ev["DTSTAMP"].dt == T1
+    untouched = evs["dgidt-ia-2020-seance-1@formation.ena.tn"]
+    assert untouched["SEQUENCE"] == 0 and untouched["LAST-MODIFIED"].dt == T0
+
+
+def test_renaming_changes_last_modified_but_not_sequence() -> None:
+    first, _ = feed_of(shipped())
+    _, data = feed_of(with_session(shipped(), "seance-1", title="Séance 1 – Ouverture"), first, now=T1)
+    ev = events(data)["dgidt-ia-2020-seance-1@formation.ena.tn"]
+    assert (ev["SEQUENCE"], ev["LAST-MODIFIED"].dt, str(ev["SUMMARY"])) == (0, T1, "Séance 1 – Ouverture")
+
+
+@pytest.mark.parametrize(("lang", "prefix"), [("fr", "ANNULÉ – "), ("en", "CANCELLED – ")])
+def test_cancelling_keeps_the_uid_with_status_cancelled(lang: str, prefix: str) -> None:
+    first, _ = feed_of(shipped())
+    cancelled = with_session(shipped(), "seance-3", status=SessionStatus.CANCELLED)
+    _, data = feed_of(cancelled, first, now=T1, lang=lang)
+    ev = events(data)["dgidt-ia-2020-seance-3@formation.ena.tn"]
+    assert (str(ev["STATUS"]), ev["SEQUENCE"]) == ("CANCELLED", 1)
+    assert str(ev["SUMMARY"]) == prefix + "Séance 3 – L'IA au service de l'administration publique"
+
+
+def test_a_removed_session_stays_as_cancelled() -> None:
+    first, _ = feed_of(shipped())
+    programme = shipped()
+    removed = programme.model_copy(update={"sessions": programme.sessions[:3]})
+    entries, data = feed_of(removed, first, now=T1)
+    ev = events(data)["dgidt-ia-2020-seance-4@formation.ena.tn"]
+    assert (str(ev["STATUS"]), ev["SEQUENCE"]) == ("CANCELLED", 1)
+    assert len(entries) == 4
+    # and a second publication changes nothing more
+    again, data_again = feed_of(removed, entries, now=T1 + timedelta(days=1))
+    assert data_again == data
+
+
+def test_unchanged_programme_gives_identical_bytes_later() -> None:
+    first, data = feed_of(shipped())
+    _, again = feed_of(shipped(), first, now=T1)
+    assert again == data
+
+
+def test_feed_command_twice_leaves_the_file_untouched(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = workdir / "public" / "sessions.ics"
+    assert main(["feed", "--out", str(out)]) == 0
+    first = out.read_bytes()
+    os.utime(out, (1_000_000, 1_000_000))
+    assert main(["feed", "--out", str(out)]) == 0
+    assert out.read_bytes() == first and out.stat().st_mtime == 1_000_000
+    assert capsys.readouterr().out.splitlines()[-1].endswith("unchanged (4 event(s), 0 changed since last publication)")
+    assert [p.name for p in out.parent.iterdir()] == ["sessions.ics"]  # no temp file left
+
+
+def test_feed_command_records_a_move(workdir: Path) -> None:
+    out = workdir / "sessions.ics"
+    assert main(["feed", "--out", str(out)]) == 0
+    program = workdir / "config" / "program.toml"
+    program.write_text(program.read_text(encoding="utf-8").replace("2021-01-06T09:00:00", "2021-01-06T10:00:00"),
+                       encoding="utf-8")
+    assert main(["feed", "--out", str(out)]) == 0
+    ev = events(out.read_bytes())["dgidt-ia-2020-seance-3@formation.ena.tn"]
+    assert ev["SEQUENCE"] == 1 and ev.start.astimezone(UTC) == datetime(2021, 1, 6, 9, tzinfo=UTC)
+
+
+text_strategy = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=300
+).filter(lambda s: s.strip())
+
+
+@settings(max_examples=150, deadline=None)
+@given(title=text_strategy, description=st.text(max_size=400))
+def test_folding_never_splits_a_character_and_text_round_trips(title: str, description: str) -> None:
+    programme = shipped()
+    session = Session(id="s", title=title, start=datetime(2021, 3, 1, 9), end=datetime(2021, 3, 1, 10),
+                      description=description)
+    programme = programme.model_copy(update={"sessions": (session,)})
+    _, data = feed_of(programme)
+    for line in data.split(b"\r\n"):
+        assert len(line) <= 75
+        line.decode("utf-8")  # raises if a fold split a multi-byte character
+    (event,) = icalendar.Calendar.from_ical(data).walk("VEVENT")
+    assert str(event["SUMMARY"]) == session.title

@@ -1,0 +1,150 @@
+"""The programme file: the shipped one loads; each kind of mistake is reported with file, key and fix."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from lms_sync.cli import main
+from lms_sync.errors import ConfigError
+from lms_sync.program import SessionStatus, load_programme
+from tests.conftest import SHIPPED_PROGRAM
+
+GOOD = """
+[program]
+id = "p1"
+title = "Programme"
+timezone = "Africa/Tunis"
+url = "https://formation.ena.tn/"
+[program.organizer]
+name = "DGIDT"
+email = "dgidt@example.tn"
+
+[[sessions]]
+id = "s1"
+title = "Séance 1"
+start = 2020-12-09T09:00:00
+end = 2020-12-09T12:00:00
+
+[[sessions]]
+id = "s2"
+title = "Séance 2"
+start = 2020-12-23T09:00:00
+end = 2020-12-23T12:00:00
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "program.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems_of(path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_programme(path)
+    return [str(p) for p in info.value.problems]
+
+
+def test_shipped_programme_is_the_first_cycle() -> None:
+    programme, warnings = load_programme(SHIPPED_PROGRAM)
+    assert warnings == []
+    assert programme.id == "dgidt-ia-2020"
+    assert programme.timezone == "Africa/Tunis"
+    assert programme.url == "https://formation.ena.tn/"
+    assert set(programme.partners) == {"DGIDT", "ENA", "InstaDeep", "DSNAA"}
+    assert [(s.start, s.end) for s in programme.sessions] == [
+        (datetime(2020, 12, 9, 9), datetime(2020, 12, 9, 12)),
+        (datetime(2020, 12, 23, 9), datetime(2020, 12, 23, 12)),
+        (datetime(2021, 1, 6, 9), datetime(2021, 1, 6, 12)),
+        (datetime(2021, 1, 20, 9), datetime(2021, 1, 20, 12)),
+    ]
+    assert all(s.status is SessionStatus.CONFIRMED for s in programme.sessions)
+
+
+def test_end_before_start_names_the_key_path(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("end = 2020-12-23T12:00:00", "end = 2020-12-23T08:00:00"))
+    assert problems_of(path) == [
+        f"{path}: sessions[1].end: error: ends at 2020-12-23T08:00, not after its start 2020-12-23T09:00; "
+        "fix end (or start)"
+    ]
+
+
+def test_duplicate_session_ids(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace('id = "s2"', 'id = "s1"'))
+    (problem,) = problems_of(path)
+    assert problem.startswith(f"{path}: sessions[1].id: error: duplicate session id 's1' (also sessions[0])")
+
+
+def test_unknown_keys_everywhere_with_a_suggestion(tmp_path: Path) -> None:
+    text = GOOD.replace('title = "Séance 2"', 'title = "Séance 2"\ndescripton = "x"')
+    text = text.replace('timezone = "Africa/Tunis"', 'timezone = "Africa/Tunis"\ncolour = "red"')
+    text += '\n[extra]\nkey = 1\n'
+    problems = problems_of(write(tmp_path, text))
+    assert len(problems) == 3
+    assert problems[0].endswith("extra: error: unknown key 'extra'; allowed keys: program, course, sessions")
+    assert "program.colour: error: unknown key 'colour'" in problems[1]
+    assert "sessions[1].descripton: error: unknown key 'descripton'; did you mean 'description'?" in problems[2]
+
+
+def test_unknown_timezone(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("Africa/Tunis", "Africa/Tunisia"))
+    assert problems_of(path) == [
+        f"{path}: program.timezone: error: unknown timezone 'Africa/Tunisia'; use an IANA name such as Africa/Tunis"
+    ]
+
+
+def test_malformed_date_says_how_to_write_it(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("start = 2020-12-23T09:00:00", 'start = "23/12/2020 9h"'))
+    assert problems_of(path) == [
+        f"{path}: sessions[1].start: error: '23/12/2020 9h' is not a date-time; write a local date-time like "
+        "2020-12-09T09:00:00 (no quotes, no offset)"
+    ]
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    text = GOOD.replace("Africa/Tunis", "Mars/Base").replace('id = "s2"', 'id = "s1"')
+    text = text.replace("end = 2020-12-09T12:00:00", "end = 2020-12-09T08:00:00")
+    assert len(problems_of(write(tmp_path, text))) == 3
+
+
+def test_toml_syntax_error_gives_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace('title = "Séance 1"', 'title = "Séance 1'))
+    assert problems_of(path) == [f"{path}: line 13, column 18: error: not valid TOML: Illegal character '\\n'"]
+
+
+def test_overlapping_sessions_are_a_warning(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("2020-12-23T09:00:00", "2020-12-09T11:00:00").replace(
+        "2020-12-23T12:00:00", "2020-12-09T13:00:00"))
+    programme, warnings = load_programme(path)
+    assert len(programme.sessions) == 2
+    assert [str(w) for w in warnings] == [
+        f"{path}: sessions[1].start: warning: session 's2' overlaps session 's1' (sessions[0])"
+    ]
+
+
+def test_times_with_an_offset_are_converted_to_local_time(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("start = 2020-12-09T09:00:00", "start = 2020-12-09T08:00:00Z"))
+    programme, _ = load_programme(path)
+    assert programme.sessions[0].start == datetime(2020, 12, 9, 9, 0)
+
+
+def test_validate_exits_2_without_traceback_and_writes_nothing(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    program = workdir / "config" / "program.toml"
+    program.write_text(program.read_text().replace('end = 2021-01-20T12:00:00', 'end = 2021-01-20T08:00:00'))
+    assert main(["validate"]) == 2
+    err = capsys.readouterr().err
+    assert "config/program.toml: sessions[3].end: error: ends at 2021-01-20T08:00" in err
+    assert "hint: fix the files named above" in err
+    assert "Traceback" not in err
+    assert main(["feed", "--out", "public/sessions.ics"]) == 2
+    assert not (workdir / "var").exists() and not (workdir / "public").exists()
+
+
+def test_missing_programme_file(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--program", "nowhere.toml", "validate"]) == 2
+    assert "nowhere.toml: error: file not found" in capsys.readouterr().err

@@ -1,0 +1,105 @@
+"""The roster CSV as Excel writes it, and every mistake reported with its line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lms_sync.cli import main
+from lms_sync.errors import ConfigError
+from lms_sync.program import load_roster
+from tests.conftest import SHIPPED_ROSTER
+
+HEADER = "username;email;firstname;lastname;institution;department\n"
+
+
+def write(tmp_path: Path, text: str, *, bom: bool = False) -> Path:
+    path = tmp_path / "roster.csv"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
+    return path
+
+
+def problems_of(path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_roster(path)
+    return [str(p) for p in info.value.problems]
+
+
+def test_shipped_example_has_accented_names() -> None:
+    participants, warnings = load_roster(SHIPPED_ROSTER)
+    assert warnings == []
+    names = [(p.firstname, p.lastname) for p in participants]
+    assert ("Zoé-Gaëlle", "Dubœuf d'Arçy") in names and ("Hélène", "Lefèvre") in names
+    assert participants[0].line == 2
+
+
+@pytest.mark.parametrize("bom", [False, True])
+@pytest.mark.parametrize("delimiter", [";", ","])
+def test_excel_variants_read_the_same(tmp_path: Path, bom: bool, delimiter: str) -> None:
+    text = HEADER + "hlefevre;h@x.tn;Hélène;Lefèvre;Ministère de l'Industrie;DGIDT\n"
+    participants, _ = load_roster(write(tmp_path, text.replace(";", delimiter), bom=bom))
+    assert [(p.username, p.firstname, p.institution) for p in participants] == [
+        ("hlefevre", "Hélène", "Ministère de l'Industrie")
+    ]
+
+
+def test_quoted_fields_with_delimiters_and_extra_columns(tmp_path: Path) -> None:
+    text = "username,email,firstname,lastname,institution,department,phone\n" \
+           'zdubeuf,z@x.tn,Zoé,"Dubœuf, d\'Arçy",STEG,DSI,71000000\n'
+    (participant,), _ = load_roster(write(tmp_path, text))
+    assert participant.lastname == "Dubœuf, d'Arçy"
+
+
+def test_french_headers_are_understood(tmp_path: Path) -> None:
+    text = "Identifiant;Courriel;Prénom;Nom;Établissement;Direction\nhl;h@x.tn;Hélène;Lefèvre;ENA;DSI\n"
+    (participant,), _ = load_roster(write(tmp_path, text))
+    assert (participant.username, participant.email, participant.institution) == ("hl", "h@x.tn", "ENA")
+
+
+def test_duplicates_malformed_and_empty_values_with_line_numbers(tmp_path: Path) -> None:
+    text = HEADER + (
+        "a;a@x.tn;A;A;I;D\n"
+        "\n"
+        "b;A@x.tn;B;B;I;D\n"
+        "a;c@x.tn;C;C;I;D\n"
+        "d;not-an-email;D;D;I;D\n"
+        "Émile;e@x.tn;E;E;I;D\n"
+        "f;f@x.tn;;F;I;D\n"
+    )
+    path = write(tmp_path, text)
+    assert problems_of(path) == [
+        f"{path}: line 4: error: email 'a@x.tn' already used on line 2",
+        f"{path}: line 5: error: username 'a' already used on line 2",
+        f"{path}: line 6: error: email 'not-an-email' is malformed (Moodle accepts ASCII addresses like nom@domaine.tn)",
+        f"{path}: line 7: error: username 'Émile' is not accepted by Moodle: lower-case ASCII letters, digits, "
+        "_ - . @ only; use 'emile'",
+        f"{path}: line 8: error: column 'firstname' is empty",
+    ]
+
+
+def test_missing_required_columns(tmp_path: Path) -> None:
+    path = write(tmp_path, "username;firstname;lastname\na;A;A\n")
+    (problem,) = problems_of(path)
+    assert problem.startswith(f"{path}: line 1: error: missing required column(s): email;")
+
+
+def test_missing_optional_columns_is_a_warning(tmp_path: Path) -> None:
+    participants, warnings = load_roster(write(tmp_path, "username,email,firstname,lastname\na,a@x.tn,A,A\n"))
+    assert len(participants) == 1
+    assert [w.severity for w in warnings] == ["warning", "warning"]
+
+
+def test_not_utf8_says_how_to_save(tmp_path: Path) -> None:
+    path = tmp_path / "roster.csv"
+    path.write_bytes(HEADER.encode() + "a;a@x.tn;Hélène;L;I;D\n".encode("cp1252"))
+    with pytest.raises(ConfigError) as info:
+        load_roster(path)
+    assert str(info.value.problems[0]) == f"{path}: line 2: error: not valid UTF-8"
+    assert "CSV UTF-8" in (info.value.hint or "")
+
+
+def test_validate_with_a_bad_roster_exits_2(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (workdir / "bad.csv").write_text(HEADER + "a;a@x;A;A;I;D\n", encoding="utf-8")
+    assert main(["--roster", "bad.csv", "validate"]) == 2
+    assert "bad.csv: line 2: error: email 'a@x' is malformed" in capsys.readouterr().err

@@ -1,0 +1,76 @@
+"""Settings from file, .env and environment; secrets masked; bad values named with their variable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lms_sync.cli import main
+from lms_sync.settings import load_settings
+
+TOKEN = "tok-7c1e5f0d9a2b4e8f"
+
+
+def test_environment_overrides_file_and_nested_delimiter(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (workdir / "config" / "settings.toml").write_text(
+        '[moodle]\nurl = "https://file.example/"\nconcurrency = 6\n', encoding="utf-8"
+    )
+    monkeypatch.setenv("LMS_SYNC_MOODLE__URL", "https://formation.ena.tn/")
+    settings = load_settings()
+    assert settings.moodle.url == "https://formation.ena.tn"
+    assert settings.moodle.concurrency == 6
+
+
+def test_dotenv_is_read(workdir: Path) -> None:
+    (workdir / ".env").write_text("LMS_SYNC_STATE_PATH=/srv/state.sqlite3\n", encoding="utf-8")
+    assert load_settings().state_path == Path("/srv/state.sqlite3")
+
+
+def test_token_from_file(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (workdir / "token").write_text(TOKEN + "\n", encoding="utf-8")
+    monkeypatch.setenv("LMS_SYNC_MOODLE__TOKEN_FILE", str(workdir / "token"))
+    settings = load_settings()
+    assert settings.moodle.token is not None and settings.moodle.token.get_secret_value() == TOKEN
+    assert TOKEN not in repr(settings) and TOKEN not in str(settings)
+
+
+def test_unreadable_token_file_is_a_config_error(workdir: Path, capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LMS_SYNC_MOODLE__TOKEN_FILE", "/nonexistent/token")
+    assert main(["config"]) == 2
+    err = capsys.readouterr().err
+    assert "moodle: error: token_file /nonexistent/token cannot be read" in err
+
+
+def test_config_masks_secrets(workdir: Path, monkeypatch: pytest.MonkeyPatch,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("LMS_SYNC_MOODLE__TOKEN", TOKEN)
+    monkeypatch.setenv("LMS_SYNC_SERVE__REPORT_TOKENS", json.dumps([TOKEN + "-report"]))
+    assert main(["config", "--json"]) == 0
+    out = capsys.readouterr().out
+    data = json.loads(out)
+    assert data["moodle"]["token"] == "**********"
+    assert data["serve"]["report_tokens"] == ["**********"]
+    assert TOKEN not in out
+
+
+def test_bad_value_names_key_and_variable(workdir: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("LMS_SYNC_MOODLE__URL", "formation.ena.tn")
+    assert main(["validate"]) == 2
+    err = capsys.readouterr().err
+    assert ("settings: moodle.url: error: must start with https:// (or http:// for a lab site) "
+            "(environment variable LMS_SYNC_MOODLE__URL)") in err
+
+
+def test_unknown_key_in_settings_file(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (workdir / "custom.toml").write_text("[moodle]\nurll = 'x'\n", encoding="utf-8")
+    assert main(["--settings", "custom.toml", "config"]) == 2
+    assert "custom.toml: moodle.urll: error: Extra inputs are not permitted" in capsys.readouterr().err
+
+
+def test_missing_explicit_settings_file(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--settings", "nope.toml", "config"]) == 2
+    assert "nope.toml: error: settings file not found" in capsys.readouterr().err
