@@ -51,6 +51,8 @@ def global_options() -> argparse.ArgumentParser:
                        help="state store (default: var/lms_sync.sqlite3)")
     group.add_argument("--settings", metavar="PATH", default=argparse.SUPPRESS,
                        help="settings TOML file (default: config/settings.toml if present)")
+    group.add_argument("--log-format", choices=("text", "json"), default=argparse.SUPPRESS,
+                       help="log as readable text (default) or one JSON object per line")
     group.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                        help="log debug details")
     group.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,

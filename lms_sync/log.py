@@ -5,15 +5,22 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from contextvars import ContextVar
 from datetime import UTC, datetime
 
-current_run_id: ContextVar[int | None] = ContextVar("current_run_id", default=None)
+# One process runs one command, so a process-wide value (unlike a ContextVar) also reaches the
+# worker threads of the Moodle client's pool.
+_run_id: int | None = None
+
+
+def set_run_id(run_id: int | None) -> None:
+    """Stamp every following log record with this run id."""
+    global _run_id
+    _run_id = run_id
 
 
 class _RunIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.run_id = current_run_id.get()
+        record.run_id = _run_id
         return True
 
 
