@@ -225,8 +225,9 @@ def _not_moodle(wsfunction: str, status: int, content_type: str, body: str) -> N
         what = "an XML answer"
         hint = "something between lms_sync and Moodle dropped moodlewsrestformat=json; " + _HINT_URL
     elif head.startswith(("<!doctype", "<html")) or "<html" in head or "html" in content_type:
-        what = f"an HTML page (HTTP {status})"
-        hint = _HINT_URL + "; if the page is Moodle's own, turn off debug display (it breaks JSON answers)"
+        what, hint = f"an HTML page (HTTP {status})", _HINT_URL
+        if status == 200:
+            hint += "; if the page is Moodle's own, turn off debug display (it breaks JSON answers)"
     else:
         what, hint = f"a non-JSON answer (HTTP {status}, {content_type or 'no content type'})", _HINT_URL
     return NotMoodleEndpoint(f"the URL answered {what}, not Moodle's JSON web-service API", wsfunction=wsfunction, hint=hint)
@@ -394,5 +395,5 @@ class MoodleTransport:
             msg = f"no answer from {where} within {self.settings.read_timeout:g} s ({kind})"
             hint = "the request may have been applied; the next run looks the object up before retrying"
         else:
-            msg, hint = f"connection to {where} failed ({kind})", "check the network path to the site"
+            msg, hint = f"connection to {where} failed ({kind})", "check LMS_SYNC_MOODLE__URL and the network path to the site"
         return TransientError(self.redact(msg), wsfunction=wsfunction, hint=hint)
