@@ -8,12 +8,15 @@ from urllib.parse import parse_qsl
 
 import pytest
 import responses
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from fixtures_moodle import ENDPOINT, load_fixture, replay
 
 from lms_sync import errors
 from lms_sync.moodle.batching import RateLimiter, chunk_by_budget
 from lms_sync.moodle.client import MoodleClient
 from lms_sync.moodle.models import CalendarEvent, SiteInfo
+from lms_sync.moodle.transport import field_count
 
 
 def sent_fields(call_index: int = 0) -> list[tuple[str, str]]:
@@ -242,3 +245,24 @@ def test_rate_limiter_spaces_calls() -> None:
     for _ in range(4):
         limiter.acquire()
     assert waits == [0.5, 1.0, 1.5]
+
+
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text("abc", min_size=1, max_size=3), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(items=st.lists(_values, max_size=25), budget=st.integers(min_value=20, max_value=60))
+def test_chunks_never_exceed_budget_and_keep_every_item(items: list[object], budget: int) -> None:
+    """Property: each chunk's real field count fits the budget, and the chunks concatenate to the input."""
+    other = {"field": "username"}
+    try:
+        chunks = list(chunk_by_budget("values", items, budget, other))
+    except errors.InvalidParameter:
+        assert any(field_count({**other, "values": [item]}) > budget for item in items)
+        return
+    assert [item for chunk in chunks for item in chunk] == items
+    assert all(field_count({**other, "values": chunk}) <= budget for chunk in chunks)
