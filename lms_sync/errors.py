@@ -50,8 +50,8 @@ class Problem:
     severity: str = "error"  # or "warning"
 
     def __str__(self) -> str:
-        where = f"{self.file}: {self.location}" if self.location else self.file
-        return f"{where}: {self.severity}: {self.message}"
+        where = ": ".join(part for part in (self.file, self.location) if part)
+        return f"{where}: {self.severity}: {self.message}" if where else f"{self.severity}: {self.message}"
 
 
 class ConfigError(LmsSyncError):
@@ -63,6 +63,9 @@ class ConfigError(LmsSyncError):
         if isinstance(problems, str):
             problems = [Problem(file="", location="", message=problems)]
         self.problems = problems
+        if len(problems) == 1 and not problems[0].file and not problems[0].location:
+            super().__init__(problems[0].message, hint=hint)
+            return
         errors = [p for p in problems if p.severity == "error"]
         head = f"{len(errors)} problem(s) found" if len(errors) != 1 else "1 problem found"
         super().__init__(head + ":\n" + "\n".join(f"  {p}" for p in problems), hint=hint)

@@ -47,3 +47,18 @@ def test_unusable_state_path_is_a_clear_error(workdir: Path, capsys: pytest.Capt
     assert main(["--state", "state", "feed", "--out", "x.ics"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: state store state cannot be used") and "Traceback" not in err
+
+
+def test_check_reports_a_refused_token_with_exit_3(workdir: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import responses
+
+    monkeypatch.setenv("LMS_SYNC_MOODLE__URL", "https://formation.ena.tn")
+    monkeypatch.setenv("LMS_SYNC_MOODLE__TOKEN", "tok-abcdef0123456789")
+    with responses.RequestsMock() as mock:
+        mock.post("https://formation.ena.tn/webservice/rest/server.php",
+                  json={"exception": "moodle_exception", "errorcode": "invalidtoken",
+                        "message": "Invalid token - token not found"})
+        assert main(["check"]) == 3
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "tok-abcdef0123456789" not in out
