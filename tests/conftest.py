@@ -24,3 +24,18 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "config" / "roster.example.csv").write_bytes(SHIPPED_ROSTER.read_bytes())
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def _reset_lms_sync_logging():
+    """Commands install a stderr handler; drop it so no test logs into another test's capture."""
+    yield
+    import logging
+
+    from lms_sync.log import set_run_id
+
+    logger = logging.getLogger("lms_sync")
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    logger.setLevel(logging.NOTSET)
+    set_run_id(None)
