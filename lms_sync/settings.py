@@ -46,8 +46,10 @@ class MoodleSettings(_Section):
     read_timeout: float = Field(default=60.0, gt=0)
     retry_attempts: int = Field(default=5, ge=1, description="attempts per call for transient faults")
     retry_max_seconds: float = Field(default=120.0, gt=0, description="give up retrying a call after this")
-    concurrency: int = Field(default=4, ge=1, le=32, description="parallel read calls")
-    requests_per_second: float = Field(default=20.0, gt=0, description="rate limit for parallel reads")
+    # 8 parallel reads ~ 8 php-fpm workers of a modest production site; the rate cap only binds on a
+    # fast LAN. Lower both on a small (2-core) site. See benchmarks/bench_pull.py for the measurements.
+    concurrency: int = Field(default=8, ge=1, le=32, description="parallel read calls")
+    requests_per_second: float = Field(default=160.0, gt=0, description="rate limit for parallel reads")
     max_input_vars: int = Field(default=1000, ge=20, description="PHP max_input_vars of the site")
     completion_report_id: int | None = Field(
         default=None, description="Report builder custom report with participants' completion (faster pull)"
@@ -82,6 +84,17 @@ class PushSettings(_Section):
     auth: str = Field(default="manual", description="Moodle auth plugin for created users")
     role_id: int = Field(default=5, ge=1, description="role given on enrolment (5 = student in a default Moodle)")
     max_deletes: int = Field(default=3, ge=0, description="refuse plans deleting more objects, without --force-delete")
+
+
+class PullSettings(_Section):
+    """How completion is pulled from Moodle (`lms-sync pull`)."""
+
+    report_page_size: int = Field(default=1000, ge=1, description="rows per Report builder call")
+    enrolled_page_size: int = Field(default=1000, ge=1, description="users per core_enrol_get_enrolled_users call")
+    role_id: int = Field(default=5, ge=1, description="participants are the users holding this role (5 = student)")
+    attendance_final_days: float = Field(
+        default=7.0, ge=0, description="attendance of a session ended this long ago is not read again (Report builder)"
+    )
 
 
 class FeedSettings(_Section):
@@ -138,6 +151,7 @@ class Settings(BaseSettings):
     state_path: Path = Field(default=DEFAULT_STATE_PATH, description="SQLite state store")
     moodle: MoodleSettings = Field(default_factory=MoodleSettings)
     push: PushSettings = Field(default_factory=PushSettings)
+    pull: PullSettings = Field(default_factory=PullSettings)
     feed: FeedSettings = Field(default_factory=FeedSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)

@@ -46,6 +46,82 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0002_push_state",
+        """
+        CREATE TABLE push_mappings (
+            kind TEXT NOT NULL,                -- category, course, event, user, enrolment
+            key TEXT NOT NULL,                 -- idnumber, session id, username
+            moodle_id INTEGER NOT NULL,        -- Moodle's id (the user id for an enrolment)
+            content_hash TEXT NOT NULL,        -- hash of the desired fields as last pushed
+            status TEXT NOT NULL DEFAULT 'active',  -- enrolments: active or suspended
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (kind, key)
+        );
+        CREATE TABLE push_journal (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER,
+            action TEXT NOT NULL,              -- create, update, replace, delete, enrol, suspend
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            state TEXT NOT NULL,               -- pending (in doubt if left so), done, failed
+            detail TEXT NOT NULL DEFAULT '',
+            started_at TEXT NOT NULL,
+            finished_at TEXT
+        );
+        CREATE INDEX push_journal_state ON push_journal (state);
+        """,
+    ),
+    (
+        "0003_completion",
+        """
+        CREATE TABLE participants (
+            user_id INTEGER PRIMARY KEY,       -- Moodle user id
+            username TEXT NOT NULL DEFAULT '',
+            idnumber TEXT NOT NULL DEFAULT '',
+            fullname TEXT NOT NULL DEFAULT '',
+            firstname TEXT NOT NULL DEFAULT '',
+            lastname TEXT NOT NULL DEFAULT '',
+            email TEXT NOT NULL DEFAULT '',
+            first_run INTEGER NOT NULL,        -- first pull that saw this participant
+            last_run INTEGER NOT NULL          -- latest pull that saw this participant
+        );
+        CREATE TABLE snapshots (
+            run_id INTEGER PRIMARY KEY REFERENCES runs (id),
+            programme_id TEXT NOT NULL,
+            programme_title TEXT NOT NULL DEFAULT '',
+            timezone TEXT NOT NULL DEFAULT 'UTC',
+            course_id INTEGER,
+            taken_at TEXT NOT NULL,            -- ISO 8601 UTC: when the pull started
+            source TEXT NOT NULL,              -- calls or reportbuilder
+            complete INTEGER NOT NULL DEFAULT 0,  -- 1 only when every participant was read
+            completion_enabled INTEGER NOT NULL DEFAULT 1,
+            sessions TEXT NOT NULL DEFAULT '[]',  -- JSON: the programme's sessions as pulled
+            notes TEXT NOT NULL DEFAULT '[]'   -- JSON: what the reader should know (no personal data)
+        );
+        CREATE TABLE snapshot_rows (
+            run_id INTEGER NOT NULL REFERENCES snapshots (run_id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES participants (user_id),
+            status TEXT NOT NULL,              -- ok, failed, no_access
+            institution TEXT NOT NULL DEFAULT '',
+            department TEXT NOT NULL DEFAULT '',
+            completed INTEGER,                 -- NULL: unknown (failed, or completion disabled)
+            time_completed INTEGER,            -- Unix seconds
+            error TEXT,                        -- errorcode or error class of a failure
+            PRIMARY KEY (run_id, user_id)
+        );
+        CREATE INDEX snapshot_rows_user ON snapshot_rows (user_id, run_id);
+        CREATE TABLE snapshot_attendance (
+            run_id INTEGER NOT NULL,
+            user_id INTEGER NOT NULL,
+            session_id TEXT NOT NULL,
+            attended INTEGER,                  -- NULL: not tracked or not read
+            time_completed INTEGER,
+            PRIMARY KEY (run_id, user_id, session_id),
+            FOREIGN KEY (run_id, user_id) REFERENCES snapshot_rows (run_id, user_id) ON DELETE CASCADE
+        );
+        """,
+    ),
 ]
 
 
