@@ -1,0 +1,159 @@
+"""The fake Moodle answers in the recorded shapes: each recorded request is replayed against it and the
+answer's keys and value types are compared with the recorded answer, so the fake cannot drift."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import responses
+from conftest import FIXTURES_DIR
+from fakes.moodle import ENDPOINT, TOKEN, FakeMoodle
+
+# fixture file -> what the fake must hold before the recorded request is replayed
+SEEDS: dict[str, set[str]] = {
+    "core_course_get_categories.by_idnumber.ok.json": {"category"},
+    "core_course_create_categories.ok.json": set(),
+    "core_course_get_courses_by_field.idnumber.ok.json": {"category", "course"},
+    "core_course_get_courses_by_field.not_found.ok.json": {"category", "course"},
+    "core_course_create_courses.ok.json": {"category"},
+    "core_course_create_courses.duplicate_idnumber.error.json": {"category", "course"},
+    "core_course_update_courses.ok.json": {"category", "course"},
+    "core_course_update_courses.nonexistent_id.warning.json": {"category", "course"},
+    "core_calendar_get_calendar_events.range.ok.json": {"category", "course", "events"},
+    "core_calendar_create_calendar_events.ok.json": {"category", "course"},
+    "core_calendar_create_calendar_events.unknown_field_idnumber.error.json": {"category", "course"},
+    "core_calendar_create_calendar_events.nonexistent_course.error.json": {"category", "course"},
+    "core_calendar_delete_calendar_events.ok.json": {"category", "course", "events"},
+    "core_calendar_delete_calendar_events.nonexistent.error.json": {"category", "course", "events"},
+    "core_user_get_users_by_field.username.ok.json": {"users"},
+    "core_user_get_users_by_field.not_found.ok.json": {"users"},
+    "core_user_create_users.ok.json": set(),
+    "core_user_create_users.duplicate_username.error.json": {"users"},
+    "core_user_update_users.ok.json": {"users"},
+    "enrol_manual_enrol_users.ok.json": {"category", "course", "users"},
+    "enrol_manual_enrol_users.nonexistent_user.error.json": {"category", "course", "users"},
+    "core_enrol_get_enrolled_users.ok.json": {"category", "course", "users", "enrolments"},
+    "core_enrol_get_enrolled_users.options.ok.json": {"category", "course", "users", "enrolments"},
+    "core_enrol_get_enrolled_users.limit_institution.ok.json": {"category", "course", "users", "enrolments"},
+    "error.invalid_token.json": set(),
+}
+
+
+def seed(fake: FakeMoodle, parts: set[str]) -> None:
+    """The recorded scenario, with the recorded ids (category 2, course 2, users 5-7 and more, events 3-7)."""
+    if "category" in parts:
+        fake.categories[2] = {"id": 2, "name": "Intelligence artificielle", "idnumber": "dgidt-cat-ia",
+                              "description": "<p>Formations</p>", "descriptionformat": 1, "parent": 0}
+    if "course" in parts:
+        fake.courses[2] = {"id": 2, "fullname": "Intelligence artificielle", "shortname": "DGIDT-IA-2020",
+                           "categoryid": 2, "idnumber": "dgidt-ia-2020", "summary": "<p>IA</p>", "summaryformat": 1,
+                           "format": "topics", "startdate": 1607468400, "enddate": 1611183600, "visible": 1,
+                           "enablecompletion": 1}
+    if "events" in parts:
+        for eid in range(3, 8):
+            fake.events[eid] = {"id": eid, "name": f"Séance {eid - 2}", "description": "<p>x</p>", "format": 1,
+                                "courseid": 2, "userid": 3, "eventtype": "course", "timestart": 1607500800 + eid,
+                                "timeduration": 10800, "visible": 1, "sequence": 1}
+    if "users" in parts:
+        people = [(5, "hlefevre", ""), (6, "fmenard", "STEG"), (7, "zdubreuil", "Commune de Sfax")]
+        people += [(8 + i, f"user.{i:04d}", "Ministère de l'Éducation") for i in range(6)]
+        for uid, username, institution in people:
+            fake.users[uid] = {"id": uid, "username": username, "firstname": "Prénom", "lastname": "Nom",
+                               "email": f"{username}@example.invalid", "idnumber": f"DGIDT-{uid:04d}",
+                               "institution": institution, "department": "DRH", "auth": "manual",
+                               "password": "sent", "password_changes": 0}
+    if "enrolments" in parts:
+        for uid in fake.users:
+            fake.enrolments[(2, uid)] = {"roleids": {5}, "status": 0}
+
+
+def shape_mismatches(ours: Any, recorded: Any, path: str = "response") -> list[str]:
+    """Where the two answers differ in keys or value types (null matches anything, lists by first item)."""
+    if recorded is None or ours is None:
+        return [] if (recorded is None) == (ours is None) or path != "response" else [f"{path}: null vs value"]
+    if isinstance(recorded, dict):
+        if not isinstance(ours, dict):
+            return [f"{path}: expected an object"]
+        problems = []
+        if set(ours) != set(recorded):
+            problems.append(f"{path}: keys differ: missing {sorted(set(recorded) - set(ours))}, "
+                            f"extra {sorted(set(ours) - set(recorded))}")
+        for key in set(ours) & set(recorded):
+            problems += shape_mismatches(ours[key], recorded[key], f"{path}.{key}")
+        return problems
+    if isinstance(recorded, list):
+        if not isinstance(ours, list):
+            return [f"{path}: expected a list"]
+        if ours and recorded:
+            return shape_mismatches(ours[0], recorded[0], f"{path}[0]")
+        return [] if bool(ours) == bool(recorded) else [f"{path}: {len(ours)} items, recorded {len(recorded)}"]
+    if type(ours) is not type(recorded):
+        return [f"{path}: {type(ours).__name__} vs recorded {type(recorded).__name__}"]
+    return []
+
+
+def test_shape_compare_catches_drift() -> None:
+    """The comparison itself notices a missing key and a wrong type."""
+    assert shape_mismatches({"a": 1}, {"a": 1, "b": 2}) != []
+    assert shape_mismatches({"a": "1"}, {"a": 1}) != []
+    assert shape_mismatches([{"a": True}], [{"a": True}]) == []
+
+
+@pytest.mark.parametrize("name", sorted(SEEDS))
+def test_fake_answers_like_the_recording(name: str) -> None:
+    """Replaying the recorded request against the fake gives an answer of the recorded shape."""
+    path = FIXTURES_DIR / name
+    if not path.is_file():
+        pytest.skip(f"fixture {path} not found (shared/ must sit beside the clone)")
+    fixture = json.loads(path.read_text(encoding="utf-8"))
+    fake = FakeMoodle()
+    seed(fake, SEEDS[name])
+    params = {k: str(v) for k, v in fixture["request_params"].items()}
+    if params.get("wstoken") == "REDACTED" and name != "error.invalid_token.json":
+        params["wstoken"] = TOKEN
+    with responses.RequestsMock() as rsps:
+        fake.install(rsps)
+        answer = requests.post(ENDPOINT, data=params, timeout=5)
+    assert answer.status_code == fixture["http_status"]
+    ours = answer.json()
+    recorded = fixture["response"]
+    if isinstance(recorded, dict) and "errorcode" in recorded:
+        assert ours["errorcode"] == recorded["errorcode"]
+        assert set(ours) == set(recorded)
+        return
+    assert shape_mismatches(ours, recorded) == []
+
+
+def test_every_push_function_is_covered() -> None:
+    """Each wsfunction push relies on has at least one recorded shape checked above."""
+    used = {name.split(".")[0] for name in SEEDS}
+    needed = {
+        "core_course_get_categories", "core_course_create_categories", "core_course_get_courses_by_field",
+        "core_course_create_courses", "core_course_update_courses", "core_calendar_get_calendar_events",
+        "core_calendar_create_calendar_events", "core_calendar_delete_calendar_events",
+        "core_user_get_users_by_field", "core_user_create_users", "core_user_update_users",
+        "enrol_manual_enrol_users", "core_enrol_get_enrolled_users",
+    }
+    assert needed <= used
+    assert needed <= set(FakeMoodle().handlers)
+
+
+def test_cleaning_strips_comments_and_data_attributes_like_moodle() -> None:
+    """The description-marker recording: what the fake keeps is what Moodle kept."""
+    path = FIXTURES_DIR / "core_calendar_create_calendar_events.description_markers.ok.json"
+    if not path.is_file():
+        pytest.skip("fixture not found")
+    from fakes.moodle import clean_html
+
+    for case in json.loads(path.read_text(encoding="utf-8"))["cases"].values():
+        if case["format"] == 1:
+            assert clean_html(case["sent"]) == case["get_description"]
+
+
+def test_fixtures_dir_is_found() -> None:
+    """The shared fixtures are where CI puts them (beside the clone)."""
+    assert isinstance(FIXTURES_DIR, Path)
