@@ -1,0 +1,515 @@
+"""Run a plan against Moodle: dependency order, a journal row around every write, batches, no duplicates.
+
+For each batch of writes: the journal rows are committed ``pending`` first; after Moodle answers,
+the mappings and ``done`` are committed in one transaction. If the process dies in between, the
+rows stay ``pending`` and the next run's lookup (by idnumber, username or event marker) finds what
+Moodle really holds, so it adopts instead of creating twice.
+
+A create that times out is never blindly re-sent: the object is looked up first, adopted if
+Moodle did create it, and only the missing ones are sent again. A failed action does not stop
+the independent ones; its dependants (events and enrolments of a course that could not be
+created, the enrolment of a user that could not be created) are skipped and reported.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import EXIT_OK, EXIT_PARTIAL, EXIT_UNAVAILABLE, MoodleError, MoodleUnavailable, NotFound, TransientError
+from ..moodle.batching import chunk_by_budget
+from ..moodle.client import MoodleClient
+from ..store import Store
+from .desired import Desired, parse_marker
+from .journal import (
+    Mapping,
+    delete_mapping,
+    in_doubt,
+    journal_finish,
+    journal_pending,
+    load_state,
+    resolve_in_doubt,
+    save_mapping,
+)
+from .plan import CATEGORY_REF, Action, mass_delete_refusal, plan
+from .remote import Remote, lookup_events, read_remote
+
+log = logging.getLogger("lms_sync.sync")
+
+
+class Abort(Exception):
+    """Moodle cannot be used any more in this run (token refused, service off, wrong URL)."""
+
+    def __init__(self, error: MoodleError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass
+class ApplyResult:
+    """What happened to each action."""
+
+    done: list[Action] = field(default_factory=list)
+    failed: list[tuple[Action, str]] = field(default_factory=list)
+    skipped: list[tuple[Action, str]] = field(default_factory=list)
+    fatal: MoodleError | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """0 all done, 1 some failed or skipped, 3 Moodle became unusable."""
+        if self.fatal is not None:
+            return EXIT_UNAVAILABLE
+        return EXIT_PARTIAL if self.failed or self.skipped else EXIT_OK
+
+
+# A write call: takes the payload dicts, returns one Moodle id (or None when unknown) per item.
+Writer = Callable[[list[dict[str, Any]], bool], list[int | None]]
+
+
+class Applier:
+    """Executes one plan; ``ids`` holds the Moodle ids known so far, by ``(kind, key)``."""
+
+    def __init__(self, client: MoodleClient, store: Store, desired: Desired, remote: Remote, run_id: int | None) -> None:
+        """Seed the known ids from what the remote read found."""
+        self.client = client
+        self.store = store
+        self.desired = desired
+        self.run_id = run_id
+        self.result = ApplyResult()
+        self.ids: dict[tuple[str, str], int] = {}
+        if remote.course is not None:
+            self.ids[("course", desired.course.idnumber)] = remote.course.id
+            if not remote.category_checked and remote.course.categoryid is not None:
+                self.ids[("category", desired.category.idnumber)] = remote.course.categoryid
+        if remote.category is not None:
+            self.ids[("category", desired.category.idnumber)] = remote.category.id
+        for username, user in remote.users.items():
+            self.ids[("user", username)] = user.id
+
+    # ------------------------------------------------------------------------------------- driver
+
+    def run(self, actions: Sequence[Action]) -> ApplyResult:
+        """Apply every action in dependency order; returns what was done, failed and skipped."""
+        try:
+            self._local([a for a in actions if not a.writes])
+            for kind, op in (("category", "create"), ("course", "create"), ("course", "update"),
+                             ("user", "create"), ("user", "update")):
+                self._dispatch(kind, op, [a for a in actions if a.kind == kind and a.op == op])
+            self._events([a for a in actions if a.kind == "event" and a.writes])
+            self._dispatch("enrolment", "enrol", [a for a in actions if a.kind == "enrolment" and a.op == "enrol"])
+            self._dispatch("enrolment", "suspend", [a for a in actions if a.kind == "enrolment" and a.op == "suspend"])
+        except Abort as abort:
+            self.result.fatal = abort.error
+            done = {id(a) for a in self.result.done} | {id(a) for a, _ in self.result.failed + self.result.skipped}
+            for action in actions:
+                if id(action) not in done:
+                    self.result.skipped.append((action, "not attempted: Moodle became unavailable"))
+        return self.result
+
+    def _dispatch(self, kind: str, op: str, actions: list[Action]) -> None:
+        if not actions:
+            return
+        handler = getattr(self, f"_{op}_{kind}")
+        handler(actions)
+
+    def _local(self, actions: list[Action]) -> None:
+        if not actions:
+            return
+        with self.store.transaction() as db:
+            for action in actions:
+                if action.op == "adopt":
+                    save_mapping(db, Mapping(action.kind, action.key, int(action.moodle_id or 0), action.content_hash))
+                    self.ids[(action.kind, action.key)] = int(action.moodle_id or 0)
+                else:
+                    delete_mapping(db, action.kind, action.key)
+        self.result.done += actions
+
+    # --------------------------------------------------------------------------- batch machinery
+
+    def _batches(
+        self,
+        actions: list[Action],
+        items: list[dict[str, Any]],
+        list_key: str,
+        write: Writer,
+        record: Callable[[sqlite3.Connection, Action, int | None], None],
+        *,
+        lookup: Callable[[list[Action]], dict[str, int]] | None = None,
+    ) -> None:
+        """Send ``items`` in chunks under max_input_vars, journaling each chunk around its call."""
+        budget = self.client.settings.max_input_vars
+        start = 0
+        for chunk in chunk_by_budget(list_key, items, budget):
+            chunk_actions = actions[start : start + len(chunk)]
+            start += len(chunk)
+            self._one_batch(chunk_actions, chunk, write, record, lookup)
+
+    def _one_batch(
+        self,
+        actions: list[Action],
+        items: list[dict[str, Any]],
+        write: Writer,
+        record: Callable[[sqlite3.Connection, Action, int | None], None],
+        lookup: Callable[[list[Action]], dict[str, int]] | None,
+    ) -> None:
+        with self.store.transaction() as db:
+            rows = [journal_pending(db, self.run_id, a.op, a.kind, a.key) for a in actions]
+        try:
+            ids = write(items, lookup is None)  # retry_safe only for idempotent writes (no lookup needed)
+        except TransientError as exc:
+            if lookup is None:
+                self._fail(actions, rows, exc)
+                return
+            self._resolve_after_timeout(actions, items, rows, write, record, lookup, exc)
+            return
+        except MoodleUnavailable as exc:
+            self._fail(actions, rows, exc)
+            raise Abort(exc) from None
+        except MoodleError as exc:
+            if len(actions) > 1:
+                # A batch is all-or-nothing in Moodle: find the culprit by sending the items one by one.
+                self._close_rows(rows, "failed", f"batch failed ({exc}); retried one by one")
+                for action, item in zip(actions, items, strict=True):
+                    self._one_batch([action], [item], write, record, lookup)
+                return
+            self._fail(actions, rows, exc)
+            return
+        self._record(actions, rows, ids, record)
+
+    def _resolve_after_timeout(
+        self,
+        actions: list[Action],
+        items: list[dict[str, Any]],
+        rows: list[int],
+        write: Writer,
+        record: Callable[[sqlite3.Connection, Action, int | None], None],
+        lookup: Callable[[list[Action]], dict[str, int]],
+        exc: TransientError,
+    ) -> None:
+        # The create may have been applied before the answer was lost: look before sending again.
+        log.warning("%s; looking the %d object(s) up before sending again", exc, len(actions))
+        try:
+            found = lookup(actions)
+        except MoodleError as lookup_exc:
+            self._fail(actions, rows, lookup_exc, detail=f"in doubt after {exc}; lookup failed")
+            return
+        present = [(a, r) for a, r in zip(actions, rows, strict=True) if a.key in found]
+        self._record([a for a, _ in present], [r for _, r in present], [found[a.key] for a, _ in present], record)
+        missing = [(a, i, r) for a, i, r in zip(actions, items, rows, strict=True) if a.key not in found]
+        if not missing:
+            return
+        try:
+            ids = write([i for _, i, _ in missing], True)  # looked up: now safe to retry
+        except MoodleUnavailable as again:
+            self._fail([a for a, _, _ in missing], [r for _, _, r in missing], again)
+            if not isinstance(again, TransientError):
+                raise Abort(again) from None
+            return
+        except MoodleError as again:
+            self._fail([a for a, _, _ in missing], [r for _, _, r in missing], again)
+            return
+        self._record([a for a, _, _ in missing], [r for _, _, r in missing], ids, record)
+
+    def _record(
+        self,
+        actions: list[Action],
+        rows: list[int],
+        ids: Sequence[int | None],
+        record: Callable[[sqlite3.Connection, Action, int | None], None],
+    ) -> None:
+        if not actions:
+            return
+        failed: list[tuple[Action, int]] = []
+        with self.store.transaction() as db:
+            for action, row, moodle_id in zip(actions, rows, ids, strict=True):
+                if moodle_id is None and action.op in ("create", "replace"):
+                    failed.append((action, row))
+                    continue
+                record(db, action, moodle_id)
+                journal_finish(db, row, "done", f"moodle id {moodle_id}" if moodle_id else "")
+                self.result.done.append(action)
+        if failed:
+            self._fail([a for a, _ in failed], [r for _, r in failed], None, detail="Moodle did not return it")
+
+    def _fail(self, actions: list[Action], rows: list[int], exc: Exception | None, detail: str = "") -> None:
+        message = detail or str(exc)
+        if exc is not None and detail:
+            message = f"{detail}: {exc}"
+        self._close_rows(rows, "failed", message)
+        for action in actions:
+            log.error("%s %s %s failed: %s", action.op, action.kind, action.key, message)
+            self.result.failed.append((action, message))
+
+    def _close_rows(self, rows: list[int], state: str, detail: str) -> None:
+        with self.store.transaction() as db:
+            for row in rows:
+                journal_finish(db, row, state, detail)
+
+    def _skip(self, actions: list[Action], why: str) -> None:
+        for action in actions:
+            self.result.skipped.append((action, why))
+
+    def _mapper(self, kind: str) -> Callable[[sqlite3.Connection, Action, int | None], None]:
+        def record(db: sqlite3.Connection, action: Action, moodle_id: int | None) -> None:
+            moodle_id = int(moodle_id if moodle_id is not None else action.moodle_id or 0)
+            save_mapping(db, Mapping(kind, action.key, moodle_id, action.content_hash))
+            self.ids[(kind, action.key)] = moodle_id
+
+        return record
+
+    def _course_id(self) -> int | None:
+        return self.ids.get(("course", self.desired.course.idnumber))
+
+    # ----------------------------------------------------------------------------- category/course
+
+    def _create_category(self, actions: list[Action]) -> None:
+        def write(items: list[dict[str, Any]], safe: bool) -> list[int | None]:
+            created = self.client.create_categories(items, retry_safe=safe)
+            return [c.id for c in created]
+
+        def lookup(_: list[Action]) -> dict[str, int]:
+            found = self.client.get_categories(idnumber=self.desired.category.idnumber)
+            return {c.idnumber: c.id for c in found if c.idnumber}
+
+        self._batches(actions, [a.fields() for a in actions], "categories", write, self._mapper("category"),
+                      lookup=lookup)
+
+    def _resolve_category(self, payload: dict[str, Any]) -> dict[str, Any] | None:
+        if payload.get("categoryid") != CATEGORY_REF:
+            return payload
+        category_id = self.ids.get(("category", self.desired.category.idnumber))
+        return None if category_id is None else {**payload, "categoryid": category_id}
+
+    def _create_course(self, actions: list[Action]) -> None:
+        payload = self._resolve_category(actions[0].fields())
+        if payload is None:
+            self._skip(actions, "skipped: the course category could not be created")
+            return
+
+        def write(items: list[dict[str, Any]], safe: bool) -> list[int | None]:
+            return [c.id for c in self.client.create_courses(items, retry_safe=safe)]
+
+        def lookup(_: list[Action]) -> dict[str, int]:
+            found = self.client.get_courses_by_field("idnumber", self.desired.course.idnumber).courses
+            return {c.idnumber: c.id for c in found if c.idnumber}
+
+        self._batches(actions, [payload], "courses", write, self._mapper("course"), lookup=lookup)
+
+    def _update_course(self, actions: list[Action]) -> None:
+        payload = self._resolve_category(actions[0].fields())
+        if payload is None:
+            self._skip(actions, "skipped: the course category could not be created")
+            return
+        item = {"id": actions[0].moodle_id, **payload}
+
+        def write(items: list[dict[str, Any]], safe: bool) -> list[int | None]:
+            result = self.client.update_courses(items, retry_safe=safe)  # absolute values: safe to repeat
+            if result.warnings:
+                w = result.warnings[0]
+                raise MoodleErrorFromWarning(f"{w.warningcode}: {w.message}", wsfunction="core_course_update_courses",
+                                             errorcode=w.warningcode)
+            return [actions[0].moodle_id]
+
+        self._batches(actions, [item], "courses", write, self._mapper("course"))
+
+    # -------------------------------------------------------------------------------------- users
+
+    def _create_user(self, actions: list[Action]) -> None:
+        def write(items: list[dict[str, Any]], safe: bool) -> list[int | None]:
+            created = {u.username: u.id for u in self.client.create_users(items, retry_safe=safe)}
+            return [created.get(i["username"]) for i in items]
+
+        def lookup(batch: list[Action]) -> dict[str, int]:
+            return {u.username: u.id for u in self.client.get_users_by_field("username", [a.key for a in batch])}
+
+        self._batches(actions, [a.fields() for a in actions], "users", write, self._mapper("user"), lookup=lookup)
+
+    def _update_user(self, actions: list[Action]) -> None:
+        def write(items: list[dict[str, Any]], safe: bool) -> list[int | None]:
+            result = self.client.update_users(items, retry_safe=safe)  # absolute values: safe to repeat
+            if result.warnings:
+                w = result.warnings[0]
+                raise MoodleErrorFromWarning(f"{w.warningcode}: {w.message}", wsfunction="core_user_update_users",
+                                             errorcode=w.warningcode)
+            return [int(i["id"]) for i in items]
+
+        items = [{"id": a.moodle_id, **a.fields()} for a in actions]
+        self._batches(actions, items, "users", write, self._mapper("user"))
+
+    # ------------------------------------------------------------------------------------- events
+
+    def _events(self, actions: list[Action]) -> None:
+        if not actions:
+            return
+        course_id = self._course_id()
+        if course_id is None:
+            self._skip(actions, "skipped: the course could not be created")
+            return
+        creates = [a for a in actions if a.op in ("create", "replace")]
+        deletes = [a for a in actions if a.op == "delete"]
+        replaced_before = len(self.result.done)
+
+        def write(items: list[dict[str, Any]], safe: bool) -> list[int | None]:
+            result = self.client.create_calendar_events(items, retry_safe=safe)
+            if result.warnings and not result.events:
+                w = result.warnings[0]
+                raise MoodleErrorFromWarning(f"{w.warningcode}: {w.message}",
+                                             wsfunction="core_calendar_create_calendar_events", errorcode=w.warningcode)
+            by_key = {}
+            for event in result.events:
+                found = parse_marker(event.description)
+                if found:
+                    by_key[found[1]] = event.id
+            return [by_key.get((parse_marker(i["description"]) or ("", ""))[1]) for i in items]
+
+        def lookup(batch: list[Action]) -> dict[str, int]:
+            found: dict[str, int] = {}
+            for event in lookup_events(self.client, course_id):
+                marker = parse_marker(event.description)
+                if marker and marker[0] == self.desired.programme_id:
+                    found.setdefault(marker[1], event.id)
+            return found
+
+        items = [{**a.fields(), "courseid": course_id, "eventtype": "course", "format": 1, "visible": 1} for a in creates]
+        self._batches(creates, items, "events", write, self._mapper("event"), lookup=lookup)
+        # The old event of each successful replace goes now; a failed replace keeps its old event.
+        replaced = {id(a) for a in self.result.done[replaced_before:] if a.op == "replace"}
+        deletes += [
+            Action("delete", "event", a.key, "replaced", moodle_id=a.moodle_id)
+            for a in creates
+            if id(a) in replaced
+        ]
+        self._delete_events(deletes)
+
+    def _delete_events(self, actions: list[Action]) -> None:
+        if not actions:
+            return
+
+        def write(items: list[dict[str, Any]], safe: bool) -> list[int | None]:
+            try:
+                self.client.delete_calendar_events([int(i["eventid"]) for i in items], retry_safe=safe)
+            except NotFound:
+                if len(items) > 1:
+                    raise  # one missing id fails the batch: the one-by-one pass finds which
+                # Already gone (deleted by hand, or our earlier delete whose answer was lost): done.
+            return [int(i["eventid"]) for i in items]
+
+        def record(db: sqlite3.Connection, action: Action, moodle_id: int | None) -> None:
+            # Only the mapping pointing at this very event goes (a duplicate's delete keeps the kept one).
+            db.execute("DELETE FROM push_mappings WHERE kind = 'event' AND key = ? AND moodle_id = ?",
+                       (action.key, action.moodle_id))
+
+        self._batches(actions, [{"eventid": a.moodle_id} for a in actions], "events", write, record)
+
+    # --------------------------------------------------------------------------------- enrolments
+
+    def _enrol_enrolment(self, actions: list[Action]) -> None:
+        self._enrolments(actions, suspend=False)
+
+    def _suspend_enrolment(self, actions: list[Action]) -> None:
+        self._enrolments(actions, suspend=True)
+
+    def _enrolments(self, actions: list[Action], *, suspend: bool) -> None:
+        course_id = self._course_id()
+        if course_id is None:
+            self._skip(actions, "skipped: the course could not be created")
+            return
+        ready, items = [], []
+        for action in actions:
+            user_id = action.moodle_id if suspend else self.ids.get(("user", action.key))
+            if user_id is None:
+                self._skip([action], "skipped: the user account could not be created")
+                continue
+            ready.append(action)
+            items.append({"roleid": self.desired.role_id, "userid": user_id, "courseid": course_id,
+                          **({"suspend": 1} if suspend else {})})
+
+        def write(batch: list[dict[str, Any]], safe: bool) -> list[int | None]:
+            # Enrolling sets absolute values (status, role): Moodle accepts it again, so it is safe to retry.
+            self.client.enrol_users(batch, retry_safe=True)
+            return [int(i["userid"]) for i in batch]
+
+        def record(db: sqlite3.Connection, action: Action, moodle_id: int | None) -> None:
+            if suspend:
+                delete_mapping(db, "enrolment", action.key)
+            else:
+                save_mapping(db, Mapping("enrolment", action.key, int(moodle_id or 0), action.content_hash))
+
+        self._batches(ready, items, "enrolments", write, record)
+
+
+class MoodleErrorFromWarning(MoodleError):
+    """A per-item warning inside a successful answer, turned into this action's failure."""
+
+
+
+@dataclass
+class PushOutcome:
+    """A push from start to end: the plan, why it was refused (if it was) and what applying did."""
+
+    actions: list[Action]
+    dry_run: bool = False
+    refusal: str | None = None
+    result: ApplyResult | None = None
+    in_doubt: int = 0
+    run_id: int | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """0 done (or dry run), 1 refused or some actions failed, 3 Moodle became unusable."""
+        if self.result is not None:
+            return self.result.exit_code
+        return EXIT_PARTIAL if self.refusal and not self.dry_run else EXIT_OK
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for the runs table and the closing line."""
+        counts: dict[str, int] = {}
+        for action in self.actions:
+            counts[action.op] = counts.get(action.op, 0) + 1
+        out: dict[str, Any] = {"planned": counts, "in_doubt_resolved": self.in_doubt}
+        if self.refusal:
+            out["refused"] = self.refusal
+        if self.result is not None:
+            out["done"] = len(self.result.done)
+            out["failed"] = [f"{a.op} {a.kind} {a.key}: {why}" for a, why in self.result.failed]
+            out["skipped"] = [f"{a.op} {a.kind} {a.key}: {why}" for a, why in self.result.skipped]
+        return out
+
+
+def push(
+    client: MoodleClient,
+    store: Store,
+    desired: Desired,
+    *,
+    dry_run: bool = False,
+    force_delete: bool = False,
+    max_deletes: int = 3,
+) -> PushOutcome:
+    """Read Moodle, plan, check the mass-delete guard and (unless dry-run) apply; records a run."""
+    doubtful = in_doubt(store)
+    state = load_state(store)
+    run_id = None if dry_run else store.start_run("push")
+    try:
+        # The lookup by keys sees what in-doubt writes really did, so the plan adopts instead of duplicating.
+        remote = read_remote(client, desired, state)
+    except MoodleError as exc:
+        if run_id is not None:
+            store.finish_run(run_id, "failed", exc.exit_code, {"error": str(exc)})
+        raise
+    actions = plan(desired, remote, state)
+    outcome = PushOutcome(actions=actions, dry_run=dry_run, in_doubt=len(doubtful), run_id=run_id)
+    if not force_delete:
+        outcome.refusal = mass_delete_refusal(actions, desired, remote, state, max_deletes)
+    if dry_run:
+        return outcome
+    assert run_id is not None
+    resolve_in_doubt(store, doubtful, run_id)
+    if outcome.refusal is None:
+        outcome.result = Applier(client, store, desired, remote, run_id).run(actions)
+    code = outcome.exit_code
+    status = "ok" if code == EXIT_OK else ("refused" if outcome.refusal else "partial")
+    store.finish_run(run_id, status, code, outcome.summary())
+    return outcome

@@ -1,0 +1,209 @@
+"""What Moodle should hold for a programme (and roster): category, course, one event per session, users.
+
+Everything here is derived from the input files and settings only, so it is pure and cheap; each
+object carries the stable key lms_sync finds it by again: category and course ``idnumber``,
+username, and for events a marker in the description that Moodle's cleaning keeps (the fixtures
+show HTML comments and ``data-*`` attributes are stripped, while URL fragments survive).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from ..i18n import t
+from ..program import Participant, Programme
+from ..settings import PushSettings
+
+# The marker is the fragment of the platform link in every event description:
+# <a href="https://formation.ena.tn/#lms-sync:dgidt-ia-2020:seance-1">. Ids are slugs ([a-z0-9._-]),
+# so ":" separates them without ambiguity.
+MARKER_PREFIX = "lms-sync:"
+MARKER_RE = re.compile(r"#lms-sync:([a-z0-9][a-z0-9._-]*):([a-z0-9][a-z0-9._-]*)")
+
+
+def marker(programme_id: str, session_id: str) -> str:
+    """The URL fragment that identifies a session's event, e.g. ``lms-sync:dgidt-ia-2020:seance-1``."""
+    return f"{MARKER_PREFIX}{programme_id}:{session_id}"
+
+
+def parse_marker(description: str) -> tuple[str, str] | None:
+    """``(programme_id, session_id)`` from an event description, or None when it carries no marker."""
+    found = MARKER_RE.search(description or "")
+    return (found.group(1), found.group(2)) if found else None
+
+
+def content_hash(value: object) -> str:
+    """A short stable hash of a dataclass or plain data, stored with each mapping."""
+    data = asdict(value) if hasattr(value, "__dataclass_fields__") else value  # type: ignore[call-overload]
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class DesiredCategory:
+    """The course category, found by idnumber (names are not unique in Moodle)."""
+
+    idnumber: str
+    name: str
+
+
+@dataclass(frozen=True)
+class DesiredCourse:
+    """The programme's course; ``idnumber`` is the programme id."""
+
+    idnumber: str
+    shortname: str
+    fullname: str
+    summary: str
+    startdate: int
+    enddate: int
+    enablecompletion: bool = True
+
+    def fields(self) -> dict[str, object]:
+        """The fields compared with Moodle's course and sent on create/update."""
+        return {
+            "shortname": self.shortname,
+            "fullname": self.fullname,
+            "summary": self.summary,
+            "startdate": self.startdate,
+            "enddate": self.enddate,
+            "enablecompletion": self.enablecompletion,
+        }
+
+
+@dataclass(frozen=True)
+class DesiredEvent:
+    """One course event per session; ``key`` is the session id."""
+
+    key: str
+    name: str
+    description: str
+    timestart: int
+    timeduration: int
+
+    def fields(self) -> dict[str, object]:
+        """The fields compared with Moodle's event."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "timestart": self.timestart,
+            "timeduration": self.timeduration,
+        }
+
+
+@dataclass(frozen=True)
+class DesiredUser:
+    """A participant's Moodle account, found by username."""
+
+    username: str
+    email: str
+    firstname: str
+    lastname: str
+    institution: str
+    department: str
+    idnumber: str
+
+    def fields(self) -> dict[str, str]:
+        """The profile fields lms_sync keeps in step (never the password, never auth of an existing user)."""
+        return {
+            "email": self.email,
+            "firstname": self.firstname,
+            "lastname": self.lastname,
+            "institution": self.institution,
+            "department": self.department,
+            "idnumber": self.idnumber,
+        }
+
+
+@dataclass(frozen=True)
+class Desired:
+    """Everything a push makes Moodle hold; ``users`` is None when no roster is configured."""
+
+    programme_id: str
+    category: DesiredCategory
+    course: DesiredCourse
+    events: tuple[DesiredEvent, ...]
+    users: tuple[DesiredUser, ...] | None
+    role_id: int
+    auth: str
+
+
+def _timestamp(programme: Programme, local: datetime) -> int:
+    return int(programme.aware(local).timestamp())
+
+
+def event_description(programme: Programme, text: str, session_id: str) -> str:
+    """HTML description: the session text, then the platform link whose fragment is the marker.
+
+    Written in the form Moodle's cleaning returns unchanged (plain ``<p>`` and ``<a href>``), so
+    what is read back equals what was sent and an unchanged event never looks drifted.
+    """
+    base = programme.url if programme.url.endswith("/") else programme.url + "/"
+    href = f"{base.split('#', 1)[0]}#{marker(programme.id, session_id)}"
+    host = urlsplit(programme.url).hostname or programme.url
+    parts = [f"<p>{html.escape(text, quote=False)}</p>"] if text.strip() else []
+    link = f'<a href="{html.escape(href)}">{html.escape(host, quote=False)}</a>'
+    parts.append(f"<p>{html.escape(t('platform', programme.lang), quote=False)} : {link}</p>")
+    return "".join(parts)
+
+
+def desired_state(programme: Programme, roster: list[Participant] | None, settings: PushSettings) -> Desired:
+    """Build the desired Moodle state from the programme, the roster (optional) and push settings."""
+    spec = programme.course
+    sessions = programme.sessions
+    # Course dates span the sessions that take place; all sessions when every one is cancelled.
+    live = [s for s in sessions if not s.cancelled] or list(sessions)
+    start = min((_timestamp(programme, s.start) for s in live), default=0)
+    end = max((_timestamp(programme, s.end) for s in live), default=0)
+    summary_text = spec.summary if spec.summary is not None else programme.description
+    course = DesiredCourse(
+        idnumber=programme.id,
+        shortname=spec.shortname or programme.id.upper(),
+        fullname=spec.fullname or programme.title,
+        summary=f"<p>{html.escape(summary_text.strip(), quote=False)}</p>" if summary_text.strip() else "",
+        startdate=start,
+        enddate=end,
+    )
+    prefix = t("cancelled_prefix", programme.lang)
+    events = tuple(
+        DesiredEvent(
+            key=s.id,
+            # A cancelled session stays visible in Moodle, named like in the feed, so nobody turns up.
+            name=(prefix + s.title) if s.cancelled else s.title,
+            description=event_description(programme, s.description, s.id),
+            timestart=_timestamp(programme, s.start),
+            timeduration=_timestamp(programme, s.end) - _timestamp(programme, s.start),
+        )
+        for s in sessions
+    )
+    users = None
+    if roster is not None:
+        users = tuple(
+            DesiredUser(
+                username=p.username,
+                email=p.email,
+                firstname=p.firstname,
+                lastname=p.lastname,
+                institution=p.institution,
+                department=p.department,
+                idnumber=p.idnumber,
+            )
+            for p in roster
+        )
+    return Desired(
+        programme_id=programme.id,
+        category=DesiredCategory(
+            idnumber=settings.category_idnumber or spec.category_idnumber, name=spec.category_name
+        ),
+        course=course,
+        events=events,
+        users=users,
+        role_id=settings.role_id,
+        auth=settings.auth,
+    )

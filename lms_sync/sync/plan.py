@@ -1,0 +1,332 @@
+"""The pure planner: ``plan(desired, remote, state) -> list[Action]``, each action with its reason.
+
+It reads no file, no clock and no network: the same inputs give the same plan, which makes the
+plan printable (``--dry-run``), testable with plain data, and checkable by the mass-delete guard
+before anything is written.
+
+Calendar events have no update call in core Moodle apart from the event *form*
+(``core_calendar_submit_create_update_form``), which reads times in the sync account's own
+timezone and answers a bare ``validationerror`` on any problem. A changed or hand-edited event is
+therefore *replaced*: the correct event is created (with its marker), then the old one deleted.
+It uses only the two calls whose behaviour the fixtures pin down, sends Unix seconds (no timezone
+guess), and a crash in between leaves two marked events that the next plan reduces to one.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..moodle.models import CalendarEvent, Course
+from .desired import Desired, DesiredEvent, content_hash, parse_marker
+from .journal import State
+from .remote import Remote
+
+# Operations that change nothing in Moodle: only the state store is updated.
+LOCAL_OPS = frozenset({"adopt", "forget"})
+CATEGORY_REF = "$category"  # placeholder for the category id, known only once it exists
+
+
+@dataclass(frozen=True)
+class Action:
+    """One step of a push. ``changes`` lists ``(field, old, new)``; ``payload`` the fields to send."""
+
+    op: str  # create, adopt, update, replace, delete, forget, enrol, suspend
+    kind: str  # category, course, event, user, enrolment
+    key: str
+    reason: str
+    moodle_id: int | None = None
+    changes: tuple[tuple[str, Any, Any], ...] = ()
+    payload: tuple[tuple[str, Any], ...] = ()
+    content_hash: str = ""
+    destructive: bool = False  # counted by the mass-delete guard
+
+    @property
+    def writes(self) -> bool:
+        """True when the action calls Moodle (adopt/forget only touch the state store)."""
+        return self.op not in LOCAL_OPS
+
+    def fields(self) -> dict[str, Any]:
+        """The payload as a dict."""
+        return dict(self.payload)
+
+
+def _norm_html(text: str | None) -> str:
+    # Moodle may re-serialise entities and whitespace; compare what a reader would see.
+    return re.sub(r"\s+", " ", html.unescape(text or "")).strip()
+
+
+def _diff(old: dict[str, Any], new: dict[str, Any], html_fields: tuple[str, ...] = ()) -> tuple[tuple[str, Any, Any], ...]:
+    changes = []
+    for name, wanted in new.items():
+        if name not in old:
+            continue  # Moodle did not report it: unknown, not different
+        have = old[name]
+        same = _norm_html(have) == _norm_html(wanted) if name in html_fields else have == wanted
+        if not same:
+            changes.append((name, have, wanted))
+    return tuple(changes)
+
+
+def _why_changed(mapping_hash: str | None, wanted_hash: str, what: str) -> str:
+    if mapping_hash is None:
+        return f"{what} differs from the programme"
+    if mapping_hash == wanted_hash:
+        return f"{what} was edited in Moodle; restoring the programme's values"
+    return f"{what} changed in the programme"
+
+
+def plan(desired: Desired, remote: Remote, state: State) -> list[Action]:
+    """Compare desired state, Moodle and the mappings; return the actions in dependency order."""
+    actions: list[Action] = []
+    actions += _plan_category(desired, remote, state)
+    actions += _plan_course(desired, remote, state)
+    if desired.users is not None:
+        actions += _plan_users(desired, remote, state)
+    actions += _plan_events(desired, remote, state)
+    if desired.users is not None:
+        actions += _plan_enrolments(desired, remote, state)
+    return actions
+
+
+def _plan_category(desired: Desired, remote: Remote, state: State) -> list[Action]:
+    want = desired.category
+    mapping = state.get("category", want.idnumber)
+    wanted_hash = content_hash(want)
+    if not remote.category_checked:
+        # The course sits in the mapped category: nothing to check.
+        return []
+    if remote.category is None:
+        # Missing in Moodle (never created, or deleted by hand): create it.
+        return [Action("create", "category", want.idnumber, f"no category with idnumber {want.idnumber!r} in Moodle",
+                       payload=(("name", want.name), ("idnumber", want.idnumber), ("parent", 0)),
+                       content_hash=wanted_hash)]
+    if mapping is None or mapping.moodle_id != remote.category.id or mapping.content_hash != wanted_hash:
+        # Exists in Moodle but the store does not know it (lost store, in-doubt create): adopt it.
+        # Its name is left alone: a category may hold other courses and be named by the site's admins.
+        return [Action("adopt", "category", want.idnumber, "found in Moodle by idnumber",
+                       moodle_id=remote.category.id, content_hash=wanted_hash)]
+    # Known and present: nothing to do.
+    return []
+
+
+def _course_remote_fields(course: Course) -> dict[str, Any]:
+    return {
+        "shortname": course.shortname,
+        "fullname": course.fullname,
+        "summary": course.summary,
+        "startdate": course.startdate,
+        "enddate": course.enddate,
+        "enablecompletion": bool(course.enablecompletion),
+    }
+
+
+def _plan_course(desired: Desired, remote: Remote, state: State) -> list[Action]:
+    want = desired.course
+    mapping = state.get("course", want.idnumber)
+    wanted_hash = content_hash(want)
+    if remote.course is None:
+        # Missing in Moodle: create it (in the category, whose id is resolved when applying).
+        payload = {"idnumber": want.idnumber, "categoryid": CATEGORY_REF, "summaryformat": 1, **want.fields()}
+        reason = "deleted in Moodle; recreating" if mapping else f"no course with idnumber {want.idnumber!r} in Moodle"
+        return [Action("create", "course", want.idnumber, reason, payload=tuple(payload.items()),
+                       content_hash=wanted_hash)]
+    course = remote.course
+    changes = _diff(_course_remote_fields(course), want.fields(), html_fields=("summary",))
+    if remote.category_checked and (remote.category is None or course.categoryid != remote.category.id):
+        # The course is in another category than the programme's (moved by hand, or category re-created).
+        changes += (("categoryid", course.categoryid, CATEGORY_REF),)
+    if changes:
+        # Fields differ: update only those, with the programme's values.
+        reason = _why_changed(mapping.content_hash if mapping else None, wanted_hash, "course")
+        payload = tuple((name, new) for name, _, new in changes)
+        return [Action("update", "course", want.idnumber, reason, moodle_id=course.id, changes=changes,
+                       payload=payload, content_hash=wanted_hash)]
+    if mapping is None or mapping.moodle_id != course.id or mapping.content_hash != wanted_hash:
+        # Matches the programme but the store does not know it (lost store, in-doubt write): adopt.
+        return [Action("adopt", "course", want.idnumber, "found in Moodle by idnumber", moodle_id=course.id,
+                       content_hash=wanted_hash)]
+    # Known and equal: nothing to do.
+    return []
+
+
+def _event_remote_fields(event: CalendarEvent) -> dict[str, Any]:
+    return {
+        "name": event.name,
+        "description": event.description,
+        "timestart": event.timestart,
+        "timeduration": event.timeduration,
+    }
+
+
+def _event_changes(event: CalendarEvent, want: DesiredEvent) -> tuple[tuple[str, Any, Any], ...]:
+    return _diff(_event_remote_fields(event), want.fields(), html_fields=("description",))
+
+
+def _plan_events(desired: Desired, remote: Remote, state: State) -> list[Action]:
+    actions: list[Action] = []
+    wanted_keys = {e.key for e in desired.events}
+    by_id = {e.id: e for e in remote.events}
+    marked: dict[str, list[CalendarEvent]] = {}
+    for event in remote.events:
+        found = parse_marker(event.description)
+        if found and found[0] == desired.programme_id:
+            marked.setdefault(found[1], []).append(event)
+    handled: set[int] = set()
+
+    for want in desired.events:
+        mapping = state.get("event", want.key)
+        wanted_hash = content_hash(want)
+        candidates = list(marked.get(want.key, []))
+        mapped = by_id.get(mapping.moodle_id) if mapping else None
+        if mapped is not None and mapped not in candidates and parse_marker(mapped.description) is None:
+            # The mapped event lost its marker in a hand edit: still ours, by its id.
+            candidates.append(mapped)
+        handled.update(e.id for e in candidates)
+        if not candidates:
+            # No event in Moodle: restore one deleted by hand, or create a new session's.
+            reason = "deleted in Moodle; restoring it" if mapping else "new session"
+            if remote.course is None:
+                reason = "new course"
+            actions.append(Action("create", "event", want.key, reason, payload=tuple(want.fields().items()),
+                                  content_hash=wanted_hash))
+            continue
+        keep = _pick(candidates, mapping.moodle_id if mapping else None, want)
+        for extra in sorted(candidates, key=lambda e: e.id):
+            if extra.id != keep.id:
+                # More than one event for this session (a create whose answer was lost): keep one.
+                actions.append(Action("delete", "event", want.key, f"duplicate of event {keep.id}",
+                                      moodle_id=extra.id))
+        changes = _event_changes(keep, want)
+        if changes:
+            # The event differs: replace it (see the module docstring for why not the event form).
+            reason = _why_changed(mapping.content_hash if mapping else None, wanted_hash, "event")
+            actions.append(Action("replace", "event", want.key, reason, moodle_id=keep.id, changes=changes,
+                                  payload=tuple(want.fields().items()), content_hash=wanted_hash))
+        elif mapping is None or mapping.moodle_id != keep.id or mapping.content_hash != wanted_hash:
+            # Equal to the programme but unknown to the store (lost store, in-doubt create): adopt.
+            actions.append(Action("adopt", "event", want.key, "found in Moodle by its marker", moodle_id=keep.id,
+                                  content_hash=wanted_hash))
+
+    for key, events in sorted(marked.items()):
+        if key in wanted_keys:
+            continue
+        for event in events:
+            # A marked event whose session left the programme: delete it (the feed keeps it as cancelled).
+            handled.add(event.id)
+            actions.append(Action("delete", "event", key, "session removed from the programme", moodle_id=event.id,
+                                  changes=(("name", event.name, None),), destructive=True))
+    for mapping in state.of_kind("event"):
+        if mapping.key in wanted_keys:
+            continue
+        if mapping.moodle_id in by_id and mapping.moodle_id not in handled:
+            # Our event (by id) lost its marker, and its session left the programme: delete it.
+            event = by_id[mapping.moodle_id]
+            actions.append(Action("delete", "event", mapping.key, "session removed from the programme",
+                                  moodle_id=event.id, changes=(("name", event.name, None),), destructive=True))
+        elif mapping.moodle_id not in by_id and not marked.get(mapping.key):
+            # Session removed and its event already gone from Moodle: forget the mapping.
+            actions.append(Action("forget", "event", mapping.key, "no longer in the programme nor in Moodle",
+                                  moodle_id=mapping.moodle_id))
+    return actions
+
+
+def _pick(candidates: list[CalendarEvent], mapped_id: int | None, want: DesiredEvent) -> CalendarEvent:
+    for event in candidates:
+        if event.id == mapped_id:
+            return event
+    equal = [e for e in candidates if not _event_changes(e, want)]
+    return min(equal or candidates, key=lambda e: e.id)
+
+
+def _plan_users(desired: Desired, remote: Remote, state: State) -> list[Action]:
+    actions: list[Action] = []
+    for want in desired.users or ():
+        mapping = state.get("user", want.username)
+        wanted_hash = content_hash(want)
+        have = remote.users.get(want.username)
+        if have is None:
+            # No account with this username: create it. The password is left to Moodle
+            # (createpassword=1 with manual auth): it is generated and mailed, never in our logs.
+            payload = {"username": want.username, "auth": desired.auth, **want.fields()}
+            if desired.auth == "manual":
+                payload["createpassword"] = 1
+            actions.append(Action("create", "user", want.username, "no account with this username in Moodle",
+                                  payload=tuple(payload.items()), content_hash=wanted_hash))
+            continue
+        changes = _diff(have.fields, dict(want.fields()))
+        if changes:
+            # Profile fields differ: update only those (never the password or the auth method).
+            reason = _why_changed(mapping.content_hash if mapping else None, wanted_hash, "profile")
+            actions.append(Action("update", "user", want.username, reason, moodle_id=have.id, changes=changes,
+                                  payload=tuple((n, new) for n, _, new in changes), content_hash=wanted_hash))
+        elif mapping is None or mapping.moodle_id != have.id or mapping.content_hash != wanted_hash:
+            # Existing account matching the roster, unknown to the store: adopt it.
+            actions.append(Action("adopt", "user", want.username, "found in Moodle by username", moodle_id=have.id,
+                                  content_hash=wanted_hash))
+    return actions
+
+
+def _plan_enrolments(desired: Desired, remote: Remote, state: State) -> list[Action]:
+    actions: list[Action] = []
+    wanted = {u.username for u in desired.users or ()}
+    role_hash = content_hash({"role": desired.role_id})
+    for want in desired.users or ():
+        mapping = state.get("enrolment", want.username)
+        have = remote.users.get(want.username)
+        roles = remote.enrolled.get(have.id) if have else None
+        if roles is not None and desired.role_id in roles:
+            if mapping is None or mapping.moodle_id != have.id or mapping.status != "active":  # type: ignore[union-attr]
+                # Already an active participant with the role, unknown to the store: adopt.
+                actions.append(Action("adopt", "enrolment", want.username, "already enrolled",
+                                      moodle_id=have.id, content_hash=role_hash))  # type: ignore[union-attr]
+            continue
+        # Not an active participant with the role (new, suspended or unenrolled by hand): enrol.
+        # Moodle accepts re-enrolment, but it is planned only when missing so a no-op push writes nothing.
+        if roles is None:
+            reason = "not enrolled" if mapping is None else "enrolment missing or suspended in Moodle; restoring it"
+        else:
+            reason = f"enrolled without role {desired.role_id}"
+        actions.append(Action("enrol", "enrolment", want.username, reason, moodle_id=have.id if have else None,
+                              payload=(("roleid", desired.role_id),), content_hash=role_hash))
+    for mapping in state.of_kind("enrolment"):
+        if mapping.key in wanted:
+            continue
+        if mapping.moodle_id in remote.enrolled:
+            # Left the roster: suspend the enrolment (reversible; keeps grades and completion).
+            actions.append(Action("suspend", "enrolment", mapping.key, "participant removed from the roster",
+                                  moodle_id=mapping.moodle_id, destructive=True))
+        else:
+            # Left the roster and no longer an active participant: forget the mapping.
+            actions.append(Action("forget", "enrolment", mapping.key, "no longer in the roster nor enrolled",
+                                  moodle_id=mapping.moodle_id))
+    return actions
+
+
+def mass_delete_refusal(
+    actions: list[Action], desired: Desired, remote: Remote, state: State, max_deletes: int
+) -> str | None:
+    """Why the plan must not run without ``--force-delete`` (vdirsyncer's guard), or None when it may.
+
+    Counted: events deleted because their session left the programme, and enrolments suspended
+    because the participant left the roster. Not counted: deleting a duplicate (another event for
+    the same session stays) and the delete half of a replace.
+    """
+    destructive = [a for a in actions if a.destructive]
+    if not destructive:
+        return None
+    ids = {e.id for e in remote.events}
+    ours = {e.id for e in remote.events if (parse_marker(e.description) or ("",))[0] == desired.programme_id}
+    ours |= {m.moodle_id for m in state.of_kind("event") if m.moodle_id in ids}
+    event_deletes = {a.moodle_id for a in destructive if a.kind == "event"}
+    if event_deletes and ours <= event_deletes:
+        return f"the plan deletes every event of the programme in Moodle ({len(event_deletes)})"
+    active = {m.moodle_id for m in state.of_kind("enrolment") if m.moodle_id in remote.enrolled}
+    suspends = {a.moodle_id for a in destructive if a.kind == "enrolment"}
+    if suspends and active <= suspends:
+        return f"the plan suspends every participant of the course ({len(suspends)})"
+    if len(destructive) > max_deletes:
+        return f"the plan deletes or suspends {len(destructive)} objects, more than push.max_deletes = {max_deletes}"
+    return None

@@ -1,0 +1,265 @@
+"""Push against the fake Moodle: idempotence, dry run, crash and timeout safety, lost store, drift, guard."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import pytest
+from fakes.moodle import Crash, FakeMoodle
+
+from lms_sync.moodle.client import MoodleClient
+from lms_sync.program import Participant, Programme
+from lms_sync.settings import PushSettings
+from lms_sync.store import Store
+from lms_sync.sync import desired_state, push
+from lms_sync.sync.journal import in_doubt, journal, load_state
+from lms_sync.sync.render import render_plan
+
+
+def moved(programme: Programme, session_id: str, days: int) -> Programme:
+    """The programme with one session moved by some days."""
+    sessions = tuple(
+        s.model_copy(update={"start": s.start + timedelta(days=days), "end": s.end + timedelta(days=days)})
+        if s.id == session_id else s
+        for s in programme.sessions
+    )
+    return programme.model_copy(update={"sessions": sessions})
+
+
+def without(programme: Programme, *session_ids: str) -> Programme:
+    """The programme without some sessions."""
+    return programme.model_copy(update={"sessions": tuple(s for s in programme.sessions if s.id not in session_ids)})
+
+
+def assert_matches(fake: FakeMoodle, programme: Programme, roster: list[Participant] | None) -> None:
+    """Moodle holds exactly one course, one event per session, and the roster as active participants."""
+    courses = [c for c in fake.courses.values() if c["idnumber"] == programme.id]
+    assert len(courses) == 1
+    events = fake.course_events(courses[0]["id"])
+    assert sorted(e["timestart"] for e in events) == sorted(
+        int(programme.aware(s.start).timestamp()) for s in programme.sessions
+    )
+    assert len(events) == len(programme.sessions)
+    if roster is not None:
+        assert fake.active_usernames(courses[0]["id"]) == {p.username for p in roster}
+        assert len({u["username"] for u in fake.users.values()}) == len(fake.users)
+
+
+def run(client: MoodleClient, store: Store, programme: Programme, roster: list[Participant] | None, **kw: object):
+    """One push with default settings."""
+    return push(client, store, desired_state(programme, roster, PushSettings()), **kw)  # type: ignore[arg-type]
+
+
+def test_first_push_then_noop(fake, client, store, programme, roster) -> None:
+    """The first push creates everything; the next plans nothing and makes three reads, no write."""
+    first = run(client, store, programme, roster)
+    assert first.exit_code == 0
+    assert_matches(fake, programme, roster)
+    fake.reset_calls()
+    second = run(client, store, programme, roster)
+    assert second.actions == []
+    assert fake.write_calls == []
+    assert len(fake.calls) <= 3
+    assert render_plan(second.actions).startswith("No changes.")
+
+
+def test_times_are_unix_seconds_of_the_local_start(fake, client, store, programme) -> None:
+    """09:00 Africa/Tunis on 2020-12-09 is 1607500800 (08:00Z); three hours last 10800 s."""
+    run(client, store, programme, None)
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    first = fake.course_events(course["id"])[0]
+    assert (first["timestart"], first["timeduration"]) == (1607500800, 10800)
+
+
+def test_dry_run_writes_nothing(fake, client, store, programme, roster) -> None:
+    """--dry-run reads, prints the plan, and makes zero write calls and no mapping."""
+    outcome = run(client, store, programme, roster, dry_run=True)
+    assert fake.write_calls == []
+    assert len(outcome.actions) == 12
+    assert load_state(store).mappings == {}
+    text = render_plan(outcome.actions, dry_run=True)
+    assert "+ create course dgidt-ia-2020" in text
+
+
+@pytest.mark.parametrize("wsfunction", ["core_course_create_courses", "core_calendar_create_calendar_events",
+                                        "core_user_create_users", "core_course_create_categories"])
+def test_timeout_after_create_makes_no_duplicate(fake, client, store, programme, roster, wsfunction) -> None:
+    """Moodle created the object but the answer was lost: looked up, adopted, not sent again."""
+    fake.inject("timeout_after", wsfunction)
+    outcome = run(client, store, programme, roster)
+    assert outcome.exit_code == 0
+    assert [c.wsfunction for c in fake.write_calls].count(wsfunction) == 1
+    assert_matches(fake, programme, roster)
+    assert len(fake.categories) == 1
+    fake.reset_calls()
+    assert run(client, store, programme, roster).actions == []
+
+
+def test_timeout_before_create_sends_it_once_more(fake, client, store, programme) -> None:
+    """The request never arrived: the lookup finds nothing, the create is sent again, once."""
+    fake.inject("timeout_before", "core_calendar_create_calendar_events")
+    assert run(client, store, programme, None).exit_code == 0
+    assert_matches(fake, programme, None)
+
+
+@pytest.mark.parametrize("call_index", range(8))
+def test_crash_between_any_two_calls_converges(fake, client, store, programme, roster, call_index) -> None:
+    """Killed after the n-th call was applied: the next push makes exactly one of each object."""
+    fake.inject("crash_after", skip=call_index)
+    try:
+        run(client, store, programme, roster)
+    except Crash:
+        pass
+    fake.faults.clear()
+    outcome = run(client, store, programme, roster)
+    assert outcome.exit_code == 0
+    assert_matches(fake, programme, roster)
+    assert len(fake.categories) == 1
+    assert in_doubt(store) == []
+    fake.reset_calls()
+    assert run(client, store, programme, roster).actions == []
+
+
+def test_lost_state_store_adopts(fake, client, store, tmp_path, programme, roster) -> None:
+    """A fresh store finds everything by idnumber, username and event marker: adopts, writes nothing."""
+    run(client, store, programme, roster)
+    fake.reset_calls()
+    with Store(tmp_path / "fresh.sqlite3") as fresh:
+        outcome = run(client, fresh, programme, roster)
+        assert {a.op for a in outcome.actions} == {"adopt"}
+        assert fake.write_calls == []
+        assert_matches(fake, programme, roster)
+        assert run(client, fresh, programme, roster).actions == []
+
+
+def test_hand_deleted_event_is_restored(fake, client, store, programme) -> None:
+    """An event deleted in Moodle comes back, and the plan says why."""
+    run(client, store, programme, None)
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    victim = fake.course_events(course["id"])[1]
+    del fake.events[victim["id"]]
+    outcome = run(client, store, programme, None)
+    assert [(a.op, a.key, a.reason) for a in outcome.actions] == [
+        ("create", "seance-2", "deleted in Moodle; restoring it")
+    ]
+    assert_matches(fake, programme, None)
+
+
+def test_hand_edited_event_is_restored(fake, client, store, programme) -> None:
+    """An event edited in Moodle (time and marker-less description) is put back; exactly one remains."""
+    run(client, store, programme, None)
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    victim = fake.course_events(course["id"])[0]
+    victim["timestart"] += 3600
+    victim["description"] = "<p>changed by hand</p>"
+    outcome = run(client, store, programme, None)
+    assert [(a.op, a.key) for a in outcome.actions] == [("replace", "seance-1")]
+    assert "edited in Moodle" in outcome.actions[0].reason
+    assert "timestart" in render_plan(outcome.actions)
+    assert_matches(fake, programme, None)
+    assert run(client, store, programme, None).actions == []
+
+
+def test_moving_a_session_replaces_only_its_event(fake, client, store, programme) -> None:
+    """One session moved: one event replaced; the other events keep their ids."""
+    run(client, store, programme, None)
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    before = {e["id"] for e in fake.course_events(course["id"])}
+    later = moved(programme, "seance-3", 7)
+    fake.reset_calls()
+    outcome = run(client, store, later, None)
+    assert [(a.op, a.key, a.reason) for a in outcome.actions] == [
+        ("replace", "seance-3", "event changed in the programme")
+    ]
+    assert [c.wsfunction for c in fake.write_calls[-2:]] == [
+        "core_calendar_create_calendar_events", "core_calendar_delete_calendar_events"
+    ]
+    after = {e["id"] for e in fake.course_events(course["id"])}
+    assert len(before - after) == 1 and len(after - before) == 1
+    assert_matches(fake, later, None)
+
+
+def test_removed_session_event_is_deleted(fake, client, store, programme) -> None:
+    """A session removed from the programme has its event deleted in Moodle."""
+    run(client, store, programme, None)
+    shorter = without(programme, "seance-4")
+    outcome = run(client, store, shorter, None)
+    assert ("delete", "seance-4") in [(a.op, a.key) for a in outcome.actions]
+    assert_matches(fake, shorter, None)
+
+
+def test_mass_delete_refused_without_force(fake, client, store, programme) -> None:
+    """Deleting every session's event is refused, naming --force-delete; with it, it runs."""
+    run(client, store, programme, None)
+    renamed = programme.model_copy(
+        update={"sessions": tuple(s.model_copy(update={"id": s.id + "-bis"}) for s in programme.sessions)}
+    )
+    fake.reset_calls()
+    refused = run(client, store, renamed, None)
+    assert refused.refusal is not None and "every event" in refused.refusal
+    assert refused.exit_code == 1
+    assert fake.write_calls == []
+    forced = run(client, store, renamed, None, force_delete=True)
+    assert forced.exit_code == 0
+    assert_matches(fake, renamed, None)
+
+
+def test_more_than_max_deletes_refused(fake, client, store, programme, roster) -> None:
+    """Suspending more participants than push.max_deletes is refused."""
+    many = roster + [
+        Participant(username=f"p{i}", email=f"p{i}@example.tn", firstname="P", lastname=str(i)) for i in range(4)
+    ]
+    run(client, store, programme, many)
+    refused = run(client, store, programme, roster)
+    assert refused.refusal is not None and "max_deletes" in refused.refusal
+
+
+def test_removed_participant_is_suspended_and_can_come_back(fake, client, store, programme, roster) -> None:
+    """Leaving the roster suspends the enrolment (reversible); coming back re-activates it."""
+    run(client, store, programme, roster)
+    outcome = run(client, store, programme, roster[:2])
+    assert [(a.op, a.key) for a in outcome.actions] == [("suspend", "zdubeuf")]
+    assert_matches(fake, programme, roster[:2])
+    back = run(client, store, programme, roster)
+    assert [(a.op, a.key) for a in back.actions] == [("enrol", "zdubeuf")]
+    assert_matches(fake, programme, roster)
+
+
+def test_passwords_left_to_moodle_and_never_touched(fake, client, store, programme, roster, caplog) -> None:
+    """New users get createpassword=1 (no password in our requests or logs); updates never send one."""
+    caplog.set_level(logging.DEBUG)
+    run(client, store, programme, roster)
+    assert {u["password"] for u in fake.users.values()} == {"generated"}
+    changed = [roster[0].model_copy(update={"email": "h.lefevre@industrie.gov.tn"}), *roster[1:]]
+    outcome = run(client, store, programme, changed)
+    assert [(a.op, a.key, a.changes) for a in outcome.actions] == [
+        ("update", "hlefevre", (("email", "helene.lefevre@industrie.gov.tn", "h.lefevre@industrie.gov.tn"),))
+    ]
+    assert all(u["password_changes"] == 0 for u in fake.users.values())
+    assert not any("password" in str(c.params).replace("createpassword", "") for c in fake.calls)
+    assert "password" not in caplog.text.replace("createpassword", "")
+
+
+def test_failed_action_does_not_stop_independent_ones(fake, client, store, programme, roster) -> None:
+    """A user Moodle refuses fails alone; the course, events and other users go through; exit 1."""
+    taken = FakeMoodle.new_id(fake)
+    fake.users[taken] = {"id": taken, "username": "someone", "firstname": "S", "lastname": "O",
+                         "email": roster[1].email, "idnumber": "", "institution": "", "department": "",
+                         "auth": "manual", "password": "sent", "password_changes": 0}
+    outcome = run(client, store, programme, roster)
+    assert outcome.exit_code == 1
+    assert outcome.result is not None
+    assert {(a.op, a.key) for a, _ in outcome.result.failed} == {("create", "fmenard")}
+    assert {(a.op, a.key) for a, _ in outcome.result.skipped} == {("enrol", "fmenard")}
+    assert_matches(fake, programme, [roster[0], roster[2]])
+    assert [row.state for row in journal(store) if row.key == "fmenard"].count("failed") >= 1
+
+
+def test_invalid_token_stops_the_run_with_exit_3(fake, client, store, programme, roster) -> None:
+    """A token refused mid-run: the run stops, exit code 3."""
+    run(client, store, programme, None)
+    fake.token = "rotated"
+    with pytest.raises(Exception) as info:
+        run(client, store, programme, roster)
+    assert getattr(info.value, "exit_code", None) == 3
