@@ -3,6 +3,7 @@
     LmsSyncError                      base; ``exit_code`` and ``hint`` (what the user should do)
     ├── ConfigError                   exit 2: bad programme, roster or settings; holds every Problem
     ├── StateError                    exit 2: state store unusable (newer schema, corrupt file)
+    ├── OutputError                   exit 2: an output file (feed, report) cannot be written
     ├── LockHeld                      exit 4: another run holds the lock
     └── MoodleError                   exit 1 unless a subclass says otherwise; wsfunction, errorcode
         ├── MoodleUnavailable         exit 3: the site cannot be used at all
@@ -73,6 +74,12 @@ class ConfigError(LmsSyncError):
 
 class StateError(LmsSyncError):
     """The state store cannot be opened or migrated."""
+
+    exit_code = EXIT_CONFIG
+
+
+class OutputError(LmsSyncError):
+    """An output file cannot be written where the user asked."""
 
     exit_code = EXIT_CONFIG
 

@@ -59,27 +59,22 @@ def reconcile(
     programme: Programme, previous: Iterable[FeedEntry], now: datetime, domain: str | None = None
 ) -> tuple[list[FeedEntry], list[FeedEntry]]:
     """Entries for the programme given the published ones: ``(all entries, the changed ones)``."""
-    by_session = {entry.session_id: entry for entry in previous}
+    # Matched by UID, not session id: a new programme id or UID domain makes new events, and the
+    # old ones are cancelled, instead of silently moving subscribers' existing events.
+    published = {entry.uid: entry for entry in previous}
     result: list[FeedEntry] = []
-    changed: list[FeedEntry] = []
     for session in programme.sessions:
+        uid = uid_for(programme, session.id, domain)
         payload = session_payload(programme, session)
-        entry = _next_entry(by_session.pop(session.id, None), payload, uid_for(programme, session.id, domain),
-                            session.id, now, removed=False)
-        result.append(entry)
-    for old in by_session.values():
-        # A session removed from the programme stays in the feed, cancelled, so calendars drop it.
+        result.append(_next_entry(published.pop(uid, None), payload, uid, session.id, now, removed=False))
+    for old in published.values():
+        # A session no longer in the programme stays in the feed, cancelled, so calendars drop it.
         payload = {**old.payload, "status": CANCELLED}
         result.append(_next_entry(old, payload, old.uid, old.session_id, now, removed=True))
-    for entry, old in ((e, _find(previous, e.uid)) for e in result):
-        if entry != old:
-            changed.append(entry)
-    result.sort(key=lambda e: (e.payload["start"], e.session_id))
+    previous_by_uid = {entry.uid: entry for entry in previous}
+    changed = [entry for entry in result if previous_by_uid.get(entry.uid) != entry]
+    result.sort(key=lambda e: (e.payload["start"], e.uid))
     return result, changed
-
-
-def _find(entries: Iterable[FeedEntry], uid: str) -> FeedEntry | None:
-    return next((e for e in entries if e.uid == uid), None)
 
 
 def _next_entry(
@@ -134,7 +129,12 @@ def build_calendar(
     cal.add("REFRESH-INTERVAL", refresh_interval, parameters={"VALUE": "DURATION"})
     cal.add("X-PUBLISHED-TTL", vDuration(refresh_interval))
 
-    for tzid, (first, last) in sorted(_zone_ranges(entries).items()):
+    ranges = _zone_ranges(entries)
+    if not ranges:
+        # RFC 5545 wants at least one component: an empty programme still carries its timezone.
+        year = date(2000, 1, 1)
+        ranges = {programme.timezone: (year, year.replace(year=2001))}
+    for tzid, (first, last) in sorted(ranges.items()):
         cal.add_component(Timezone.from_tzid(tzid, first_date=first, last_date=last))
     for entry in entries:
         cal.add_component(_event(entry, lang))

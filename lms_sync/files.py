@@ -1,10 +1,30 @@
-"""Writing output files safely: whole or not at all, and untouched when nothing changed."""
+"""Reading input files and writing output files, with errors a user can act on."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
+
+from .errors import ConfigError, OutputError, Problem
+
+
+def read_text(path: Path, *, missing_hint: str, encoding_hint: str = "save the file as UTF-8") -> str:
+    """A UTF-8 text file (a BOM is allowed), or ConfigError naming the file, the line and the fix."""
+    file = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError([Problem(file, "", "file not found")], hint=missing_hint) from None
+    except IsADirectoryError:
+        raise ConfigError([Problem(file, "", "is a directory, not a file")], hint=missing_hint) from None
+    except OSError as exc:
+        raise ConfigError([Problem(file, "", f"cannot be read: {exc.strerror}")]) from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError([Problem(file, f"line {line}", "not valid UTF-8")], hint=encoding_hint) from None
 
 
 def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> bool:
@@ -14,8 +34,11 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> bool:
             return False
     except OSError:
         pass  # missing or unreadable: write it
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror}", hint="choose another --out path") from None
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
@@ -23,6 +46,9 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> bool:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {exc.strerror}", hint="choose another --out path") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -24,9 +24,10 @@ def publish_feed(
     programme: Programme, store: Store, settings: FeedSettings, *, lang: str = "fr", now: datetime | None = None
 ) -> FeedResult:
     """Record the changes since the last publication in the store, then build the feed bytes."""
-    entries, changed = reconcile(programme, store.feed_entries(), now or utcnow(), settings.uid_domain)
-    if changed:
-        store.save_feed_entries(changed)
+    with store.transaction():  # read and write as one, so concurrent publishers cannot both bump SEQUENCE
+        entries, changed = reconcile(programme, store.feed_entries(), now or utcnow(), settings.uid_domain)
+        if changed:
+            store.save_feed_entries(changed)
     data = build_calendar(
         programme, entries, refresh_interval=settings.refresh_interval, public_url=settings.public_url, lang=lang
     )

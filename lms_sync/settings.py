@@ -7,6 +7,7 @@ CLI (``load_settings``) and passed down; library code never reads the environmen
 
 from __future__ import annotations
 
+import os
 from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -167,11 +169,27 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Command line, then environment, then ``.env``, then the TOML settings file."""
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, _OwnKeysOnly(dotenv_settings)]
         toml_file = _settings_file.get()
         if toml_file is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
         return tuple(sources)
+
+
+class _OwnKeysOnly(PydanticBaseSettingsSource):
+    """A ``.env`` source that ignores other programs' variables (they are not typos of ours)."""
+
+    def __init__(self, inner: PydanticBaseSettingsSource) -> None:
+        super().__init__(inner.settings_cls)
+        self.inner = inner
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.inner.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        data = self.inner()
+        fields = self.settings_cls.model_fields
+        return {k: v for k, v in data.items() if k in fields or k.lower().startswith(ENV_PREFIX.lower())}
 
 
 def _env_name(loc: tuple[Any, ...]) -> str:
@@ -191,20 +209,37 @@ def load_settings(settings_file: Path | None = None, **overrides: Any) -> Settin
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        source = str(path) if path is not None and path.is_file() else "settings"
+        toml_file = path if path is not None and path.is_file() else None
         problems = [
             Problem(
-                source,
+                _source_of(err["loc"], toml_file),
                 ".".join(str(p) for p in err["loc"]),
                 f"{_clean_msg(err['msg'])} (environment variable {_env_name(err['loc'])})",
             )
             for err in exc.errors(include_url=False, include_input=False)
         ]
         raise ConfigError(problems, hint="fix these settings in the file or the environment") from None
+    except SettingsError as exc:  # an environment value that is not valid JSON for a list or table
+        raise ConfigError(
+            [Problem("environment", "", str(exc))],
+            hint=f"nested values in {ENV_PREFIX}* variables are JSON, or use __ for each key",
+        ) from None
     except ValueError as exc:  # a malformed TOML settings file
         raise ConfigError([Problem(str(path), "", f"not valid TOML: {exc}")]) from None
     finally:
         _settings_file.reset(token)
+
+
+def _source_of(loc: tuple[Any, ...], toml_file: Path | None) -> str:
+    """Where a bad value most likely came from, so the message points at the right place."""
+    names = {_env_name(loc[:i]) for i in range(1, len(loc) + 1)}
+    if any(name in os.environ for name in names):
+        return "environment"
+    if Path(".env").is_file():
+        dotenv = Path(".env").read_text(encoding="utf-8", errors="replace")
+        if any(line.split("=", 1)[0].strip() in names for line in dotenv.splitlines() if "=" in line):
+            return ".env"
+    return str(toml_file) if toml_file is not None else "settings"
 
 
 def _clean_msg(msg: str) -> str:

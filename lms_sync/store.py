@@ -35,7 +35,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX runs_kind_started ON runs (kind, started_at);
         CREATE TABLE feed_entries (
             uid TEXT PRIMARY KEY,
-            session_id TEXT NOT NULL UNIQUE,
+            session_id TEXT NOT NULL,
             sequence INTEGER NOT NULL,
             content_hash TEXT NOT NULL,
             schedule_hash TEXT NOT NULL,       -- start, end, status: changes raise SEQUENCE
@@ -173,9 +173,9 @@ class Store:
 
     def __init__(self, path: Path | str, *, check_same_thread: bool = True) -> None:
         self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            if str(path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, so transactions are explicit.
             self.db = sqlite3.connect(
                 str(path), isolation_level=None, timeout=30, check_same_thread=check_same_thread
@@ -185,7 +185,7 @@ class Store:
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, OSError) as exc:
             raise StateError(
                 f"state store {self.path} cannot be used: {exc}",
                 hint="check the path (--state / LMS_SYNC_STATE_PATH); move a damaged file aside to start afresh",
@@ -203,7 +203,13 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """An IMMEDIATE transaction: committed when the block ends, rolled back on any exception."""
+        """An IMMEDIATE transaction: committed when the block ends, rolled back on any exception.
+
+        Nested use joins the outer transaction, so a caller can make several store calls atomic.
+        """
+        if self.db.in_transaction:
+            yield self.db
+            return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db

@@ -168,3 +168,32 @@ def test_folding_never_splits_a_character_and_text_round_trips(title: str, descr
         line.decode("utf-8")  # raises if a fold split a multi-byte character
     (event,) = icalendar.Calendar.from_ical(data).walk("VEVENT")
     assert str(event["SUMMARY"]) == session.title
+
+
+def test_a_new_programme_id_makes_new_events_and_cancels_the_old_ones() -> None:
+    first, _ = feed_of(shipped())
+    renamed = shipped().model_copy(update={"id": "dgidt-ia-2021"})
+    entries, data = feed_of(renamed, first, now=T1)
+    evs = events(data)
+    assert len(evs) == 8
+    assert str(evs["dgidt-ia-2021-seance-1@formation.ena.tn"]["STATUS"]) == "CONFIRMED"
+    old = evs["dgidt-ia-2020-seance-1@formation.ena.tn"]
+    assert (str(old["STATUS"]), old["SEQUENCE"]) == ("CANCELLED", 1)
+
+
+def test_an_empty_programme_still_gives_a_valid_calendar() -> None:
+    empty = shipped().model_copy(update={"sessions": ()})
+    _, data = feed_of(empty)
+    cal = vobject.readOne(data.decode())
+    assert cal.vtimezone.tzid.value == "Africa/Tunis"
+    assert not list(icalendar.Calendar.from_ical(data).walk("VEVENT"))
+
+
+def test_unwritable_output_is_a_clear_error(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (workdir / "adir").mkdir()
+    assert main(["feed", "--out", "adir"]) == 2
+    (workdir / "afile").write_text("x")
+    assert main(["feed", "--out", "afile/sessions.ics"]) == 2
+    err = capsys.readouterr().err
+    assert "error: cannot write adir" in err and "error: cannot write afile/sessions.ics" in err
+    assert "Traceback" not in err and "internal error" not in err

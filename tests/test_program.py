@@ -107,7 +107,48 @@ def test_malformed_date_says_how_to_write_it(tmp_path: Path) -> None:
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     text = GOOD.replace("Africa/Tunis", "Mars/Base").replace('id = "s2"', 'id = "s1"')
     text = text.replace("end = 2020-12-09T12:00:00", "end = 2020-12-09T08:00:00")
-    assert len(problems_of(write(tmp_path, text))) == 3
+    locations = [p.split(": ")[1] for p in problems_of(write(tmp_path, text))]
+    assert locations == ["program.timezone", "sessions[1].id", "sessions[0].end"]
+
+
+def test_unknown_key_in_a_nested_table_lists_that_tables_keys(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace('name = "DGIDT"', 'name = "DGIDT"\nmail = "x@y.tn"'))
+    assert problems_of(path) == [
+        f"{path}: program.organizer.mail: error: unknown key 'mail'; did you mean 'email'? allowed keys: name, email"
+    ]
+
+
+def test_empty_file_says_what_is_missing_once(tmp_path: Path) -> None:
+    path = write(tmp_path, "")
+    assert problems_of(path) == [
+        f"{path}: program: error: the [program] table is missing; add it with id, title, timezone, url, organizer"
+    ]
+
+
+@pytest.mark.parametrize("value", ['"2020-12-09T08:00:00Z"', "2020-12-09T08:00:00Z", '"2020-12-09T09:00:00+01:00"'])
+def test_quoted_or_unquoted_offsets_give_the_same_local_time(tmp_path: Path, value: str) -> None:
+    path = write(tmp_path, GOOD.replace("start = 2020-12-09T09:00:00", f"start = {value}"))
+    programme, _ = load_programme(path)
+    assert programme.sessions[0].start == datetime(2020, 12, 9, 9, 0)
+
+
+def test_offsets_with_a_bad_timezone_do_not_crash(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("Africa/Tunis", "Nowhere").replace(
+        "start = 2020-12-09T09:00:00", "start = 2020-12-09T08:00:00Z"))
+    assert [p.split(": ")[1] for p in problems_of(path)] == ["program.timezone"]
+
+
+def test_a_date_without_time_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("start = 2020-12-09T09:00:00", "start = 2020-12-09"))
+    assert problems_of(path) == [
+        f"{path}: sessions[0].start: error: 2020-12-09 has no time of day; write it like 2020-12-09T09:00:00"
+    ]
+
+
+def test_control_characters_are_dropped_from_text(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace('title = "Séance 1"', 'title = "Séance\\u000b 1\\u0000"'))
+    programme, _ = load_programme(path)
+    assert programme.sessions[0].title == "Séance 1"
 
 
 def test_toml_syntax_error_gives_the_line(tmp_path: Path) -> None:
@@ -123,6 +164,14 @@ def test_overlapping_sessions_are_a_warning(tmp_path: Path) -> None:
     assert [str(w) for w in warnings] == [
         f"{path}: sessions[1].start: warning: session 's2' overlaps session 's1' (sessions[0])"
     ]
+
+
+def test_a_session_nested_inside_a_long_one_is_reported(tmp_path: Path) -> None:
+    text = GOOD.replace("end = 2020-12-09T12:00:00", "end = 2020-12-09T17:00:00")
+    text = text.replace("2020-12-23T09:00:00", "2020-12-09T10:00:00").replace("2020-12-23T12:00:00", "2020-12-09T11:00:00")
+    text += '[[sessions]]\nid = "s3"\ntitle = "S3"\nstart = 2020-12-09T12:00:00\nend = 2020-12-09T13:00:00\n'
+    _, warnings = load_programme(write(tmp_path, text))
+    assert [w.location for w in warnings] == ["sessions[1].start", "sessions[2].start"]
 
 
 def test_times_with_an_offset_are_converted_to_local_time(tmp_path: Path) -> None:

@@ -103,3 +103,24 @@ def test_validate_with_a_bad_roster_exits_2(workdir: Path, capsys: pytest.Captur
     (workdir / "bad.csv").write_text(HEADER + "a;a@x;A;A;I;D\n", encoding="utf-8")
     assert main(["--roster", "bad.csv", "validate"]) == 2
     assert "bad.csv: line 2: error: email 'a@x' is malformed" in capsys.readouterr().err
+
+
+def test_a_stray_quote_is_reported_not_swallowed(tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER + 'a;a@x.tn;"A;A;I;D\nb;b@x.tn;B;B;I;D\n')
+    with pytest.raises(ConfigError) as info:
+        load_roster(path)
+    (problem,) = info.value.problems
+    assert problem.location == "line 2" and problem.message.startswith("malformed CSV")
+
+
+def test_leading_blank_lines_are_skipped(tmp_path: Path) -> None:
+    participants, _ = load_roster(write(tmp_path, "\n\n" + HEADER + "a;a@x.tn;A;A;I;D\nb;b@x.tn;B;B;I;\n"))
+    assert [(p.username, p.line) for p in participants] == [("a", 4), ("b", 5)]
+
+
+def test_multi_line_quoted_cells_keep_line_numbers(tmp_path: Path) -> None:
+    text = HEADER + 'a;a@x.tn;A;A;"Ministère\nde l\'Industrie";D\nb;bad;B;B;I;D\n'
+    path = write(tmp_path, text)
+    assert problems_of(path) == [
+        f"{path}: line 4: error: email 'bad' is malformed (Moodle accepts ASCII addresses like nom@domaine.tn)"
+    ]

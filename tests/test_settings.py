@@ -61,7 +61,7 @@ def test_bad_value_names_key_and_variable(workdir: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("LMS_SYNC_MOODLE__URL", "formation.ena.tn")
     assert main(["validate"]) == 2
     err = capsys.readouterr().err
-    assert ("settings: moodle.url: error: must start with https:// (or http:// for a lab site) "
+    assert ("environment: moodle.url: error: must start with https:// (or http:// for a lab site) "
             "(environment variable LMS_SYNC_MOODLE__URL)") in err
 
 
@@ -74,3 +74,24 @@ def test_unknown_key_in_settings_file(workdir: Path, capsys: pytest.CaptureFixtu
 def test_missing_explicit_settings_file(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--settings", "nope.toml", "config"]) == 2
     assert "nope.toml: error: settings file not found" in capsys.readouterr().err
+
+
+def test_other_programs_variables_in_dotenv_are_ignored(workdir: Path) -> None:
+    (workdir / ".env").write_text("DATABASE_URL=postgres://x\nLMS_SYNC_MOODLE__CONCURRENCY=3\n", encoding="utf-8")
+    assert load_settings().moodle.concurrency == 3
+
+
+def test_a_bad_value_is_blamed_on_the_place_it_came_from(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (workdir / "config" / "settings.toml").write_text("[moodle]\nconcurrency = 0\n", encoding="utf-8")
+    (workdir / ".env").write_text("LMS_SYNC_MOODLE__READ_TIMEOUT=abc\n", encoding="utf-8")
+    assert main(["config"]) == 2
+    err = capsys.readouterr().err
+    assert "config/settings.toml: moodle.concurrency: error: Input should be greater than or equal to 1" in err
+    assert ".env: moodle.read_timeout: error: Input should be a valid number" in err
+
+
+def test_unparsable_nested_environment_value(workdir: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("LMS_SYNC_MOODLE", "notjson")
+    assert main(["config"]) == 2
+    assert "hint: nested values in LMS_SYNC_* variables are JSON" in capsys.readouterr().err

@@ -57,3 +57,18 @@ def test_run_outcome_is_kept(tmp_path: Path) -> None:
         (recorded,) = store.runs(kind="push")
         assert (recorded.status, recorded.exit_code, recorded.summary) == ("partial", 1, {"failed": 2})
         assert recorded.finished_at is not None
+
+
+def test_a_state_path_under_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(StateError, match="cannot be used"):
+        Store(tmp_path / "afile" / "state.sqlite3")
+
+
+def test_nested_transactions_join_the_outer_one(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.sqlite3") as store:
+        with pytest.raises(RuntimeError):
+            with store.transaction():
+                store.start_run("a")  # its own transaction() joins the outer one
+                raise RuntimeError("boom")
+        assert store.runs() == []

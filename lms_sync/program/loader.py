@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError, Problem
+from ..files import read_text
 from .models import CourseSpec, Programme, ProgrammeHeader, Session
 
 TOP_LEVEL_KEYS = ("program", "course", "sessions")
@@ -30,11 +31,15 @@ def load_programme(path: Path) -> tuple[Programme, list[Problem]]:
             problems.append(Problem(file, key, _unknown_key_message(key, TOP_LEVEL_KEYS)))
 
     header = data.get("program")
-    if not isinstance(header, dict):
-        problems.append(Problem(file, "program", "the [program] table is missing; add it with id, title, timezone, url"))
+    header_ok = None
+    if isinstance(header, dict):
+        header_ok = _validate(ProgrammeHeader, header, file, "program", problems)
+    else:
+        problems.append(Problem(
+            file, "program", "the [program] table is missing; add it with id, title, timezone, url, organizer"
+        ))
         header = {}
     tz = _zone(header.get("timezone"))
-    header_ok = _validate(ProgrammeHeader, header, file, "program", problems)
 
     course = _validate(CourseSpec, data.get("course", {}), file, "course", problems)
 
@@ -45,7 +50,7 @@ def load_programme(path: Path) -> tuple[Programme, list[Problem]]:
     sessions: list[tuple[int, Session]] = []
     for index, raw in enumerate(raw_sessions):
         where = f"sessions[{index}]"
-        if isinstance(raw, dict) and tz is not None:
+        if isinstance(raw, dict):
             raw = {k: _to_local(v, tz) if k in ("start", "end") else v for k, v in raw.items()}
         session = _validate(Session, raw, file, where, problems)
         if session is not None:
@@ -70,22 +75,7 @@ def load_programme(path: Path) -> tuple[Programme, list[Problem]]:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     file = str(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(
-            [Problem(file, "", "file not found")],
-            hint="create it (see config/program.toml in the repository) or pass --program PATH",
-        ) from None
-    except OSError as exc:
-        raise ConfigError([Problem(file, "", f"cannot be read: {exc.strerror}")]) from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ConfigError(
-            [Problem(file, f"line {line}", "not valid UTF-8")], hint="save the file as UTF-8"
-        ) from None
+    text = read_text(path, missing_hint="create it (see config/program.toml in the repository) or pass --program PATH")
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -108,10 +98,17 @@ def _zone(name: object) -> ZoneInfo | None:
         return None  # the header validation reports it
 
 
-def _to_local(value: object, tz: ZoneInfo) -> object:
-    """Times written with an offset are converted to the programme's local time."""
+def _to_local(value: object, tz: ZoneInfo | None) -> object:
+    """Times written with an offset (TOML or quoted ISO text) become the programme's local time."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return value  # the model reports it with the expected format
+        value = parsed if parsed.tzinfo is not None else value
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(tz).replace(tzinfo=None)
+        # Without a valid timezone the programme is rejected anyway; UTC keeps the checks comparable.
+        return value.astimezone(tz or UTC).replace(tzinfo=None)
     return value
 
 
@@ -131,7 +128,7 @@ def _validate(model: type[BaseModel], raw: object, file: str, where: str, proble
 def _friendly(err: Any, model: type[BaseModel]) -> str:
     kind, value = err["type"], err.get("input")
     if kind == "extra_forbidden":
-        return _unknown_key_message(str(err["loc"][-1]), tuple(model.model_fields))
+        return _unknown_key_message(str(err["loc"][-1]), tuple(_model_at(model, err["loc"][:-1]).model_fields))
     if kind == "missing":
         return "required key is missing"
     if kind.startswith(("datetime_", "date_")):
@@ -143,6 +140,16 @@ def _friendly(err: Any, model: type[BaseModel]) -> str:
     if kind == "enum":
         return f"{value!r} is not allowed; use one of: {err['ctx']['expected']}"
     return str(err["msg"]).removeprefix("Value error, ")
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel]:
+    """The nested model a key path points into, so unknown keys are compared with the right table."""
+    for part in loc:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        annotation = field.annotation if field is not None else None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+    return model
 
 
 def _unknown_key_message(key: str, allowed: tuple[str, ...]) -> str:
@@ -184,8 +191,10 @@ def _check_times(file: str, sessions: list[tuple[int, Session]], problems: list[
     active = sorted(
         ((i, s) for i, s in sessions if not s.cancelled and s.end > s.start), key=lambda pair: pair[1].start
     )
-    for (i, earlier), (j, later) in zip(active, active[1:]):
-        if later.start < earlier.end:
+    latest: tuple[int, Session] | None = None  # the session ending last so far catches nested overlaps
+    for j, later in active:
+        if latest is not None and later.start < latest[1].end:
+            i, earlier = latest
             problems.append(
                 Problem(
                     file,
@@ -194,3 +203,5 @@ def _check_times(file: str, sessions: list[tuple[int, Session]], problems: list[
                     "warning",
                 )
             )
+        if latest is None or later.end > latest[1].end:
+            latest = (j, later)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -54,10 +54,28 @@ class Session(_Frozen):
         default=None, description="Moodle activity recording attendance: course-module id or activity idnumber"
     )
 
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _full_local_datetime(cls, value: object) -> object:
+        # A bare date would silently become midnight; an offset would be dropped by the model.
+        if isinstance(value, date) and not isinstance(value, datetime):
+            raise ValueError(f"{value.isoformat()} has no time of day; write it like {value.isoformat()}T09:00:00")
+        if isinstance(value, str) and "T" not in value and " " not in value.strip():
+            raise ValueError(f"{value!r} has no time of day; write a local date-time like 2020-12-09T09:00:00")
+        return value
+
     @field_validator("start", "end")
     @classmethod
-    def _no_seconds_fraction(cls, value: datetime) -> datetime:
+    def _naive_to_the_second(cls, value: datetime) -> datetime:
+        if value.tzinfo is not None:
+            raise ValueError("write local time without an offset (the programme's timezone applies)")
         return value.replace(microsecond=0)
+
+    @field_validator("title", "description", "location")
+    @classmethod
+    def _no_control_characters(cls, value: str | None) -> str | None:
+        # Control characters are invalid in iCalendar TEXT and break Moodle's form parsing.
+        return None if value is None else "".join(ch for ch in value if ch in "\n\t" or ord(ch) >= 32 and ch != "\x7f")
 
     @property
     def cancelled(self) -> bool:

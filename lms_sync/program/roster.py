@@ -6,9 +6,12 @@ import csv
 import io
 import re
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError, Problem
+from ..files import read_text
 from .models import Participant
 
 REQUIRED_COLUMNS = ("username", "email", "firstname", "lastname")
@@ -41,13 +44,22 @@ EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-
 def load_roster(path: Path) -> tuple[list[Participant], list[Problem]]:
     """Read and validate a roster; return participants with warnings, or raise ConfigError."""
     file = str(path)
-    text = _read_text(path)
+    text = read_text(
+        path,
+        missing_hint="create it or pass another --roster PATH",
+        encoding_hint="in Excel, save as « CSV UTF-8 (délimité par des virgules) »",
+    )
     lines = text.splitlines()
-    if not lines or not lines[0].strip():
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None:
         raise ConfigError([Problem(file, "line 1", "the file is empty; the first line must name the columns")])
-    delimiter = _delimiter(lines[0])
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    delimiter = _delimiter(lines[first])
+    # strict: a stray quote is an error to report, not a reason to swallow the following rows.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    for _ in range(first):
+        next(reader)
     header = [_canonical(h) for h in next(reader)]
+    header_line = reader.line_num
 
     problems: list[Problem] = []
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
@@ -55,7 +67,7 @@ def load_roster(path: Path) -> tuple[list[Participant], list[Problem]]:
         problems.append(
             Problem(
                 file,
-                "line 1",
+                f"line {header_line}",
                 f"missing required column(s): {', '.join(missing)}; the header line must name "
                 f"{', '.join(REQUIRED_COLUMNS)} (institution, department optional, more columns allowed)",
             )
@@ -64,18 +76,17 @@ def load_roster(path: Path) -> tuple[list[Participant], list[Problem]]:
     for column in ("institution", "department"):
         if column not in header:
             problems.append(
-                Problem(file, "line 1", f"no {column!r} column: reports will not group by {column}", "warning")
+                Problem(file, f"line {header_line}", f"no {column!r} column: reports will not group by {column}",
+                        "warning")
             )
     duplicates = sorted({h for h in header if h and header.count(h) > 1})
     if duplicates:
-        problems.append(Problem(file, "line 1", f"column(s) named twice: {', '.join(duplicates)}"))
+        problems.append(Problem(file, f"line {header_line}", f"column(s) named twice: {', '.join(duplicates)}"))
 
     participants: list[Participant] = []
     usernames: dict[str, int] = {}
     emails: dict[str, int] = {}
-    line = reader.line_num
-    for row in reader:
-        row_line, line = line + 1, reader.line_num
+    for row_line, row in _rows(reader, file):
         if not any(cell.strip() for cell in row):
             continue
         if len(row) > len(header):
@@ -110,22 +121,21 @@ def load_roster(path: Path) -> tuple[list[Participant], list[Problem]]:
     return participants, problems
 
 
-def _read_text(path: Path) -> str:
-    file = str(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError([Problem(file, "", "file not found")], hint="create it or pass another --roster PATH") from None
-    except OSError as exc:
-        raise ConfigError([Problem(file, "", f"cannot be read: {exc.strerror}")]) from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ConfigError(
-            [Problem(file, f"line {line}", "not valid UTF-8")],
-            hint="in Excel, save as « CSV UTF-8 (délimité par des virgules) »",
-        ) from None
+def _rows(reader: Any, file: str) -> Iterator[tuple[int, list[str]]]:
+    """Rows with the line each starts on; a malformed row stops the read with its line named."""
+    line = reader.line_num
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ConfigError(
+                [Problem(file, f"line {line + 1}", f"malformed CSV ({exc})")],
+                hint="check the quotes on that line: a value with quotes must be wholly quoted",
+            ) from None
+        yield line + 1, row
+        line = reader.line_num
 
 
 def _delimiter(header_line: str) -> str:
@@ -133,9 +143,13 @@ def _delimiter(header_line: str) -> str:
     return ";" if header_line.count(";") > header_line.count(",") else ","
 
 
+def _without_accents(text: str) -> str:
+    plain = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in plain if not unicodedata.combining(ch))
+
+
 def _canonical(header: str) -> str:
-    plain = unicodedata.normalize("NFKD", header.strip().lower())
-    plain = "".join(ch for ch in plain if not unicodedata.combining(ch))
+    plain = _without_accents(header.strip().lower())
     return HEADER_ALIASES.get(plain, plain)
 
 
@@ -154,7 +168,4 @@ def _check_row(values: dict[str, str]) -> list[str]:
 
 
 def _username_suggestion(username: str) -> str:
-    plain = unicodedata.normalize("NFKD", username.lower())
-    plain = "".join(ch for ch in plain if not unicodedata.combining(ch))
-    plain = re.sub(r"[^a-z0-9_.@-]", "", plain)
-    return plain
+    return re.sub(r"[^a-z0-9_.@-]", "", _without_accents(username.lower()))
