@@ -261,6 +261,7 @@ def enrolled_participants(
 ) -> list[User]:
     """Active participants holding ``role_id``, read in pages sorted by id (so pages never overlap)."""
     users: list[User] = []
+    seen: set[int] = set()
     offset = 0
     while True:
         calls.add()
@@ -272,8 +273,12 @@ def enrolled_participants(
             limit_from=offset,
             limit_number=page_size,
         )
-        users += page
-        if len(page) < page_size:
+        fresh = [u for u in page if u.id not in seen]
+        seen.update(u.id for u in fresh)
+        users += fresh
+        # A short page ends the list; so does a server that ignores paging (answers more than asked,
+        # or nothing new), which would otherwise loop forever.
+        if len(page) < page_size or len(page) > page_size or not fresh:
             break
         offset += page_size
     # Teachers and managers are enrolled too; the report builder report keeps students only.

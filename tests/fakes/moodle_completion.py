@@ -39,6 +39,7 @@ class Report:
     courseid: int
     headers: tuple[str, ...] = REPORT_HEADERS
     audience: bool = True  # False: the sync account is not in the report's audience
+    yes_no: tuple[str, str] = ("Yes", "No")  # the "Completed" words, in the caller's language
 
 
 @dataclass
@@ -245,7 +246,7 @@ def report_rows(fake: FakeMoodle, report: Report) -> list[list[str]]:
             "Institution": _esc(u["institution"]),
             "Department": _esc(u["department"]),
             # "" when the user has no course_completions row yet (never aggregated)
-            "Completed": "Yes" if done else ("No" if touched else ""),
+            "Completed": report.yes_no[0] if done else (report.yes_no[1] if touched else ""),
             "Time completed": _userdate(done) if done else "",
             "Student progress": "100.0%" if done else "0.0%",
         }

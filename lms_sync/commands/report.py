@@ -1,0 +1,118 @@
+"""``lms-sync report completion`` and ``lms-sync report runs``: DGIDT's completion reports."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from ..context import Context
+from ..errors import EXIT_OK, StateError
+from ..files import write_atomic
+from ..reports import FORMATS, NoSnapshot, build_report, render
+from ..snapshots import list_snapshots
+from .base import SubParsers, add_command
+
+ORDER = 60
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write it as YYYY-MM-DD") from None
+
+
+def _run(text: str) -> int | str:
+    if text == "latest":
+        return text
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a run number; give N or 'latest'")
+    return int(text)
+
+
+def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
+    """Add ``report`` with its ``completion`` and ``runs`` sub-commands."""
+    report = add_command(
+        sub, parent, "report",
+        summary="completion reports from the pulled snapshots",
+        description="Build DGIDT's completion reports from the snapshots `lms-sync pull` recorded.",
+        examples="  lms-sync report completion --format xlsx --out var/reports/completion.xlsx\n"
+        "  lms-sync report runs",
+        handler=lambda ctx, args: 2,
+    )
+    inner = report.add_subparsers(dest="report_command", metavar="REPORT", required=True)
+    completion = add_command(
+        inner, parent, "completion",
+        summary="who attended and completed, per participant and per institution",
+        description="Write the completion report of a snapshot: per participant (name, email, institution, "
+        "department, each session attended or not, course completed and when) and per institution "
+        "(enrolled, attended each session, completed, completion rate, totals). French by default. "
+        "CSV is UTF-8 with a BOM and ';' (what Excel expects in a French locale); XLSX has a sheet per "
+        "view; JSON follows lms_sync/reports/completion-report.schema.json; HTML is one printable page "
+        "with charts. Files are written with mode 0600: they hold personal data. The report of an "
+        "incomplete snapshot says so. The same snapshot always gives the same bytes.",
+        examples="  lms-sync report completion --format csv\n"
+        "  lms-sync report completion --format xlsx --out ~/dgidt/completion.xlsx\n"
+        "  lms-sync report completion --format html --run 12 --lang en --out -\n"
+        "  lms-sync report completion --format csv --since 2021-01-01 --delimiter ,",
+        handler=cmd_completion,
+    )
+    completion.add_argument("--format", choices=FORMATS, default="csv", help="output format (default: csv)")
+    completion.add_argument("--out", metavar="PATH",
+                            help="file to write, - for standard output (default: report.out_dir/completion.FORMAT)")
+    completion.add_argument("--run", type=_run, default="latest", metavar="N|latest",
+                            help="snapshot to report (default: latest; see `lms-sync report runs`)")
+    completion.add_argument("--since", type=_date, metavar="DATE",
+                            help="list only participants who completed on or after DATE (YYYY-MM-DD)")
+    completion.add_argument("--lang", choices=("fr", "en"), help="language (default: report.lang, fr)")
+    completion.add_argument("--delimiter", choices=(";", ","), help="CSV delimiter (default: report.csv_delimiter, ;)")
+    add_command(
+        inner, parent, "runs",
+        summary="list the completion snapshots",
+        description="List the completion snapshots, newest first: run, time, path used, counts and whether "
+        "every participant could be read.",
+        examples="  lms-sync report runs",
+        handler=cmd_runs,
+    )
+
+
+def cmd_completion(ctx: Context, args: argparse.Namespace) -> int:
+    """Render one snapshot and write it."""
+    settings = ctx.settings.report
+    lang = args.lang or settings.lang
+    try:
+        report = build_report(ctx.store, run=args.run, since=args.since)
+    except NoSnapshot as exc:
+        raise StateError(str(exc), hint="run `lms-sync pull` first; `lms-sync report runs` lists the snapshots") from None
+    data = render(report, args.format, lang=lang, delimiter=args.delimiter or settings.csv_delimiter)
+    if args.out == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return EXIT_OK
+    out = Path(args.out) if args.out else settings.out_dir / f"completion.{args.format}"
+    written = write_atomic(out, data, mode=0o600)  # personal data: owner only
+    state = "written" if written else "unchanged"
+    flag = "" if report.complete else f"; INCOMPLETE snapshot ({report.totals.failed} participant(s) not read)"
+    print(f"{out}: {state} (run {report.snapshot.run_id}, {report.totals.enrolled} participant(s), "
+          f"{report.totals.completed} completed{flag})")
+    return EXIT_OK
+
+
+def cmd_runs(ctx: Context, args: argparse.Namespace) -> int:
+    """Print the snapshots as a table."""
+    rows = list_snapshots(ctx.store)
+    if not rows:
+        print("no completion snapshot yet: run `lms-sync pull`")
+        return EXIT_OK
+    print(f"{'run':>5}  {'taken at (local)':16}  {'source':13}  {'partic.':>7}  {'compl.':>6}  {'failed':>6}  "
+          f"{'no acc.':>7}  state")
+    for r in rows:
+        s = r.snapshot
+        local = s.taken_at.astimezone(ZoneInfo(s.timezone)).strftime("%Y-%m-%d %H:%M")
+        state = "complete" if s.complete else "INCOMPLETE"
+        print(f"{s.run_id:>5}  {local:16}  {s.source:13}  {r.participants:>7}  {r.completed:>6}  {r.failed:>6}  "
+              f"{r.no_access:>7}  {state}")
+    return EXIT_OK

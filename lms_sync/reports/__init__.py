@@ -1,0 +1,69 @@
+"""Completion reports: read-only views of a snapshot (``data``) rendered as CSV, XLSX, JSON or HTML.
+
+The one entry point for the CLI and the HTTP service::
+
+    body = render_report(store, "csv", run="latest", since=None, lang="fr", delimiter=";")
+    content_type = CONTENT_TYPES["csv"]
+
+The same snapshot always gives the same bytes (no clock is read). ``NoSnapshot`` (a LookupError)
+means there is nothing to report for that run. The JSON follows ``completion-report.schema.json``
+(see ``render_json.schema()``).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from ..store import Store
+from .data import SCHEMA_VERSION, CompletionReport, NoSnapshot, build_report
+from .render_csv import render_csv
+from .render_html import render_html
+from .render_json import render_json, schema
+from .render_xlsx import render_xlsx
+
+FORMATS: tuple[str, ...] = ("csv", "xlsx", "json", "html")
+CONTENT_TYPES: dict[str, str] = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "json": "application/json",
+    "html": "text/html; charset=utf-8",
+}
+
+
+def render(report: CompletionReport, fmt: str, *, lang: str = "fr", delimiter: str = ";") -> bytes:
+    """Render an already built report in ``fmt``."""
+    if fmt == "csv":
+        return render_csv(report, lang=lang, delimiter=delimiter)
+    if fmt == "xlsx":
+        return render_xlsx(report, lang=lang)
+    if fmt == "json":
+        return render_json(report)
+    if fmt == "html":
+        return render_html(report, lang=lang)
+    raise ValueError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+def render_report(
+    store: Store,
+    fmt: str,
+    *,
+    run: int | str = "latest",
+    since: date | None = None,
+    lang: str = "fr",
+    delimiter: str = ";",
+) -> bytes:
+    """The completion report of snapshot ``run`` in ``fmt``; raises NoSnapshot when there is none."""
+    return render(build_report(store, run=run, since=since), fmt, lang=lang, delimiter=delimiter)
+
+
+__all__ = [
+    "CONTENT_TYPES",
+    "FORMATS",
+    "SCHEMA_VERSION",
+    "CompletionReport",
+    "NoSnapshot",
+    "build_report",
+    "render",
+    "render_report",
+    "schema",
+]

@@ -1,0 +1,163 @@
+"""Read-only views of one completion snapshot: per participant, per institution, totals.
+
+Everything a renderer shows comes from here, and everything here comes from the snapshot: no
+clock is read, so the same snapshot always gives the same report.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from ..snapshots import (
+    STATUS_FAILED,
+    STATUS_NO_ACCESS,
+    ParticipantRow,
+    SessionInfo,
+    Snapshot,
+    completed_since,
+    load_rows,
+    load_snapshot,
+)
+from ..store import Store
+
+SCHEMA_VERSION = "1.0"
+
+
+class NoSnapshot(LookupError):
+    """There is no snapshot for the asked run (or no pull has been recorded yet)."""
+
+
+@dataclass(frozen=True)
+class ParticipantLine:
+    """One participant as reports show them; times are aware, in the programme's timezone."""
+
+    user_id: int
+    fullname: str
+    email: str
+    institution: str
+    department: str
+    status: str  # ok, failed, no_access
+    attended: tuple[bool | None, ...]  # aligned with CompletionReport.sessions
+    completed: bool | None
+    time_completed: datetime | None
+
+
+@dataclass(frozen=True)
+class InstitutionLine:
+    """Counts for one institution (or the totals)."""
+
+    institution: str
+    enrolled: int
+    attended: tuple[int, ...]  # per session
+    completed: int
+    failed: int
+
+    @property
+    def rate(self) -> float | None:
+        """Completed over enrolled, None when nobody is enrolled."""
+        return self.completed / self.enrolled if self.enrolled else None
+
+
+@dataclass(frozen=True)
+class CompletionReport:
+    """Everything one report shows, built from one snapshot."""
+
+    snapshot: Snapshot
+    sessions: tuple[SessionInfo, ...]
+    participants: tuple[ParticipantLine, ...]
+    institutions: tuple[InstitutionLine, ...]
+    totals: InstitutionLine
+    since: date | None
+    since_count: int  # participants who completed since ``since`` (or since the previous snapshot)
+
+    @property
+    def complete(self) -> bool:
+        """False when some participants could not be read: the report must say so."""
+        return self.snapshot.complete
+
+    @property
+    def taken_at_local(self) -> datetime:
+        """When the snapshot was taken, in the programme's timezone."""
+        return self.snapshot.taken_at.astimezone(ZoneInfo(self.snapshot.timezone))
+
+
+def _sort_key(text: str) -> str:
+    # Accent- and case-insensitive, so "Élodie" sorts with "Eric" as a French reader expects.
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def build_report(store: Store, *, run: int | str = "latest", since: date | None = None) -> CompletionReport:
+    """The report of one snapshot; ``since`` limits the participant view to those who completed on or after it."""
+    snapshot = load_snapshot(store, run)
+    if snapshot is None:
+        what = "no pull has been recorded yet" if run == "latest" else f"run {run} has no completion snapshot"
+        raise NoSnapshot(what)
+    tz = ZoneInfo(snapshot.timezone)
+    rows = load_rows(store, snapshot.run_id)
+    sessions = snapshot.sessions
+    lines = [_line(r, sessions, tz) for r in rows]
+    lines.sort(key=lambda p: (_sort_key(p.institution), _sort_key(p.fullname), p.user_id))
+
+    by_inst: dict[str, list[ParticipantLine]] = {}
+    for line in lines:
+        by_inst.setdefault(line.institution, []).append(line)
+    institutions = tuple(_count(name, members, len(sessions)) for name, members in sorted(
+        by_inst.items(), key=lambda kv: _sort_key(kv[0])))
+    totals = _count("", lines, len(sessions))
+
+    if since is not None:
+        cutoff = datetime.combine(since, time(0), tz)
+        recent = completed_since(store, snapshot.run_id, since=cutoff)
+        shown = tuple(p for p in lines if p.user_id in recent)
+    else:
+        recent = completed_since(store, snapshot.run_id)
+        shown = tuple(lines)
+    return CompletionReport(
+        snapshot=snapshot,
+        sessions=sessions,
+        participants=shown,
+        institutions=institutions,
+        totals=totals,
+        since=since,
+        since_count=len(recent),
+    )
+
+
+def _line(row: ParticipantRow, sessions: tuple[SessionInfo, ...], tz: ZoneInfo) -> ParticipantLine:
+    return ParticipantLine(
+        user_id=row.user_id,
+        fullname=row.fullname,
+        email=row.email,
+        institution=row.institution,
+        department=row.department,
+        status=row.status,
+        attended=tuple(row.attendance[s.id].attended if s.id in row.attendance else None for s in sessions),
+        completed=row.completed,
+        time_completed=datetime.fromtimestamp(row.time_completed, tz) if row.time_completed else None,
+    )
+
+
+def _count(name: str, members: list[ParticipantLine], n_sessions: int) -> InstitutionLine:
+    return InstitutionLine(
+        institution=name,
+        enrolled=len(members),
+        attended=tuple(sum(1 for p in members if p.attended[i]) for i in range(n_sessions)),
+        completed=sum(1 for p in members if p.completed),
+        failed=sum(1 for p in members if p.status == STATUS_FAILED),
+    )
+
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "STATUS_FAILED",
+    "STATUS_NO_ACCESS",
+    "CompletionReport",
+    "InstitutionLine",
+    "NoSnapshot",
+    "ParticipantLine",
+    "build_report",
+]

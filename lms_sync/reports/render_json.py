@@ -1,0 +1,84 @@
+"""JSON with a versioned schema (``completion-report.schema.json`` in this package).
+
+Keys and values do not depend on the language: booleans, numbers, ISO 8601 times with their
+offset. ``schema_version`` follows semantic versioning: a new optional key raises the minor
+number, a removed or changed key the major one.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+from .data import SCHEMA_VERSION, CompletionReport, InstitutionLine
+
+SCHEMA_FILE = "completion-report.schema.json"
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) the JSON report follows."""
+    text = resources.files(__package__).joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _counts(line: InstitutionLine, session_ids: list[str]) -> dict[str, Any]:
+    return {
+        "enrolled": line.enrolled,
+        "attended": dict(zip(session_ids, line.attended, strict=True)),
+        "completed": line.completed,
+        "completion_rate": None if line.rate is None else round(line.rate, 4),
+        "failed": line.failed,
+    }
+
+
+def report_dict(report: CompletionReport) -> dict[str, Any]:
+    """The report as plain data following the schema."""
+    snap = report.snapshot
+    ids = [s.id for s in report.sessions]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "programme": {"id": snap.programme_id, "title": snap.programme_title, "timezone": snap.timezone},
+        "snapshot": {
+            "run_id": snap.run_id,
+            "taken_at": snap.taken_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "source": snap.source,
+            "complete": snap.complete,
+            "completion_enabled": snap.completion_enabled,
+            "course_id": snap.course_id,
+            "notes": list(snap.notes),
+        },
+        "sessions": [
+            {"id": s.id, "title": s.title, "start": s.start, "end": s.end, "cancelled": s.cancelled,
+             "tracked": s.tracked}
+            for s in report.sessions
+        ],
+        "since": {"date": report.since.isoformat() if report.since else None, "completed": report.since_count},
+        "participants": [
+            {
+                "user_id": p.user_id,
+                "name": p.fullname,
+                "email": p.email,
+                "institution": p.institution,
+                "department": p.department,
+                "status": p.status,
+                "attended": dict(zip(ids, p.attended, strict=True)),
+                "completed": p.completed,
+                "time_completed": _iso(p.time_completed),
+            }
+            for p in report.participants
+        ],
+        "institutions": [{"institution": i.institution, **_counts(i, ids)} for i in report.institutions],
+        "totals": _counts(report.totals, ids),
+    }
+
+
+def render_json(report: CompletionReport) -> bytes:
+    """The report as UTF-8 JSON, keys in a fixed order, ending with a newline."""
+    return (json.dumps(report_dict(report), ensure_ascii=False, indent=2) + "\n").encode("utf-8")

@@ -1,0 +1,184 @@
+"""Completion reports: exact CSV, XLSX read back, JSON against its schema, same snapshot -> same bytes."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import jsonschema
+import openpyxl
+import pytest
+
+from lms_sync.cli import main
+from lms_sync.reports import CONTENT_TYPES, FORMATS, NoSnapshot, build_report, render_report, schema
+from lms_sync.snapshots import Attendance, ParticipantRow, SessionInfo, Snapshot, save_snapshot
+from lms_sync.store import Store
+
+SESSIONS = (
+    SessionInfo("seance-1", "Séance 1", "2020-12-09T09:00:00", "2020-12-09T12:00:00", activity=4, cmid=4),
+    SessionInfo("seance-2", "Séance 2", "2020-12-23T09:00:00", "2020-12-23T12:00:00", cancelled=True),
+)
+TAKEN = datetime(2021, 1, 21, 9, 30, tzinfo=UTC)
+
+
+def _rows(failed: bool = False) -> list[ParticipantRow]:
+    a = {"seance-1": Attendance(True, 1607504400), "seance-2": Attendance(None)}
+    absent = {"seance-1": Attendance(False), "seance-2": Attendance(None)}
+    return [
+        ParticipantRow(5, "hlefevre", "DGIDT-0001", "Hélène Lefèvre", "helene@example.invalid",
+                       "Ministère de l'Industrie", "études & développement", completed=True,
+                       time_completed=1607600000, attendance=a),
+        ParticipantRow(6, "fmenard", "", "François Ménard", "francois@example.invalid", "STEG", "DSI",
+                       completed=False, attendance=absent),
+        ParticipantRow(7, "zd", "", "Zoé; \"Z\" d’Arçy", "zoe@example.invalid", "", "",
+                       status="failed" if failed else "ok", completed=None if failed else False,
+                       error="dmlreadexception" if failed else None, attendance=absent),
+    ]
+
+
+def _snapshot(store: Store, *, failed: bool = False, taken: datetime = TAKEN) -> int:
+    run = store.start_run("pull", taken)
+    save_snapshot(store, Snapshot(run, "dgidt-ia-2020", "Cycle IA", "Africa/Tunis", 2, taken, "calls",
+                                  complete=not failed, completion_enabled=True, sessions=SESSIONS), _rows(failed))
+    store.finish_run(run, "partial" if failed else "ok", int(failed))
+    return run
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    """A store holding one complete snapshot."""
+    s = Store(tmp_path / "state.sqlite3")
+    _snapshot(s)
+    return s
+
+
+EXPECTED_CSV_FR = (
+    "\ufeffNom;Courriel;Institution;Service;Séance 1;Séance 2 (annulée);Formation achevée;Achevée le;Lecture\r\n"
+    "Zoé; \"Z\" d’Arçy;zoe@example.invalid;;;non;;non;;\r\n"
+    "Hélène Lefèvre;helene@example.invalid;Ministère de l'Industrie;études & développement;oui;;oui;"
+    "2020-12-10 12:33;\r\n"
+    "François Ménard;francois@example.invalid;STEG;DSI;non;;non;;\r\n"
+    "\r\n"
+    "Institution;Inscrits;Présents – Séance 1;Présents – Séance 2 (annulée);Ont achevé;Taux d'achèvement (%);"
+    "Non lus\r\n"
+    "(non renseignée);1;0;0;0;0,0;0\r\n"
+    "Ministère de l'Industrie;1;1;0;1;100,0;0\r\n"
+    "STEG;1;0;0;0;0,0;0\r\n"
+    "Total;3;1;0;1;33,3;0\r\n"
+).replace('Zoé; "Z" d’Arçy', '"Zoé; ""Z"" d’Arçy"')
+
+
+def test_csv_exact_french_default(store: Store) -> None:
+    """UTF-8 with BOM, ';', CRLF, quoting where needed, local times, decimal comma."""
+    assert render_report(store, "csv") == EXPECTED_CSV_FR.encode("utf-8")
+
+
+def test_csv_english_with_commas(store: Store) -> None:
+    """--lang en --delimiter ,: English words, ',' separators, decimal point."""
+    text = render_report(store, "csv", lang="en", delimiter=",").decode("utf-8-sig")
+    lines = text.split("\r\n")
+    assert lines[0] == "Name,Email,Institution,Department,Séance 1,Séance 2 (cancelled),Course completed,Completed on,Read status"
+    assert lines[2] == "Hélène Lefèvre,helene@example.invalid,Ministère de l'Industrie,études & développement,yes,,yes,2020-12-10 12:33,"
+    assert lines[-2] == "Total,3,1,0,1,33.3,0"
+
+
+def test_xlsx_read_back(store: Store) -> None:
+    """Two sheets, header frozen, real datetimes and a numeric rate."""
+    wb = openpyxl.load_workbook(io.BytesIO(render_report(store, "xlsx")))
+    assert wb.sheetnames == ["Participants", "Par institution"]
+    people, inst = wb["Participants"], wb["Par institution"]
+    assert people.freeze_panes == "A2" and inst.freeze_panes == "A2"
+    assert [c.value for c in people[1]][:4] == ["Nom", "Courriel", "Institution", "Service"]
+    helene = [c.value for c in people[3]]
+    assert helene[0] == "Hélène Lefèvre"
+    assert helene[7] == datetime(2020, 12, 10, 12, 33, 20)  # a real date, in Tunis time
+    assert people.cell(row=3, column=8).number_format == "yyyy-mm-dd hh:mm"
+    total = [c.value for c in inst[inst.max_row]]
+    assert total[0] == "Total" and total[1] == 3 and total[4] == 1
+    assert total[5] == pytest.approx(1 / 3)
+    assert wb.properties.modified == TAKEN.replace(tzinfo=None)
+
+
+def test_json_follows_its_schema(store: Store) -> None:
+    """The JSON validates against the shipped schema, and says what the snapshot said."""
+    data = json.loads(render_report(store, "json"))
+    jsonschema.Draft202012Validator.check_schema(schema())
+    jsonschema.Draft202012Validator(schema()).validate(data)
+    assert data["schema_version"] == "1.0"
+    assert data["snapshot"]["complete"] is True and data["snapshot"]["taken_at"] == "2021-01-21T09:30:00Z"
+    helene = next(p for p in data["participants"] if p["user_id"] == 5)
+    assert helene["attended"] == {"seance-1": True, "seance-2": None}
+    assert helene["time_completed"] == "2020-12-10T12:33:20+01:00"
+    assert data["totals"] == {"enrolled": 3, "attended": {"seance-1": 1, "seance-2": 0}, "completed": 1,
+                              "completion_rate": 0.3333, "failed": 0}
+
+
+def test_html_is_self_contained_printable_and_french(store: Store) -> None:
+    """One page, no script or external resource, two SVG charts, print styles."""
+    page = render_report(store, "html").decode("utf-8")
+    assert page.startswith("<!DOCTYPE html>") and '<html lang="fr">' in page
+    assert page.count("<svg") == 2 and "@media print" in page
+    assert "<script" not in page and "src=" not in page and "http://" not in page.replace(
+        "http://www.w3.org/2000/svg", "")
+    assert "Ministère de l&#x27;Industrie" in page and "Taux d&#x27;achèvement par institution" in page
+    assert "Ont achevé depuis l&#x27;instantané précédent : 1" in page
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_same_snapshot_same_bytes(store: Store, fmt: str) -> None:
+    """Built twice, and again after a newer pull, the report of one snapshot does not change."""
+    first = render_report(store, fmt, run=1)
+    assert render_report(store, fmt, run=1) == first
+    _snapshot(store, taken=datetime(2021, 2, 1, tzinfo=UTC))
+    assert render_report(store, fmt, run=1) == first
+    assert fmt in CONTENT_TYPES
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_incomplete_snapshot_says_so(tmp_path: Path, fmt: str) -> None:
+    """Every format flags an incomplete snapshot and the participant who could not be read."""
+    with Store(tmp_path / "s.sqlite3") as s:
+        _snapshot(s, failed=True)
+        body = render_report(s, fmt, lang="en")
+    if fmt == "xlsx":
+        sheet = openpyxl.load_workbook(io.BytesIO(body))["Participants"]
+        texts = [str(c.value) for row in sheet.iter_rows() for c in row if c.value is not None]
+    elif fmt == "json":
+        data = json.loads(body)
+        assert data["snapshot"]["complete"] is False and data["totals"]["failed"] == 1
+        assert [p["status"] for p in data["participants"] if p["user_id"] == 7] == ["failed"]
+        return
+    else:
+        texts = [body.decode("utf-8-sig")]
+    joined = "\n".join(texts)
+    assert "INCOMPLETE SNAPSHOT: 1 participant(s) could not be read" in joined
+    assert "READ FAILED" in joined
+
+
+def test_since_date_lists_only_recent_completions(store: Store) -> None:
+    """--since keeps the institution counts whole and lists those who completed on or after the date."""
+    report = build_report(store, since=date(2020, 12, 10))
+    assert [p.user_id for p in report.participants] == [5]
+    assert report.totals.enrolled == 3
+    assert build_report(store, since=date(2020, 12, 11)).participants == ()
+
+
+def test_no_snapshot_is_a_lookup_error(tmp_path: Path) -> None:
+    """The server maps this to 404; the CLI to a message saying to pull first."""
+    with Store(tmp_path / "empty.sqlite3") as s, pytest.raises(NoSnapshot):
+        render_report(s, "csv")
+
+
+def test_cli_writes_reports_owner_only(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """lms-sync report completion: mode 0600, unchanged on a second run; --run of a missing run fails clearly."""
+    with Store(workdir / "var" / "lms_sync.sqlite3") as s:
+        _snapshot(s)
+    assert main(["report", "completion", "--format", "xlsx"]) == 0
+    out = workdir / "var" / "reports" / "completion.xlsx"
+    assert out.stat().st_mode & 0o777 == 0o600
+    assert main(["report", "completion", "--format", "xlsx"]) == 0
+    assert "unchanged" in capsys.readouterr().out
+    assert main(["report", "completion", "--run", "99"]) == 2
+    assert "run 99 has no completion snapshot" in capsys.readouterr().err
