@@ -14,7 +14,8 @@ changes only when *another* connection committed, e.g. a nightly ``lms-sync sync
 changed, nothing else happens; every other request answers from memory without touching SQLite or
 the disk. When one changed, the programme is reloaded and ``publish_feed`` runs again: it writes to
 the store only when the programme really differs from what was published (that write is what
-raises SEQUENCE and moves LAST-MODIFIED), so the server never writes per request. A programme file
+raises SEQUENCE and moves LAST-MODIFIED), so the server never writes per request; other threads keep
+answering with the previous bytes while that rebuild runs. A programme file
 that fails to load keeps the last good feed online and logs a warning.
 
 Reports are read through ``lms_sync.reports`` (see ``reports_renderer``); when that module is not
@@ -202,7 +203,11 @@ class FeedCache:
         self._stamp: tuple[int, int, int] | None = None
         self._data_version: int | None = None
         self._programme: Programme | None = None
-        self._variants: dict[str, FeedVariant] = {}
+        # Variants are tagged with the generation they were built for; a change bumps the generation
+        # but keeps the old bytes, so while one thread rebuilds (possibly waiting on SQLite's write
+        # lock held by a nightly sync) the others keep answering with the previous feed.
+        self._generation = 0
+        self._variants: dict[str, tuple[int, FeedVariant]] = {}
 
     def close(self) -> None:
         """Release the store connection."""
@@ -218,23 +223,21 @@ class FeedCache:
 
     def variant(self, lang: str) -> FeedVariant | None:
         """The feed in ``lang``; None when no valid programme was ever loaded."""
-        if self._clock() < self._next_check:
-            cached = self._variants.get(lang)
-            if cached is not None:
-                return cached
+        entry = self._variants.get(lang)
+        if entry is not None and entry[0] == self._generation and self._clock() < self._next_check:
+            return entry[1]
         if not self._lock.acquire(blocking=False):
-            cached = self._variants.get(lang)
-            if cached is not None:
-                return cached  # another thread is re-checking; these bytes were right a moment ago
+            if entry is not None:
+                return entry[1]  # another thread is re-checking or rebuilding; these bytes were right a moment ago
             self._lock.acquire()
         try:
             self._maybe_refresh()
-            cached = self._variants.get(lang)
-            if cached is None and self._programme is not None:
-                cached = self._build(self._programme, lang)
+            entry = self._variants.get(lang)
+            if (entry is None or entry[0] != self._generation) and self._programme is not None:
+                entry = (self._generation, self._build(self._programme, lang))
                 # Replace, never mutate: lock-free readers always see a complete dict.
-                self._variants = {**self._variants, lang: cached}
-            return cached
+                self._variants = {**self._variants, lang: entry}
+            return entry[1] if entry is not None else None
         finally:
             self._lock.release()
 
@@ -254,11 +257,11 @@ class FeedCache:
                 programme = None
             if programme is not None:
                 self._programme = programme
-                self._variants = {}
+                self._generation += 1
             self._stamp = stamp
         if version != self._data_version:
             self._data_version = version
-            self._variants = {}
+            self._generation += 1
         self._next_check = self._clock() + self._recheck
 
     def _build(self, programme: Programme, lang: str) -> FeedVariant:
