@@ -13,6 +13,32 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     "programme": {"fr": "Programme", "en": "Programme"},
     "organizer": {"fr": "Organisateur", "en": "Organiser"},
     "partners": {"fr": "Partenaires", "en": "Partners"},
+    # The page of `lms-sync serve` (GET /).
+    "web_sessions": {"fr": "Séances", "en": "Sessions"},
+    "web_subscribe": {"fr": "S'abonner au calendrier", "en": "Subscribe to the calendar"},
+    "web_subscribe_help": {
+        "fr": "Ajoutez ce lien à Google Agenda, Outlook, Calendrier d'Apple ou Thunderbird : "
+        "les changements de date et les annulations y apparaîtront d'eux-mêmes.",
+        "en": "Add this link to Google Calendar, Outlook, Apple Calendar or Thunderbird: "
+        "moved and cancelled sessions will show up there by themselves.",
+    },
+    "web_webcal": {"fr": "Ouvrir dans mon application d'agenda (webcal)", "en": "Open in my calendar app (webcal)"},
+    "web_https": {"fr": "Adresse du flux", "en": "Feed address"},
+    "web_date": {"fr": "Date", "en": "Date"},
+    "web_time": {"fr": "Horaire (heure de {city})", "en": "Time ({city} time)"},
+    "web_session": {"fr": "Séance", "en": "Session"},
+    "web_cancelled": {"fr": "Annulée", "en": "Cancelled"},
+    "web_no_sessions": {"fr": "Aucune séance n'est programmée.", "en": "No session is scheduled."},
+    "web_other_lang": {"fr": "English", "en": "Français"},
+    # Space-separated, Monday first and January first, for dates written out in full.
+    "web_weekdays": {
+        "fr": "lundi mardi mercredi jeudi vendredi samedi dimanche",
+        "en": "Monday Tuesday Wednesday Thursday Friday Saturday Sunday",
+    },
+    "web_months": {
+        "fr": "janvier février mars avril mai juin juillet août septembre octobre novembre décembre",
+        "en": "January February March April May June July August September October November December",
+    },
     # Completion reports (`lms-sync report completion`, lms_sync.reports).
     "rep_title": {"fr": "Rapport d'achèvement", "en": "Completion report"},
     "rep_participants": {"fr": "Participants", "en": "Participants"},
