@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import TextIO
 
 from .errors import Problem
 from .log import setup_logging
+from .moodle.client import MoodleClient
 from .program import Participant, Programme, load_programme, load_roster
 from .settings import Settings, load_settings
 from .store import Store
@@ -17,6 +20,9 @@ from .store import Store
 
 class Context:
     """Lazily built resources for one command invocation."""
+
+    # How the Moodle client waits between retries; tests replace it so they never really sleep.
+    sleep: Callable[[float], None] = staticmethod(time.sleep)
 
     def __init__(self, args: argparse.Namespace, err: TextIO | None = None) -> None:
         self.args = args
@@ -60,6 +66,10 @@ class Context:
         if self._store is None:
             self._store = Store(self.settings.state_path)
         return self._store
+
+    def moodle_client(self) -> MoodleClient:
+        """A client for the configured Moodle site; the caller closes it (``with``)."""
+        return MoodleClient(self.settings.moodle, sleep=type(self).sleep)
 
     def report(self, problems: list[Problem]) -> None:
         """Print warnings about the input files."""

@@ -1,0 +1,168 @@
+"""The nightly run: push, then pull, then the feed, recorded as one ``sync`` run with its stages.
+
+Each stage's outcome, time and counts go into the run's summary; a stage that fails does not stop
+the ones that can still do useful work (the feed needs no Moodle), and the run's exit code is the
+worst stage's.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .completion import pull_completion
+from .context import Context
+from .errors import EXIT_OK, EXIT_PARTIAL, ConfigError, LmsSyncError, MoodleUnavailable
+from .files import write_atomic
+from .lock import run_lock
+from .log import set_run_id
+from .moodle.client import MoodleClient
+from .publish import publish_feed
+from .store import utcnow
+from .sync import desired_state, push
+
+log = logging.getLogger(__name__)
+
+EXIT_INTERNAL = 70
+
+
+@dataclass
+class Stage:
+    """How one stage of the run went."""
+
+    name: str
+    status: str = "skipped"  # ok, partial, failed, skipped
+    exit_code: int = EXIT_OK
+    seconds: float = 0.0
+    counts: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    moodle_unusable: bool = False  # the error means later Moodle stages would fail the same way
+
+    def as_dict(self) -> dict[str, Any]:
+        """The stage as stored in the run summary."""
+        data: dict[str, Any] = {"status": self.status, "exit_code": self.exit_code, "seconds": round(self.seconds, 3)}
+        data.update(self.counts)
+        if self.error:
+            data["error"] = self.error
+        return data
+
+    def line(self) -> str:
+        """The stage in the closing line."""
+        detail = ", ".join(f"{k} {v}" for k, v in self.counts.items() if isinstance(v, int | str) and k != "run_id")
+        return f"{self.name} {self.status}" + (f" ({detail})" if detail else "")
+
+
+@dataclass
+class DailyOutcome:
+    """The whole run."""
+
+    run_id: int
+    stages: list[Stage]
+    seconds: float
+
+    @property
+    def exit_code(self) -> int:
+        """The worst stage's exit code."""
+        return max((s.exit_code for s in self.stages), default=EXIT_OK)
+
+    def summary_line(self) -> str:
+        """One line for cron mail and the journal."""
+        stages = "; ".join(stage.line() for stage in self.stages)
+        return f"sync run {self.run_id}: {stages}; exit {self.exit_code} in {self.seconds:.1f} s"
+
+
+def run_daily(ctx: Context) -> DailyOutcome:
+    """Run push, pull and feed under the lock, recording one ``sync`` run; raises LockHeld if busy."""
+    settings = ctx.settings
+    programme = ctx.programme  # a bad programme stops here, before anything is locked or written
+    desired = desired_state(programme, ctx.roster, settings.push)
+    with run_lock(settings.state_path):
+        store = ctx.store
+        started = time.monotonic()
+        run_id = store.start_run("sync")
+        set_run_id(run_id)
+        log.info("sync started")
+        stages: list[Stage] = []
+        client: MoodleClient | None = None
+        try:
+            try:
+                client = ctx.moodle_client()
+            except ConfigError as err:
+                stages.append(_failed(Stage("push"), err))
+            else:
+                stages.append(_stage("push", lambda s: _push(client, ctx, desired, s)))  # type: ignore[arg-type]
+            if client is not None and not any(s.moodle_unusable for s in stages):
+                stages.append(_stage("pull", lambda s: _pull(client, ctx, s)))  # type: ignore[arg-type]
+            else:
+                stages.append(Stage("pull", error="skipped: Moodle is not usable (see push)"))
+            stages.append(_stage("feed", lambda s: _feed(ctx, s)))
+        finally:
+            if client is not None:
+                client.close()
+        outcome = DailyOutcome(run_id, stages, time.monotonic() - started)
+        status = "ok" if outcome.exit_code == EXIT_OK else ("failed" if outcome.exit_code > EXIT_PARTIAL else "partial")
+        store.finish_run(
+            run_id, status, outcome.exit_code, {"stages": {s.name: s.as_dict() for s in stages}}, utcnow()
+        )
+        log.log(logging.INFO if outcome.exit_code == EXIT_OK else logging.WARNING, "%s", outcome.summary_line())
+        return outcome
+
+
+def _stage(name: str, body: Callable[[Stage], None]) -> Stage:
+    """Run one stage, turning its errors into the stage's outcome instead of ending the run."""
+    stage = Stage(name)
+    started = time.monotonic()
+    try:
+        body(stage)
+    except LmsSyncError as err:
+        _failed(stage, err)
+    except Exception as exc:  # a bug in one stage must not stop the others, nor the run record
+        log.exception("%s stage: internal error", name)
+        stage.status, stage.exit_code, stage.error = "failed", EXIT_INTERNAL, f"internal error: {type(exc).__name__}"
+    stage.seconds = time.monotonic() - started
+    return stage
+
+
+def _failed(stage: Stage, err: LmsSyncError) -> Stage:
+    stage.status, stage.exit_code, stage.error = "failed", err.exit_code, str(err)
+    stage.moodle_unusable = isinstance(err, MoodleUnavailable | ConfigError)
+    log.error("%s stage failed: %s", stage.name, err)
+    return stage
+
+
+def _push(client: MoodleClient, ctx: Context, desired: Any, stage: Stage) -> None:
+    push_settings = ctx.settings.push
+    outcome = push(client, ctx.store, desired, max_deletes=push_settings.max_deletes)
+    stage.exit_code = outcome.exit_code
+    stage.status = "ok" if outcome.exit_code == EXIT_OK else "partial"
+    stage.counts["run_id"] = outcome.run_id
+    stage.counts["planned"] = len(outcome.actions)
+    if outcome.result is not None:
+        stage.counts["done"] = len(outcome.result.done)
+        stage.counts["failed"] = len(outcome.result.failed)
+        if outcome.result.fatal is not None:
+            _failed(stage, outcome.result.fatal)
+    if outcome.refusal:
+        stage.error = f"refused: {outcome.refusal} (run `lms-sync push --force-delete` if intended)"
+        log.error("push stage refused: %s", outcome.refusal)
+
+
+def _pull(client: MoodleClient, ctx: Context, stage: Stage) -> None:
+    result = pull_completion(client, ctx.store, ctx.programme, ctx.settings)
+    stage.exit_code = result.exit_code
+    stage.status = "ok" if result.complete else "partial"
+    stage.counts.update(
+        run_id=result.run_id, participants=result.participants, completed=result.completed, failed=result.failed
+    )
+
+
+def _feed(ctx: Context, stage: Stage) -> None:
+    settings = ctx.settings.feed
+    result = publish_feed(ctx.programme, ctx.store, settings)
+    written = write_atomic(Path(settings.out_path), result.data)
+    stage.status = "ok"
+    stage.counts.update(events=result.events, changed=len(result.changed), file="written" if written else "unchanged")
