@@ -1,0 +1,83 @@
+"""``lms-sync push``: make Moodle match the programme (and roster), or show what that would do."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..context import Context
+from ..lock import run_lock
+from ..moodle.client import MoodleClient
+from ..settings import MoodleSettings
+from ..sync import desired_state, push
+from ..sync.render import render_action, render_plan
+from .base import SubParsers, add_command
+
+ORDER = 40
+
+
+def make_client(settings: MoodleSettings) -> MoodleClient:
+    """The Moodle client push uses (tests replace it to inject a client that never sleeps)."""
+    return MoodleClient(settings)
+
+
+def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
+    """Add ``push``."""
+    parser = add_command(
+        sub, parent, "push",
+        summary="create or update the Moodle course, its calendar events and participants",
+        description="Make the Moodle site match the programme: the course category and course "
+        "(idnumber = programme id), one course event per session, and with a roster the users and "
+        "their manual enrolment. Only what differs is written; a second push right after changes "
+        "nothing. Events edited or deleted by hand in Moodle are restored. A session removed from "
+        "the programme has its event deleted; a participant removed from the roster has the "
+        "enrolment suspended. A plan deleting every event, every participant or more than "
+        "push.max_deletes objects is refused unless --force-delete is given. New accounts get no "
+        "password from lms_sync (Moodle generates and mails one); existing passwords are never touched. "
+        "Exit codes: 0 done, 1 some actions failed or the plan was refused, 2 bad configuration, "
+        "3 Moodle unreachable or token refused, 4 another run holds the lock.",
+        examples="  lms-sync push --dry-run              show the plan, write nothing\n"
+        "  lms-sync push\n"
+        "  lms-sync --roster config/roster.csv push\n"
+        "  lms-sync push --force-delete         after removing sessions on purpose",
+        handler=cmd_push,
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print the plan and make no write call")
+    parser.add_argument("--force-delete", action="store_true",
+                        help="allow a plan that deletes many objects or every session's event")
+
+
+def cmd_push(ctx: Context, args: argparse.Namespace) -> int:
+    """Plan, check the guard, apply (unless --dry-run) and print the plan and a summary."""
+    settings = ctx.settings
+    desired = desired_state(ctx.programme, ctx.roster, settings.push)
+    with run_lock(settings.state_path), make_client(settings.moodle) as client:
+        outcome = push(
+            client, ctx.store, desired,
+            dry_run=args.dry_run, force_delete=args.force_delete, max_deletes=settings.push.max_deletes,
+        )
+    print(render_plan(outcome.actions, dry_run=args.dry_run), end="")
+    if outcome.in_doubt:
+        print(f"note: {outcome.in_doubt} write(s) interrupted in an earlier run were checked in Moodle and "
+              "resolved", file=sys.stderr)
+    if outcome.refusal:
+        verb = "would be refused" if args.dry_run else "refused"
+        print(f"error: push {verb}: {outcome.refusal}", file=sys.stderr)
+        print("hint: check the programme and roster; if the deletions are intended, run "
+              "`lms-sync push --force-delete`", file=sys.stderr)
+        return outcome.exit_code
+    result = outcome.result
+    if result is None:  # dry run
+        return outcome.exit_code
+    print(f"push: {len(result.done)} done, {len(result.failed)} failed, {len(result.skipped)} skipped")
+    for action, why in result.failed:
+        print("failed:" + render_action(action)[0][3:] + f" -- {why}", file=sys.stderr)
+    for action, why in result.skipped:
+        print("skipped:" + render_action(action)[0][3:] + f" -- {why}", file=sys.stderr)
+    if result.fatal is not None:
+        print(f"error: {result.fatal}", file=sys.stderr)
+        if result.fatal.hint:
+            print(f"hint: {result.fatal.hint}", file=sys.stderr)
+    elif result.failed or result.skipped:
+        print("hint: fix the causes above and run `lms-sync push` again; what was done is kept", file=sys.stderr)
+    return outcome.exit_code

@@ -1,0 +1,101 @@
+"""``lms-sync push`` through ``lms_sync.cli.main``: output and exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import PROGRAM_FILE, moodle_settings
+from fakes.moodle import BASE_URL, TOKEN, FakeMoodle
+
+from lms_sync.cli import main
+from lms_sync.commands import push as push_command
+from lms_sync.moodle.client import MoodleClient
+
+ROSTER = "username;email;firstname;lastname;institution;department\n" \
+         "hlefevre;helene.lefevre@industrie.gov.tn;Hélène;Lefèvre;Ministère de l'Industrie;DGIDT\n" \
+         "fmenard;francois.menard@steg.com.tn;François;Ménard;STEG;DSI\n"
+
+
+@pytest.fixture
+def cli(fake: FakeMoodle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Run the CLI in an empty folder against the fake, with a client that never sleeps."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LMS_SYNC_MOODLE__URL", BASE_URL)
+    monkeypatch.setenv("LMS_SYNC_MOODLE__TOKEN", TOKEN)
+    monkeypatch.setattr(push_command, "make_client",
+                        lambda settings: MoodleClient(moodle_settings(token=settings.token), sleep=lambda _s: None))
+    roster = tmp_path / "roster.csv"
+    roster.write_text(ROSTER, encoding="utf-8")
+    base = ["--program", str(PROGRAM_FILE), "--state", str(tmp_path / "state.sqlite3"), "--roster", str(roster)]
+    return lambda *argv: main([*base, "push", *argv])
+
+
+def test_dry_run_prints_plan_and_exits_0(cli, fake, capsys) -> None:
+    """--dry-run prints the terraform-like plan and writes nothing."""
+    assert cli("--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "+ create course dgidt-ia-2020" in out
+    assert "Plan: 10 to add, 0 to change, 0 to delete or suspend, 0 to record locally." in out
+    assert fake.write_calls == []
+
+
+def test_push_then_noop_exit_0(cli, fake, capsys) -> None:
+    """A push exits 0; the next one prints "No changes." and writes nothing."""
+    assert cli() == 0
+    capsys.readouterr()
+    fake.reset_calls()
+    assert cli() == 0
+    assert capsys.readouterr().out.startswith("No changes.")
+    assert fake.write_calls == []
+
+
+def test_some_failed_exit_1(cli, fake, capsys) -> None:
+    """An event create Moodle refuses: exit 1 and the failure is named."""
+    fake.handlers["core_calendar_create_calendar_events"] = lambda f, p: {
+        "events": [], "warnings": [{"item": "", "warningcode": "nopermissions", "message": "no"}]
+    }
+    assert cli() == 1
+    err = capsys.readouterr().err
+    assert "failed:" in err and "seance-1" in err
+
+
+def test_refused_mass_delete_names_the_flag(cli, fake, capsys, tmp_path) -> None:
+    """Every event deleted: refused with exit 1 and a hint naming --force-delete."""
+    assert cli() == 0
+    text = PROGRAM_FILE.read_text(encoding="utf-8").replace('id = "seance-', 'id = "s-')
+    other = tmp_path / "program.toml"
+    other.write_text(text, encoding="utf-8")
+    capsys.readouterr()
+    code = main(["--program", str(other), "--state", str(tmp_path / "state.sqlite3"), "push"])
+    assert code == 1
+    assert "--force-delete" in capsys.readouterr().err
+    assert main(["--program", str(other), "--state", str(tmp_path / "state.sqlite3"), "push", "--force-delete"]) == 0
+
+
+def test_bad_config_exit_2(cli, tmp_path, capsys) -> None:
+    """A broken programme file: exit 2, nothing sent."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[program]\nid = 'x'\n", encoding="utf-8")
+    assert main(["--program", str(bad), "--state", str(tmp_path / "s.sqlite3"), "push"]) == 2
+
+
+def test_token_refused_exit_3(cli, fake, capsys) -> None:
+    """Moodle refuses the token: exit 3 with a hint."""
+    fake.token = "another"
+    assert cli() == 3
+    assert "hint:" in capsys.readouterr().err
+
+
+def test_unreachable_exit_3(cli, fake, capsys) -> None:
+    """Moodle keeps timing out on reads: exit 3."""
+    for _ in range(5):
+        fake.inject("timeout_before")
+    assert cli() == 3
+
+
+def test_help_has_examples(capsys) -> None:
+    """push --help shows examples."""
+    with pytest.raises(SystemExit):
+        main(["push", "--help"])
+    assert "lms-sync push --dry-run" in capsys.readouterr().out
