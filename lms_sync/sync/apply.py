@@ -88,6 +88,9 @@ class Applier:
             self.ids[("category", desired.category.idnumber)] = remote.category.id
         for username, user in remote.users.items():
             self.ids[("user", username)] = user.id
+        # Events that existed before this run: a lookup after a lost answer must not mistake the
+        # old event of a replace (same marker) for the new one.
+        self.known_event_ids = {e.id for e in remote.events}
 
     # ------------------------------------------------------------------------------------- driver
 
@@ -369,12 +372,15 @@ class Applier:
             found: dict[str, int] = {}
             for event in lookup_events(self.client, course_id):
                 marker = parse_marker(event.description)
+                if event.id in self.known_event_ids:
+                    continue
                 if marker and marker[0] == self.desired.programme_id:
                     found.setdefault(marker[1], event.id)
             return found
 
         items = [{**a.fields(), "courseid": course_id, "eventtype": "course", "format": 1, "visible": 1} for a in creates]
         self._batches(creates, items, "events", write, self._mapper("event"), lookup=lookup)
+        self.known_event_ids |= {i for (kind, _), i in self.ids.items() if kind == "event"}
         # The old event of each successful replace goes now; a failed replace keeps its old event.
         replaced = {id(a) for a in self.result.done[replaced_before:] if a.op == "replace"}
         deletes += [

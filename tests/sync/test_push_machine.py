@@ -1,0 +1,201 @@
+"""A Hypothesis state machine for push (after vdirsyncer's SyncMachine).
+
+Random programme and roster edits, hand edits in Moodle, injected timeouts, HTTP 500s and crashes
+between calls. Invariant: after every push that exits 0, Moodle holds exactly the programme (one
+course, one event per session with the right name and times, the roster as active participants,
+no duplicate) and a second plan is empty.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+import responses
+from conftest import moodle_settings
+from fakes.moodle import FAULT_KINDS, Crash, FakeMoodle
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from lms_sync.moodle.client import MoodleClient
+from lms_sync.program import Participant, Programme, load_programme
+from lms_sync.settings import PushSettings
+from lms_sync.store import Store
+from lms_sync.sync import desired_state, push
+from lms_sync.sync.journal import load_state
+from lms_sync.sync.plan import plan
+from lms_sync.sync.remote import read_remote
+
+PROGRAM_FILE = Path(__file__).resolve().parents[2] / "config" / "program.toml"
+BASE = load_programme(PROGRAM_FILE)[0]
+WRITES = ["core_course_create_categories", "core_course_create_courses", "core_course_update_courses",
+          "core_calendar_create_calendar_events", "core_calendar_delete_calendar_events", "core_user_create_users",
+          "core_user_update_users", "enrol_manual_enrol_users", None]
+
+
+class PushMachine(RuleBasedStateMachine):
+    """Edits, faults and pushes in any order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tmp = Path(tempfile.mkdtemp(prefix="push-machine-"))
+        self.rsps = responses.RequestsMock(assert_all_requests_are_fired=False)
+        self.rsps.start()
+        self.fake = FakeMoodle().install(self.rsps)
+        self.client = MoodleClient(moodle_settings(), sleep=lambda _s: None)
+        self.store = Store(self.tmp / "state.sqlite3")
+        self.programme: Programme = BASE
+        self.roster: list[Participant] = []
+        self.counter = 0
+        self.pushed_ok = False
+
+    def teardown(self) -> None:
+        self.store.close()
+        self.client.close()
+        self.rsps.stop()
+        self.rsps.reset()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _next(self) -> int:
+        self.counter += 1
+        return self.counter
+
+    def _desired(self):
+        return desired_state(self.programme, self.roster, PushSettings())
+
+    @initialize(n=st.integers(0, 3))
+    def start_roster(self, n: int) -> None:
+        for _ in range(n):
+            self.add_participant()
+
+    # ---------------------------------------------------------------------------- programme edits
+
+    @rule(day=st.integers(0, 60), hours=st.integers(1, 4))
+    def add_session(self, day: int, hours: int) -> None:
+        i = self._next()
+        start = BASE.sessions[0].start + timedelta(days=day)
+        session = BASE.sessions[0].model_copy(
+            update={"id": f"extra-{i}", "title": f"Séance ajoutée {i}", "start": start,
+                    "end": start + timedelta(hours=hours)}
+        )
+        self.programme = self.programme.model_copy(update={"sessions": (*self.programme.sessions, session)})
+
+    def _replace(self, index: int, **update: object) -> None:
+        sessions = list(self.programme.sessions)
+        sessions[index % len(sessions)] = sessions[index % len(sessions)].model_copy(update=update)
+        self.programme = self.programme.model_copy(update={"sessions": tuple(sessions)})
+
+    @rule(index=st.integers(0, 20), days=st.integers(-10, 10).filter(bool))
+    def move_session(self, index: int, days: int) -> None:
+        s = self.programme.sessions[index % len(self.programme.sessions)]
+        self._replace(index, start=s.start + timedelta(days=days), end=s.end + timedelta(days=days))
+
+    @rule(index=st.integers(0, 20))
+    def rename_session(self, index: int) -> None:
+        self._replace(index, title=f"Séance renommée {self._next()} – « IA » & données")
+
+    @rule(index=st.integers(0, 20))
+    def cancel_session(self, index: int) -> None:
+        self._replace(index, status="cancelled")
+
+    @precondition(lambda self: len(self.programme.sessions) > 1)
+    @rule(index=st.integers(0, 20))
+    def remove_session(self, index: int) -> None:
+        sessions = list(self.programme.sessions)
+        del sessions[index % len(sessions)]
+        self.programme = self.programme.model_copy(update={"sessions": tuple(sessions)})
+
+    # ------------------------------------------------------------------------------- roster edits
+
+    @rule()
+    def add_participant(self) -> None:
+        i = self._next()
+        self.roster.append(Participant(username=f"user{i}", email=f"user{i}@example.tn", firstname="Zoé",
+                                       lastname=f"Dubœuf {i}", institution="Ministère de l'Industrie"))
+
+    @precondition(lambda self: self.roster)
+    @rule(index=st.integers(0, 20))
+    def change_participant(self, index: int) -> None:
+        k = index % len(self.roster)
+        i = self._next()
+        self.roster[k] = self.roster[k].model_copy(update={"email": f"changed{i}@example.tn", "department": f"D{i}"})
+
+    @precondition(lambda self: self.roster)
+    @rule(index=st.integers(0, 20))
+    def remove_participant(self, index: int) -> None:
+        del self.roster[index % len(self.roster)]
+
+    # ---------------------------------------------------------------------- Moodle-side mischief
+
+    @rule(kind=st.sampled_from(FAULT_KINDS), wsfunction=st.sampled_from(WRITES), skip=st.integers(0, 3))
+    def inject_fault(self, kind: str, wsfunction: str | None, skip: int) -> None:
+        self.fake.inject(kind, wsfunction, writes_only=wsfunction is None, skip=skip)
+
+    @precondition(lambda self: self.fake.events)
+    @rule(pick=st.integers(0, 50), delete=st.booleans())
+    def hand_edit_event(self, pick: int, delete: bool) -> None:
+        ids = sorted(self.fake.events)
+        eid = ids[pick % len(ids)]
+        if delete:
+            del self.fake.events[eid]
+        else:
+            self.fake.events[eid]["timestart"] += 1800
+
+    # -------------------------------------------------------------------------------------- push
+
+    @rule()
+    def push(self) -> None:
+        try:
+            outcome = push(self.client, self.store, self._desired(), force_delete=True)
+        except Crash:
+            self.pushed_ok = False
+            return
+        except Exception as exc:  # Moodle "unavailable" after retries (injected faults on reads)
+            assert getattr(exc, "exit_code", None) == 3, exc
+            self.pushed_ok = False
+            return
+        self.pushed_ok = outcome.exit_code == 0
+        if self.pushed_ok:
+            self.check_matches()
+
+    @rule()
+    def clear_faults_and_push(self) -> None:
+        self.fake.faults.clear()
+        outcome = push(self.client, self.store, self._desired(), force_delete=True)
+        assert outcome.exit_code == 0, outcome.summary()
+        self.pushed_ok = True
+        self.check_matches()
+
+    def check_matches(self) -> None:
+        course = self.fake.course_by_idnumber(self.programme.id)
+        assert course is not None
+        assert sum(1 for c in self.fake.courses.values() if c["idnumber"] == self.programme.id) == 1
+        desired = self._desired()
+        have = sorted((e["name"], e["timestart"], e["timeduration"]) for e in self.fake.course_events(course["id"]))
+        want = sorted((e.name, e.timestart, e.timeduration) for e in desired.events)
+        assert have == want
+        assert self.fake.active_usernames(course["id"]) == {p.username for p in self.roster}
+        assert len(self.fake.categories) == 1
+        usernames = [u["username"] for u in self.fake.users.values()]
+        assert len(usernames) == len(set(usernames))
+        for p in self.roster:
+            user = self.fake.user_by_username(p.username)
+            assert user is not None and user["email"] == p.email and user["password_changes"] == 0
+        # A second plan, with the faults cleared, is empty.
+        faults, self.fake.faults = self.fake.faults, []
+        state = load_state(self.store)
+        assert plan(desired, read_remote(self.client, desired, state), state) == []
+        self.fake.faults = faults
+
+    @invariant()
+    def store_is_consistent(self) -> None:
+        assert self.store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+PushMachine.TestCase.settings = settings(
+    max_examples=40, stateful_step_count=15, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+TestPushMachine = PushMachine.TestCase
