@@ -7,18 +7,11 @@ import sys
 
 from ..context import Context
 from ..lock import run_lock
-from ..moodle.client import MoodleClient
-from ..settings import MoodleSettings
 from ..sync import desired_state, push
 from ..sync.render import render_action, render_plan
 from .base import SubParsers, add_command
 
 ORDER = 40
-
-
-def make_client(settings: MoodleSettings) -> MoodleClient:
-    """The Moodle client push uses (tests replace it to inject a client that never sleeps)."""
-    return MoodleClient(settings)
 
 
 def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
@@ -51,7 +44,7 @@ def cmd_push(ctx: Context, args: argparse.Namespace) -> int:
     """Plan, check the guard, apply (unless --dry-run) and print the plan and a summary."""
     settings = ctx.settings
     desired = desired_state(ctx.programme, ctx.roster, settings.push)
-    with run_lock(settings.state_path), make_client(settings.moodle) as client:
+    with run_lock(settings.state_path), ctx.moodle_client() as client:
         outcome = push(
             client, ctx.store, desired,
             dry_run=args.dry_run, force_delete=args.force_delete, max_deletes=settings.push.max_deletes,

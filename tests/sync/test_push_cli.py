@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import PROGRAM_FILE, moodle_settings
+from conftest import PROGRAM_FILE
 from fakes.moodle import BASE_URL, TOKEN, FakeMoodle
 
 from lms_sync.cli import main
-from lms_sync.commands import push as push_command
-from lms_sync.moodle.client import MoodleClient
+from lms_sync.context import Context
 
 ROSTER = "username;email;firstname;lastname;institution;department\n" \
          "hlefevre;helene.lefevre@industrie.gov.tn;Hélène;Lefèvre;Ministère de l'Industrie;DGIDT\n" \
@@ -23,8 +22,8 @@ def cli(fake: FakeMoodle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LMS_SYNC_MOODLE__URL", BASE_URL)
     monkeypatch.setenv("LMS_SYNC_MOODLE__TOKEN", TOKEN)
-    monkeypatch.setattr(push_command, "make_client",
-                        lambda settings: MoodleClient(moodle_settings(token=settings.token), sleep=lambda _s: None))
+    monkeypatch.setenv("LMS_SYNC_MOODLE__RETRY_ATTEMPTS", "2")
+    monkeypatch.setattr(Context, "sleep", staticmethod(lambda _seconds: None))  # retries never wait
     roster = tmp_path / "roster.csv"
     roster.write_text(ROSTER, encoding="utf-8")
     base = ["--program", str(PROGRAM_FILE), "--state", str(tmp_path / "state.sqlite3"), "--roster", str(roster)]
