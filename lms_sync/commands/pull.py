@@ -68,7 +68,8 @@ def cmd_pull(ctx: Context, args: argparse.Namespace) -> int:
     programme = ctx.programme
     store = ctx.store
     progress = None if args.no_progress or not sys.stderr.isatty() else ProgressBar(sys.stderr)
-    with MoodleClient(settings.moodle) as client:
+    client = ctx.moodle_client() if settings is ctx.settings else MoodleClient(settings.moodle, sleep=ctx.sleep)
+    with client:
         result = pull_completion(client, store, programme, settings, progress=progress)
     set_run_id(result.run_id)
     print(result.summary())
