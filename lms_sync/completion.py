@@ -494,7 +494,7 @@ def pull_completion(
             "seconds": round(result.seconds, 3),
         },
     )
-    log.info("%s", result.summary())
+    log.debug("%s", result.summary())  # the caller prints or logs the summary once
     return result
 
 

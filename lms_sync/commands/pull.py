@@ -9,7 +9,7 @@ from typing import TextIO
 from ..completion import pull_completion
 from ..context import Context
 from ..log import set_run_id
-from ..moodle.client import MoodleClient
+from ..lock import run_lock
 from .base import SubParsers, add_command
 
 ORDER = 50
@@ -68,8 +68,7 @@ def cmd_pull(ctx: Context, args: argparse.Namespace) -> int:
     programme = ctx.programme
     store = ctx.store
     progress = None if args.no_progress or not sys.stderr.isatty() else ProgressBar(sys.stderr)
-    client = ctx.moodle_client() if settings is ctx.settings else MoodleClient(settings.moodle, sleep=ctx.sleep)
-    with client:
+    with run_lock(settings.state_path), ctx.moodle_client() as client:
         result = pull_completion(client, store, programme, settings, progress=progress)
     set_run_id(result.run_id)
     print(result.summary())

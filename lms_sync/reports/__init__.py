@@ -19,7 +19,6 @@ from .data import SCHEMA_VERSION, CompletionReport, NoSnapshot, build_report
 from .render_csv import render_csv
 from .render_html import render_html
 from .render_json import render_json, schema
-from .render_xlsx import render_xlsx
 
 FORMATS: tuple[str, ...] = ("csv", "xlsx", "json", "html")
 CONTENT_TYPES: dict[str, str] = {
@@ -35,6 +34,8 @@ def render(report: CompletionReport, fmt: str, *, lang: str = "fr", delimiter: s
     if fmt == "csv":
         return render_csv(report, lang=lang, delimiter=delimiter)
     if fmt == "xlsx":
+        from .render_xlsx import render_xlsx  # openpyxl is heavy: load it only for XLSX (serve's memory)
+
         return render_xlsx(report, lang=lang)
     if fmt == "json":
         return render_json(report)
