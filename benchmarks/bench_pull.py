@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
 LATENCY = 0.05
 SAMPLE = 300  # participants measured for the extrapolated sequential 5,000 case
@@ -40,8 +40,8 @@ INSTITUTIONS = ("Ministère de l'Industrie", "STEG", "Commune de Sfax", "Office 
 
 
 def _setup(n: int) -> tuple[Any, Any, Any]:
-    from fakes.moodle import FakeMoodle
-    from fakes.moodle_completion import Report, add_completion, add_course, add_module, add_participant
+    from tests.fakes.moodle import FakeMoodle
+    from tests.fakes.moodle_completion import Report, add_completion, add_course, add_module, add_participant
 
     fake = FakeMoodle(latency=0.0)
     state = add_completion(fake)
@@ -99,7 +99,7 @@ def _programme(cms: list[int]) -> Any:
 
 def run_scenario(name: str, n: int) -> dict[str, Any]:
     """Run one scenario in this process and return its measurements."""
-    from fakes.moodle import BASE_URL, TOKEN
+    from tests.fakes.moodle import BASE_URL, TOKEN
     from pydantic import SecretStr
 
     from lms_sync.completion import pull_completion

@@ -18,10 +18,10 @@ from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
 import responses  # noqa: E402
-from fakes.moodle import BASE_URL, TOKEN, FakeMoodle  # noqa: E402
+from tests.fakes.moodle import BASE_URL, TOKEN, FakeMoodle  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 
 from lms_sync.moodle.client import MoodleClient  # noqa: E402

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -12,15 +11,13 @@ import pytest
 import responses
 from pydantic import SecretStr
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.fakes.moodle import BASE_URL, TOKEN, FakeMoodle
+from tests.fakes.moodle_completion import CompletionState, add_completion
 
-from fakes.moodle import BASE_URL, TOKEN, FakeMoodle  # noqa: E402
-from fakes.moodle_completion import CompletionState, add_completion  # noqa: E402
-
-from lms_sync.moodle.client import MoodleClient  # noqa: E402
-from lms_sync.program import Programme, Session  # noqa: E402
-from lms_sync.settings import Settings  # noqa: E402
-from lms_sync.store import Store  # noqa: E402
+from lms_sync.moodle.client import MoodleClient
+from lms_sync.program import Programme, Session
+from lms_sync.settings import Settings
+from lms_sync.store import Store
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "moodle-fixtures"
 PROGRAMME_ID = "dgidt-ia-2020"

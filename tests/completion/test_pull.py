@@ -10,9 +10,9 @@ from urllib.parse import parse_qsl
 
 import pytest
 import responses
-from conftest import FIXTURES, PROGRAMME_ID, make_programme, make_settings
-from fakes.moodle import BASE_URL, ENDPOINT, TOKEN, FakeMoodle
-from fakes.moodle_completion import REPORT_HEADERS, CompletionState, Report, add_course, add_module, add_participant
+from tests.completion.conftest import FIXTURES, PROGRAMME_ID, make_programme, make_settings
+from tests.fakes.moodle import BASE_URL, ENDPOINT, TOKEN, FakeMoodle
+from tests.fakes.moodle_completion import REPORT_HEADERS, CompletionState, Report, add_course, add_module, add_participant
 
 from lms_sync.cli import main
 from lms_sync.completion import pull_completion

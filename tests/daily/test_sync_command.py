@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import responses
-from fakes.moodle import BASE_URL, TOKEN, FakeMoodle, MoodleFault
-from fakes.moodle_completion import add_completion
+from tests.fakes.moodle import BASE_URL, TOKEN, FakeMoodle, MoodleFault
+from tests.fakes.moodle_completion import add_completion
 
 from lms_sync.cli import main
 from lms_sync.context import Context

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from fakes.moodle import NOW, FakeMoodle, MoodleFault, _int, missing_record
+from tests.fakes.moodle import NOW, FakeMoodle, MoodleFault, _int, missing_record
 
 # Titles of the recorded report (core_reportbuilder_retrieve_report.page0_perpage2.ok.json).
 REPORT_HEADERS = (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,14 +10,12 @@ import responses
 from pydantic import SecretStr
 
 # tests/ is not a package: make ``fakes`` importable the way the other suites and benchmarks do.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.fakes.moodle import BASE_URL, TOKEN, FakeMoodle
 
-from fakes.moodle import BASE_URL, TOKEN, FakeMoodle  # noqa: E402
-
-from lms_sync.moodle.client import MoodleClient  # noqa: E402
-from lms_sync.program import Participant, Programme, load_programme  # noqa: E402
-from lms_sync.settings import MoodleSettings, PushSettings  # noqa: E402
-from lms_sync.store import Store  # noqa: E402
+from lms_sync.moodle.client import MoodleClient
+from lms_sync.program import Participant, Programme, load_programme
+from lms_sync.settings import MoodleSettings, PushSettings
+from lms_sync.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
 PROGRAM_FILE = REPO / "config" / "program.toml"

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import requests
 import responses
-from conftest import FIXTURES_DIR
-from fakes.moodle import ENDPOINT, TOKEN, FakeMoodle
+from tests.sync.conftest import FIXTURES_DIR
+from tests.fakes.moodle import ENDPOINT, TOKEN, FakeMoodle
 
 # fixture file -> what the fake must hold before the recorded request is replayed
 SEEDS: dict[str, set[str]] = {
@@ -147,7 +147,7 @@ def test_cleaning_strips_comments_and_data_attributes_like_moodle() -> None:
     path = FIXTURES_DIR / "core_calendar_create_calendar_events.description_markers.ok.json"
     if not path.is_file():
         pytest.skip("fixture not found")
-    from fakes.moodle import clean_html
+    from tests.fakes.moodle import clean_html
 
     for case in json.loads(path.read_text(encoding="utf-8"))["cases"].values():
         if case["format"] == 1:

@@ -6,7 +6,7 @@ import logging
 from datetime import timedelta
 
 import pytest
-from fakes.moodle import Crash, FakeMoodle
+from tests.fakes.moodle import Crash, FakeMoodle
 
 from lms_sync.moodle.client import MoodleClient
 from lms_sync.program import Participant, Programme

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import PROGRAM_FILE
-from fakes.moodle import BASE_URL, TOKEN, FakeMoodle
+from tests.sync.conftest import PROGRAM_FILE
+from tests.fakes.moodle import BASE_URL, TOKEN, FakeMoodle
 
 from lms_sync.cli import main
 from lms_sync.context import Context

@@ -14,8 +14,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import responses
-from conftest import moodle_settings
-from fakes.moodle import FAULT_KINDS, Crash, FakeMoodle
+from tests.sync.conftest import moodle_settings
+from tests.fakes.moodle import FAULT_KINDS, Crash, FakeMoodle
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule

@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import requests
-from conftest import Server, run_server, stop_server
+from tests.web.conftest import Server, run_server, stop_server
 
 from lms_sync.store import Store
 from lms_sync.web import http_date, make_app, parse_http_date

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from conftest import Server
+from tests.web.conftest import Server
 
 from lms_sync.store import Store, utcnow
 from lms_sync.web import health_report

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 import requests
-from conftest import GENERATED_TOKEN, PLAIN_TOKEN, Server, StandInRenderer, run_server, stop_server
+from tests.web.conftest import GENERATED_TOKEN, PLAIN_TOKEN, Server, StandInRenderer, run_server, stop_server
 
 from lms_sync.settings import Settings
 from lms_sync.tokens import TokenChecker, new_token, token_hash

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
-from conftest import PLAIN_TOKEN, run_server, stop_server
+from tests.web.conftest import PLAIN_TOKEN, run_server, stop_server
 
 from lms_sync.settings import Settings
 from lms_sync.store import Store

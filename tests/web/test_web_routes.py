@@ -7,8 +7,8 @@ import socket
 
 import pytest
 import requests
-from conftest import Server, run_server, stop_server
-from test_web_feed import edit_programme
+from tests.web.conftest import Server, run_server, stop_server
+from tests.web.test_web_feed import edit_programme
 
 from lms_sync.settings import FeedSettings
 from lms_sync.web import make_app
