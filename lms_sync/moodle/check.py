@@ -120,6 +120,7 @@ OK, FAIL, WARN, SKIP = "ok", "FAIL", "warn", "skip"
 class _Report:
     rows: list[tuple[str, str, str]] = field(default_factory=list)
     todo: list[str] = field(default_factory=list)
+    unavailable: bool = False  # the site stopped answering after site info: exit 3, not 1
 
     def add(self, check: str, status: str, detail: str, todo: str | None = None) -> None:
         self.rows.append((check, status, detail))
@@ -226,7 +227,18 @@ def _check_site(client: MoodleClient, moodle: MoodleSettings, course_idnumber: s
         report.add("site completion", FAIL, "completion tracking is off on the site",
                    "tick Enable completion tracking (Site administration > General > Advanced features)")
     _check_course(client, course_idnumber, available, report)
+    if report.unavailable:
+        return EXIT_UNAVAILABLE
     return EXIT_PARTIAL if report.failed else EXIT_OK
+
+
+def _failed(report: _Report, check: str, exc: MoodleError, prefix: str = "") -> None:
+    """Add a FAIL row for a check that Moodle could not answer; an unavailable site makes the exit code 3."""
+    if isinstance(exc, MoodleUnavailable):
+        report.unavailable = True
+    hint = exc.hint or ("run the check again; if it persists, check the site and its logs"
+                        if isinstance(exc, MoodleUnavailable) else None)
+    report.add(check, FAIL, prefix + _message(exc), hint)
 
 
 def _check_report_function(
@@ -247,6 +259,10 @@ def _check_report_function(
         report.add("report builder", FAIL, f"report {moodle.completion_report_id}: {_message(exc)}",
                    exc.hint or f"check moodle.completion_report_id ({moodle.completion_report_id})")
         return
+    except MoodleError as exc:
+        # Timeouts, 5xx, odd answers: a row in the table, never a traceback that hides the table.
+        _failed(report, "report builder", exc, f"report {moodle.completion_report_id}: ")
+        return
     report.add("report builder", OK,
                f"report {moodle.completion_report_id} \u201c{result.details.name}\u201d, {result.data.totalrowcount} row(s)")
 
@@ -261,7 +277,7 @@ def _check_course(client: MoodleClient, idnumber: str | None, available: frozens
     try:
         courses = client.get_courses_by_field("idnumber", idnumber).courses
     except MoodleError as exc:
-        report.add("course", FAIL, _message(exc), exc.hint)
+        _failed(report, "course", exc)
         return
     if not courses:
         report.add("course", FAIL, f"no course with idnumber {idnumber}",

@@ -2,6 +2,11 @@
 
 Writes are not retried on transient faults unless the caller passes ``retry_safe=True`` (it looked
 the object up first, or the call sets absolute values). Per-item ``warnings`` are always returned.
+
+A list write bigger than ``max_input_vars`` is sent in several calls (chunks). When one chunk fails,
+the error raised keeps its own type (TransientError, AlreadyExists...) and carries ``.partial``, a
+``PartialBatch`` with the results of the chunks already applied (``done``, ``applied``) and the items
+not applied or in doubt (``failed``, ``unsent``): read it with ``partial_of(exc)``.
 """
 
 from __future__ import annotations
@@ -13,9 +18,9 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from ..errors import InvalidParameter, MoodleRemoteError
+from ..errors import InvalidParameter, MoodleError, MoodleRemoteError
 from ..settings import MoodleSettings
-from .batching import ItemResult, RateLimiter, chunk_by_budget, map_parallel
+from .batching import ItemResult, PartialBatch, RateLimiter, chunk_by_budget, map_parallel
 from .models import (
     ActivitiesCompletionResult,
     CalendarEvent,
@@ -84,6 +89,34 @@ class MoodleClient:
     ) -> list[list[Any]]:
         return list(chunk_by_budget(key, items, self.settings.max_input_vars, other, wsfunction=wsfunction))
 
+    def _write_chunks(
+        self,
+        wsfunction: str,
+        key: str,
+        items: Sequence[Any],
+        combine: Callable[[list[Any]], R],
+        *,
+        retry_safe: bool,
+        shown: Sequence[Any] | None = None,
+    ) -> R:
+        """Send ``items`` as ``{key: chunk}`` writes; ``combine`` merges the answers; a failure carries ``.partial``."""
+        # ``shown`` (as long as ``items``) is what PartialBatch lists instead of ``items`` (event ids, not dicts).
+        chunks = self._chunks(wsfunction, key, items)  # every chunk is checked against the budget before any write
+        listed = list(items if shown is None else shown)
+        answers: list[Any] = []
+        sent = 0
+        for chunk in chunks:
+            try:
+                answers.append(self._write(wsfunction, {key: chunk}, retry_safe=retry_safe))
+            except MoodleError as exc:
+                # The earlier chunks are in Moodle now: the caller must record them (events have no idnumber).
+                end = sent + len(chunk)
+                partial = PartialBatch(wsfunction, combine(answers), listed[:sent], listed[sent:end], listed[end:])
+                setattr(exc, "partial", partial)  # noqa: B010 - MoodleError (errors.py) does not declare it
+                raise
+            sent += len(chunk)
+        return combine(answers)
+
     def map_reads(self, fn: Callable[[T], R], items: Sequence[T]) -> list[ItemResult[T, R]]:
         """Run a read per item in the bounded, rate-limited pool; each result holds a value or its error."""
         return map_parallel(fn, items, concurrency=self.settings.concurrency, limiter=self._limiter)
@@ -112,11 +145,13 @@ class MoodleClient:
     def create_categories(
         self, categories: Sequence[Mapping[str, Any]], *, retry_safe: bool = False
     ) -> list[CreatedCategory]:
-        """``core_course_create_categories``; each dict has name, parent, idnumber, description..."""
-        out: list[CreatedCategory] = []
-        for chunk in self._chunks("core_course_create_categories", "categories", categories):
-            out += self._write("core_course_create_categories", {"categories": chunk}, retry_safe=retry_safe)
-        return out
+        """``core_course_create_categories``; each dict has name, parent, idnumber, description...
+
+        If a chunk fails, its error carries ``.partial`` (PartialBatch): ``done`` lists the categories already created.
+        """
+        return self._write_chunks(
+            "core_course_create_categories", "categories", categories, _concat, retry_safe=retry_safe
+        )
 
     # --------------------------------------------------------------------------------------------- courses
 
@@ -128,19 +163,20 @@ class MoodleClient:
         return result
 
     def create_courses(self, courses: Sequence[Mapping[str, Any]], *, retry_safe: bool = False) -> list[CreatedCourse]:
-        """``core_course_create_courses``; all-or-nothing per batch (one duplicate fails its whole batch)."""
-        out: list[CreatedCourse] = []
-        for chunk in self._chunks("core_course_create_courses", "courses", courses):
-            out += self._write("core_course_create_courses", {"courses": chunk}, retry_safe=retry_safe)
-        return out
+        """``core_course_create_courses``; all-or-nothing per call (one duplicate fails its whole chunk).
+
+        If a chunk fails, its error carries ``.partial`` (PartialBatch): ``done`` lists the courses already created.
+        """
+        return self._write_chunks("core_course_create_courses", "courses", courses, _concat, retry_safe=retry_safe)
 
     def update_courses(self, courses: Sequence[Mapping[str, Any]], *, retry_safe: bool = False) -> WarningsResult:
-        """``core_course_update_courses``; each dict has ``id`` and the fields to change; warnings per course."""
-        warnings: list[MoodleWarning] = []
-        for chunk in self._chunks("core_course_update_courses", "courses", courses):
-            result: WarningsResult = self._write("core_course_update_courses", {"courses": chunk}, retry_safe=retry_safe)
-            warnings += result.warnings
-        return WarningsResult(warnings=warnings)
+        """``core_course_update_courses``; each dict has ``id`` and the fields to change; warnings per course.
+
+        If a chunk fails, its error carries ``.partial`` (PartialBatch): ``applied`` lists the courses already sent.
+        """
+        return self._write_chunks(
+            "core_course_update_courses", "courses", courses, _merge_warnings, retry_safe=retry_safe
+        )
 
     # -------------------------------------------------------------------------------------------- calendar
 
@@ -157,17 +193,21 @@ class MoodleClient:
         wsfunction = "core_calendar_get_calendar_events"
         if not event_ids and not course_ids:
             raise ValueError("give event_ids or course_ids")
-        # Both lists are sent in one call when they fit; the long one is split otherwise.
-        base = {"options": options, "events": {"courseids": list(course_ids)}}
-        events: list[CalendarEvent] = []
-        warnings: list[MoodleWarning] = []
+        # Moodle answers the union of both filters (the courses' events in the range, plus the given ids).
+        # The course filter therefore goes with the first call only: sent with every eventids chunk, it
+        # brings the courses' events back once per chunk. Chunks are sized as if each carried it.
+        courses = list(course_ids)
+        base = {"options": options, "events": {"courseids": courses}}
         chunks = self._chunks(wsfunction, "eventids", list(event_ids), base) if event_ids else [[]]
-        for chunk in chunks:
-            params = {"options": options, "events": {"eventids": chunk, "courseids": list(course_ids)}}
-            result: CalendarEventsResult = self._read(wsfunction, params)
-            events += result.events
-            warnings += result.warnings
-        return CalendarEventsResult(events=events, warnings=warnings)
+        events: dict[int, CalendarEvent] = {}
+        warnings: list[MoodleWarning] = []
+        for index, chunk in enumerate(chunks):
+            filters = {"eventids": chunk, "courseids": courses if index == 0 else []}
+            result: CalendarEventsResult = self._read(wsfunction, {"options": options, "events": filters})
+            for event in result.events:
+                events.setdefault(event.id, event)  # an id given and also in a course's range comes once
+            warnings += [w for w in result.warnings if w not in warnings]
+        return CalendarEventsResult(events=list(events.values()), warnings=warnings)
 
     def get_calendar_event_by_id(self, event_id: int) -> CalendarEvent:
         """``core_calendar_get_calendar_event_by_id``, with ``location``.
@@ -181,22 +221,25 @@ class MoodleClient:
     def create_calendar_events(
         self, events: Sequence[Mapping[str, Any]], *, retry_safe: bool = False
     ) -> CalendarEventsResult:
-        """``core_calendar_create_calendar_events``; re-sending creates duplicates, so retry only if looked up."""
-        created: list[CalendarEvent] = []
-        warnings: list[MoodleWarning] = []
-        for chunk in self._chunks("core_calendar_create_calendar_events", "events", events):
-            result: CalendarEventsResult = self._write(
-                "core_calendar_create_calendar_events", {"events": chunk}, retry_safe=retry_safe
-            )
-            created += result.events
-            warnings += result.warnings
-        return CalendarEventsResult(events=created, warnings=warnings)
+        """``core_calendar_create_calendar_events``; re-sending creates duplicates, so retry only if looked up.
+
+        If a chunk fails, its error carries ``.partial`` (PartialBatch): ``done`` is the CalendarEventsResult of
+        the events already created; record them, or the next run creates them again (events have no idnumber).
+        """
+        return self._write_chunks(
+            "core_calendar_create_calendar_events", "events", events, _merge_events, retry_safe=retry_safe
+        )
 
     def delete_calendar_events(self, event_ids: Sequence[int], *, retry_safe: bool = False) -> None:
-        """``core_calendar_delete_calendar_events``; a missing id raises NotFound for its whole batch."""
+        """``core_calendar_delete_calendar_events``; a missing id raises NotFound for its whole chunk.
+
+        If a chunk fails, its error carries ``.partial`` (PartialBatch): ``applied`` lists the event ids already
+        deleted, ``failed`` those of the failed chunk, ``unsent`` the rest.
+        """
         items = [{"eventid": event_id, "repeat": 0} for event_id in event_ids]
-        for chunk in self._chunks("core_calendar_delete_calendar_events", "events", items):
-            self._write("core_calendar_delete_calendar_events", {"events": chunk}, retry_safe=retry_safe)
+        self._write_chunks(
+            "core_calendar_delete_calendar_events", "events", items, _nothing, retry_safe=retry_safe, shown=event_ids
+        )
 
     def update_calendar_event(
         self,
@@ -285,24 +328,25 @@ class MoodleClient:
         return users
 
     def create_users(self, users: Sequence[Mapping[str, Any]], *, retry_safe: bool = False) -> list[CreatedUser]:
-        """``core_user_create_users``; a duplicate username or email fails its whole batch (InvalidParameter)."""
-        out: list[CreatedUser] = []
-        for chunk in self._chunks("core_user_create_users", "users", users):
-            out += self._write("core_user_create_users", {"users": chunk}, retry_safe=retry_safe)
-        return out
+        """``core_user_create_users``; a duplicate username or email fails its whole chunk (InvalidParameter).
+
+        If a chunk fails, its error carries ``.partial`` (PartialBatch): ``done`` lists the users already created.
+        """
+        return self._write_chunks("core_user_create_users", "users", users, _concat, retry_safe=retry_safe)
 
     def update_users(self, users: Sequence[Mapping[str, Any]], *, retry_safe: bool = False) -> WarningsResult:
-        """``core_user_update_users``; each dict has ``id`` and the fields to change."""
-        warnings: list[MoodleWarning] = []
-        for chunk in self._chunks("core_user_update_users", "users", users):
-            result: WarningsResult = self._write("core_user_update_users", {"users": chunk}, retry_safe=retry_safe)
-            warnings += result.warnings
-        return WarningsResult(warnings=warnings)
+        """``core_user_update_users``; each dict has ``id`` and the fields to change.
+
+        If a chunk fails, its error carries ``.partial`` (PartialBatch): ``applied`` lists the users already sent.
+        """
+        return self._write_chunks("core_user_update_users", "users", users, _merge_warnings, retry_safe=retry_safe)
 
     def enrol_users(self, enrolments: Sequence[Mapping[str, Any]], *, retry_safe: bool = False) -> None:
-        """``enrol_manual_enrol_users``; each dict has roleid, userid, courseid (timestart, timeend, suspend)."""
-        for chunk in self._chunks("enrol_manual_enrol_users", "enrolments", enrolments):
-            self._write("enrol_manual_enrol_users", {"enrolments": chunk}, retry_safe=retry_safe)
+        """``enrol_manual_enrol_users``; each dict has roleid, userid, courseid (timestart, timeend, suspend).
+
+        If a chunk fails, its error carries ``.partial`` (PartialBatch): ``applied`` lists the enrolments already made.
+        """
+        self._write_chunks("enrol_manual_enrol_users", "enrolments", enrolments, _nothing, retry_safe=retry_safe)
 
     def get_enrolled_users(
         self,
@@ -354,3 +398,29 @@ class MoodleClient:
             "core_reportbuilder_retrieve_report", {"reportid": report_id, "page": page, "perpage": perpage}
         )
         return result
+
+
+# ------------------------------------------------------------------------------ combining chunk answers
+
+
+def _concat(answers: list[list[T]]) -> list[T]:
+    """The list answers of every chunk, in order."""
+    return [row for answer in answers for row in answer]
+
+
+def _merge_warnings(answers: list[WarningsResult]) -> WarningsResult:
+    """One WarningsResult holding the warnings of every chunk."""
+    return WarningsResult(warnings=[w for answer in answers for w in answer.warnings])
+
+
+def _merge_events(answers: list[CalendarEventsResult]) -> CalendarEventsResult:
+    """One CalendarEventsResult holding the events and warnings of every chunk."""
+    return CalendarEventsResult(
+        events=[e for answer in answers for e in answer.events],
+        warnings=[w for answer in answers for w in answer.warnings],
+    )
+
+
+def _nothing(answers: list[None]) -> None:
+    """Calls that answer ``null``: nothing to merge."""
+    return None

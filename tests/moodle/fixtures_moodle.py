@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 import responses
@@ -20,16 +21,32 @@ ENDPOINT = BASE_URL + "/webservice/rest/server.php"
 TOKEN = "Tk9-leak-canary-5f2b8c1e0d7a4963"
 
 
+def in_ci() -> bool:
+    """True under CI (``CI`` set, as CI services do), where a missing fixture must fail, not skip."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def fixtures_missing() -> NoReturn:
+    """Fail under CI, skip locally: the recorded fixtures folder is absent."""
+    where = f"Moodle fixtures folder not found at {FIXTURES_DIR}"
+    if in_ci():
+        # A green CI with every fixture test skipped would prove nothing.
+        pytest.fail(f"{where}: CI must provide shared/moodle-fixtures beside the clone", pytrace=False)
+    pytest.skip(f"{where} (put shared/ beside the clone; with CI set this is a failure)")
+
+
 def fixture_files() -> list[Path]:
     """Every recorded JSON exchange, sorted; empty when the shared folder is absent."""
     return sorted(FIXTURES_DIR.glob("*.json")) if FIXTURES_DIR.is_dir() else []
 
 
 def load_fixture(name: str | Path) -> dict[str, Any]:
-    """Read one recorded exchange by file name (or path); skip the test when the folder is missing."""
+    """Read one recorded exchange by file name (or path); a missing folder skips locally and fails under CI."""
     path = name if isinstance(name, Path) else FIXTURES_DIR / name
+    if not FIXTURES_DIR.is_dir():
+        fixtures_missing()
     if not path.is_file():
-        pytest.skip(f"Moodle fixture {path} not found")
+        pytest.fail(f"Moodle fixture {path.name} not found in {FIXTURES_DIR} (renamed or removed?)", pytrace=False)
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
 

@@ -165,3 +165,36 @@ def test_table_is_aligned() -> None:
     rows = rows[: rows.index("")]
     assert rows and all(line[column:].split()[0] in {"ok", "FAIL", "warn", "skip"} for line in rows)
     assert all(line[column - 1] == " " for line in rows)
+
+
+@responses.activate
+def test_report_builder_timeout_still_prints_the_table() -> None:
+    """A transient fault while reading the report is a FAIL row, not an escaped exception; exit 3."""
+    responses.add(responses.POST, ENDPOINT, json=site_info())
+    responses.add(responses.POST, ENDPOINT, body=requests.ReadTimeout("slow"))
+    replay(responses.mock, load_fixture("core_course_get_courses_by_field.idnumber.ok.json"))
+    code, text = check(completion_report_id=1)
+    assert code == 3, text
+    assert row(text, "report builder")[1] == "FAIL" and "no answer" in row(text, "report builder")[2]
+    assert row(text, "course")[1] == "ok"  # the checks after it still ran
+    assert "lms_sync cannot use this Moodle site" in text
+
+
+@responses.activate
+def test_report_builder_unexpected_answer_is_a_fail_row() -> None:
+    """Any other Moodle error on the report (here an unknown exception) is reported in the table; exit 1."""
+    responses.add(responses.POST, ENDPOINT, json=site_info())
+    responses.add(responses.POST, ENDPOINT, json={"exception": "x", "errorcode": "somethingodd", "message": "odd"})
+    code, text = check(None, completion_report_id=1)
+    assert code == 1, text
+    assert row(text, "report builder")[1] == "FAIL" and "odd" in row(text, "report builder")[2]
+
+
+@responses.activate
+def test_course_lookup_failing_transiently_exits_3() -> None:
+    """The site stops answering after site info: the table shows it, and the exit code says unavailable."""
+    responses.add(responses.POST, ENDPOINT, json=site_info())
+    responses.add(responses.POST, ENDPOINT, status=503, body="")
+    code, text = check()
+    assert code == 3, text
+    assert row(text, "course")[1] == "FAIL" and "503" in row(text, "course")[2]

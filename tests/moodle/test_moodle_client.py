@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from fixtures_moodle import ENDPOINT, load_fixture, replay
 
 from lms_sync import errors
-from lms_sync.moodle.batching import RateLimiter, chunk_by_budget
+from lms_sync.moodle.batching import RateLimiter, chunk_by_budget, partial_of
 from lms_sync.moodle.client import MoodleClient
 from lms_sync.moodle.models import CalendarEvent, SiteInfo
 from lms_sync.moodle.transport import field_count
@@ -266,3 +266,124 @@ def test_chunks_never_exceed_budget_and_keep_every_item(items: list[object], bud
         return
     assert [item for chunk in chunks for item in chunk] == items
     assert all(field_count({**other, "values": chunk}) <= budget for chunk in chunks)
+
+
+# ------------------------------------------------------------------------------------ chunked writes
+
+# method -> (wsfunction, list key in the request, the answer Moodle gives for one chunk of items)
+_WRITE_ANSWERS: dict[str, tuple[str, str, Callable[[list[dict[str, str]]], object]]] = {
+    "create_categories": (
+        "core_course_create_categories", "categories",
+        lambda rows: [{"id": 10 + i, "name": r["name"]} for i, r in enumerate(rows)],
+    ),
+    "create_courses": (
+        "core_course_create_courses", "courses",
+        lambda rows: [{"id": 20 + i, "shortname": r["name"]} for i, r in enumerate(rows)],
+    ),
+    "update_courses": ("core_course_update_courses", "courses", lambda rows: {"warnings": []}),
+    "create_calendar_events": (
+        "core_calendar_create_calendar_events", "events",
+        lambda rows: {
+            "events": [{"id": 30 + i, "name": r["name"], "timestart": 0} for i, r in enumerate(rows)],
+            "warnings": [],
+        },
+    ),
+    "create_users": (
+        "core_user_create_users", "users",
+        lambda rows: [{"id": 40 + i, "username": r["name"]} for i, r in enumerate(rows)],
+    ),
+    "update_users": ("core_user_update_users", "users", lambda rows: {"warnings": []}),
+    "enrol_users": ("enrol_manual_enrol_users", "enrolments", lambda rows: None),
+}
+
+
+def _rows_of(request: object, key: str) -> list[dict[str, str]]:
+    """The list items of one request, rebuilt from its form fields."""
+    rows: dict[int, dict[str, str]] = {}
+    for name, value in parse_qsl(request.body):  # type: ignore[attr-defined]
+        if name.startswith(key + "["):
+            index, field = name[len(key) + 1 :].rstrip("]").split("][")
+            rows.setdefault(int(index), {})[field] = value
+    return [rows[i] for i in sorted(rows)]
+
+
+@pytest.mark.parametrize("method", list(_WRITE_ANSWERS))
+@responses.activate
+def test_failed_chunk_keeps_results_of_earlier_chunks(method: str, client_factory: Callable[..., MoodleClient]) -> None:
+    """Chunk 2 of 3 fails: the error keeps its type and carries what chunk 1 did and what was not done."""
+    wsfunction, key, ok = _WRITE_ANSWERS[method]
+    client = client_factory(max_input_vars=20)  # 3 fixed fields + two 8-field items per chunk
+    items = [{"name": f"n{i}", **{f"f{j}": "x" for j in range(7)}} for i in range(6)]
+
+    def answer(request: object) -> tuple[int, dict[str, str], str]:
+        if len(responses.calls) == 1:  # this request is already counted: the second chunk fails
+            return 503, {}, ""
+        return 200, {}, json.dumps(ok(_rows_of(request, key)))
+
+    responses.add_callback(responses.POST, ENDPOINT, callback=answer, content_type="application/json")
+    with pytest.raises(errors.TransientError) as caught:
+        getattr(client, method)(items)
+    assert len(responses.calls) == 2  # a write not marked safe is not retried, and chunk 3 is not sent
+    partial = partial_of(caught.value)
+    assert partial is not None and partial.wsfunction == wsfunction
+    assert (partial.applied, partial.failed, partial.unsent) == (items[:2], items[2:4], items[4:])
+    if method == "create_calendar_events":
+        assert [e.id for e in partial.done.events] == [30, 31]
+    elif method.startswith("create_"):
+        assert [row.id for row in partial.done] == [row["id"] for row in ok(items[:2])]  # type: ignore[attr-defined]
+    elif method.startswith("update_"):
+        assert partial.done.warnings == []
+    else:
+        assert partial.done is None
+
+
+@responses.activate
+def test_delete_events_partial_lists_event_ids(client_factory: Callable[..., MoodleClient]) -> None:
+    """A failed delete chunk says which event ids are gone, which failed and which were not sent."""
+    client = client_factory(max_input_vars=20)  # 3 fixed fields + eight events (eventid, repeat) per chunk
+    responses.add(responses.POST, ENDPOINT, body="null", content_type="application/json")
+    responses.add(responses.POST, ENDPOINT, json={"exception": "x", "errorcode": "invalidrecord", "message": "gone"})
+    ids = list(range(100, 120))
+    with pytest.raises(errors.NotFound) as caught:
+        client.delete_calendar_events(ids)
+    partial = partial_of(caught.value)
+    assert partial is not None and (partial.applied, partial.failed, partial.unsent) == (ids[:8], ids[8:16], ids[16:])
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_oversized_item_fails_before_any_write(client_factory: Callable[..., MoodleClient]) -> None:
+    """Every chunk is checked against the budget first: nothing is half-sent because of a late big item."""
+    client = client_factory(max_input_vars=20)
+    with pytest.raises(errors.InvalidParameter):
+        client.create_courses([{"shortname": "a"}, {f"f{i}": "x" for i in range(30)}])
+    assert len(responses.calls) == 0
+
+
+# ----------------------------------------------------------------------------------- calendar reads
+
+
+@responses.activate
+def test_get_calendar_events_course_filter_sent_once(client_factory: Callable[..., MoodleClient]) -> None:
+    """Ids split over several calls with a course filter: the course's events come back once, no duplicates."""
+    client = client_factory(max_input_vars=20)  # 3 fixed + 3 options + 1 courseid + 13 eventids per call
+    course_events = [{"id": 100 + i, "name": f"c{i}", "courseid": 2, "timestart": 0} for i in range(3)]
+
+    def answer(request: object) -> tuple[int, dict[str, str], str]:
+        # Moodle's answer is the union: every event of the given courses, plus the given ids.
+        fields = parse_qsl(request.body)  # type: ignore[attr-defined]
+        courses = {v for k, v in fields if k.startswith("events[courseids]")}
+        ids = [int(v) for k, v in fields if k.startswith("events[eventids]")]
+        events = course_events if "2" in courses else []
+        known = {e["id"] for e in events}
+        events = events + [{"id": i, "name": f"e{i}", "courseid": 2, "timestart": 0} for i in ids if i not in known]
+        return 200, {}, json.dumps({"events": events, "warnings": []})
+
+    responses.add_callback(responses.POST, ENDPOINT, callback=answer, content_type="application/json")
+    wanted = [*range(1, 30), 101]
+    result = client.get_calendar_events(event_ids=wanted, course_ids=[2])
+    assert len(responses.calls) == 3
+    ids = [e.id for e in result.events]
+    assert len(ids) == len(set(ids)) and set(ids) == {*wanted, 100, 102}
+    with_course = [i for i in range(3) if any(k.startswith("events[courseids]") for k, _ in sent_fields(i))]
+    assert with_course == [0]
