@@ -144,6 +144,7 @@ def _push(client: MoodleClient, ctx: Context, desired: Any, stage: Stage) -> Non
     if outcome.result is not None:
         stage.counts["done"] = len(outcome.result.done)
         stage.counts["failed"] = len(outcome.result.failed)
+        stage.counts["skipped"] = len(outcome.result.skipped)  # dependants of a failed action
         if outcome.result.fatal is not None:
             _failed(stage, outcome.result.fatal)
     if outcome.refusal:

@@ -122,6 +122,16 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0004_feed_versions",
+        """
+        CREATE TABLE feed_versions (
+            lang TEXT PRIMARY KEY,             -- the feed is built per language
+            sha256 TEXT NOT NULL,              -- of the serialised bytes
+            changed_at TEXT NOT NULL           -- ISO 8601 UTC: when those bytes last changed (Last-Modified)
+        );
+        """,
+    ),
 ]
 
 
@@ -322,6 +332,20 @@ class Store:
                     for e in entries
                 ],
             )
+
+
+    def feed_version(self, lang: str, sha256: str, now: datetime) -> datetime:
+        """When the feed in ``lang`` last changed, recording ``now`` if its bytes differ from last time."""
+        with self.transaction() as db:
+            row = db.execute("SELECT sha256, changed_at FROM feed_versions WHERE lang = ?", (lang,)).fetchone()
+            if row is not None and row["sha256"] == sha256:
+                return from_text(row["changed_at"])
+            db.execute(
+                "INSERT INTO feed_versions (lang, sha256, changed_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (lang) DO UPDATE SET sha256 = excluded.sha256, changed_at = excluded.changed_at",
+                (lang, sha256, to_text(now)),
+            )
+            return now
 
 
 def _run(row: sqlite3.Row) -> Run:

@@ -18,8 +18,7 @@ raises SEQUENCE and moves LAST-MODIFIED), so the server never writes per request
 answering with the previous bytes while that rebuild runs. A programme file
 that fails to load keeps the last good feed online and logs a warning.
 
-Reports are read through ``lms_sync.reports`` (see ``reports_renderer``); when that module is not
-installed the report endpoints answer 503 after authentication.
+Reports are rendered by ``lms_sync.reports`` (``render_report``), after the token is checked.
 
 Access log lines carry method, path, status and size only: never the query string, the client
 address or any header (the Authorization header holds a token).
@@ -30,7 +29,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-import importlib
 import json
 import logging
 import math
@@ -49,6 +47,7 @@ from .errors import ConfigError, LmsSyncError
 from .i18n import LANGS, t
 from .program import Programme, load_programme
 from .publish import publish_feed
+from .reports import CONTENT_TYPES, render_report
 from .settings import Settings
 from .store import Run, Store, utcnow
 from .tokens import TokenChecker
@@ -96,14 +95,6 @@ CSP_REPORT_HTML = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestor
 _HOST_RE = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
-REPORT_CONTENT_TYPES = {
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "json": "application/json",
-    "html": "text/html; charset=utf-8",
-}
-
-
 class HttpError(Exception):
     """An answer other than 200, raised by a handler."""
 
@@ -129,7 +120,7 @@ class FeedVariant:
 
     @classmethod
     def build(cls, data: bytes, last_modified: datetime | None) -> FeedVariant:
-        """Wrap feed bytes: strong ETag from their hash, Last-Modified from the newest entry."""
+        """Wrap feed bytes: strong ETag from their hash, Last-Modified from when these bytes were published."""
         etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
         common: Headers = [("ETag", etag), ("Cache-Control", f"public, max-age={FEED_MAX_AGE}")]
         if last_modified is not None:
@@ -190,7 +181,8 @@ class FeedCache:
     """The programme and the built feed bytes, refreshed only when the programme or the store changed."""
 
     def __init__(self, settings: Settings, *, recheck_seconds: float = 1.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, now: Callable[[], datetime] = utcnow) -> None:
+        self._now = now
         self._program_file = Path(settings.program_file)
         self._feed_settings = settings.feed
         # Its own connection: feed rebuilds never wait behind a slow report, and data_version works
@@ -265,11 +257,10 @@ class FeedCache:
         self._next_check = self._clock() + self._recheck
 
     def _build(self, programme: Programme, lang: str) -> FeedVariant:
-        result = publish_feed(programme, self._store, self._feed_settings, lang=lang)
+        result = publish_feed(programme, self._store, self._feed_settings, lang=lang, now=self._now())
         if result.changed:
             log.info("feed: %d entr(ies) changed since the last publication", len(result.changed))
-        newest = max((e.last_modified for e in self._store.feed_entries()), default=None)
-        return FeedVariant.build(result.data, newest)
+        return FeedVariant.build(result.data, result.last_modified)
 
 
 # --- reports ----------------------------------------------------------------------------------
@@ -282,29 +273,14 @@ class ReportRenderer(Protocol):
                  delimiter: str) -> tuple[bytes, str]: ...
 
 
-def reports_renderer() -> ReportRenderer | None:
-    """Adapter over ``lms_sync.reports.render_report``; None when that module is not installed."""
-    try:
-        module = importlib.import_module("lms_sync.reports")
-    except ImportError:
-        return None
-    render = getattr(module, "render_report", None)
-    if render is None:
-        return None
-    content_types = getattr(module, "CONTENT_TYPES", None) or REPORT_CONTENT_TYPES
-
-    def renderer(store: Store, fmt: str, *, run: str | int, since: date | None, lang: str,
-                 delimiter: str) -> tuple[bytes, str]:
-        body = render(store, fmt, run=run, since=since, lang=lang, delimiter=delimiter)
-        return body, content_types.get(fmt, REPORT_CONTENT_TYPES[fmt])
-
-    return renderer
+def render_report_with_type(store: Store, fmt: str, *, run: str | int, since: date | None, lang: str,
+                            delimiter: str) -> tuple[bytes, str]:
+    """The default renderer: ``lms_sync.reports`` and its content type."""
+    body = render_report(store, fmt, run=run, since=since, lang=lang, delimiter=delimiter)
+    return body, CONTENT_TYPES[fmt]
 
 
 # --- the application --------------------------------------------------------------------------
-
-_UNSET: Any = object()
-
 
 class LmsSyncApp:
     """The WSGI application; call ``close()`` when the server stops."""
@@ -313,7 +289,7 @@ class LmsSyncApp:
         self,
         settings: Settings,
         *,
-        renderer: ReportRenderer | None = _UNSET,
+        renderer: ReportRenderer = render_report_with_type,
         recheck_seconds: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = utcnow,
@@ -325,8 +301,8 @@ class LmsSyncApp:
             raise ConfigError(str(exc), hint="paste the hash printed by `lms-sync token new`") from None
         if not self.tokens.configured:
             log.info("no report token configured: the report endpoints refuse every request")
-        self.feed = FeedCache(settings, recheck_seconds=recheck_seconds, clock=clock)
-        self.renderer = reports_renderer() if renderer is _UNSET else renderer
+        self.feed = FeedCache(settings, recheck_seconds=recheck_seconds, clock=clock, now=now)
+        self.renderer = renderer
         self._now = now
         # Healthz and reports share one read connection; SQLite connections are not thread-safe.
         self._store = Store(settings.state_path, check_same_thread=False)
@@ -407,7 +383,8 @@ class LmsSyncApp:
 
     def _healthz(self, environ: Environ, method: str) -> tuple[str, Headers, bytes]:
         with self._store_lock:
-            runs = self._store.runs(limit=20)
+            # The nightly sync is what must be healthy; its push and pull record runs of their own.
+            runs = self._store.runs(limit=5, kind="sync") or self._store.runs(limit=20)
         body, healthy = health_report(runs, self._now(), self.settings.serve.max_run_age_hours)
         data = json.dumps(body, sort_keys=True).encode()
         headers = [
@@ -433,9 +410,6 @@ class LmsSyncApp:
         lang = _lang(params, default=self.settings.report.lang)
         run = _run_param(params)
         since = _since_param(params)
-        if self.renderer is None:
-            raise HttpError("503 Service Unavailable", "completion reports are not available in this installation "
-                            "(the lms_sync.reports module is missing)")
         try:
             with self._store_lock:
                 body, content_type = self.renderer(self._store, fmt, run=run, since=since, lang=lang,
@@ -456,7 +430,7 @@ class LmsSyncApp:
         return "200 OK", headers, body
 
 
-def make_app(settings: Settings, *, renderer: ReportRenderer | None = _UNSET, recheck_seconds: float = 1.0,
+def make_app(settings: Settings, *, renderer: ReportRenderer = render_report_with_type, recheck_seconds: float = 1.0,
              clock: Callable[[], float] = time.monotonic, now: Callable[[], datetime] = utcnow) -> LmsSyncApp:
     """The WSGI application for these settings (``renderer`` defaults to ``lms_sync.reports``)."""
     return LmsSyncApp(settings, renderer=renderer, recheck_seconds=recheck_seconds, clock=clock, now=now)

@@ -6,7 +6,7 @@ import http.client
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
@@ -118,7 +118,7 @@ def test_bytes_stable_while_data_unchanged(server: Server, make_settings) -> Non
         # The server wrote nothing to the store while answering.
         assert outside.db.execute("PRAGMA data_version").fetchone()[0] == version
     # A fresh server on the same store serves the very same bytes (what subscribers' caches hold).
-    app = make_app(make_settings(), renderer=None, recheck_seconds=0)
+    app = make_app(make_settings(), recheck_seconds=0)
     srv, thread, port = run_server(app)
     try:
         restarted = requests.get(f"http://127.0.0.1:{port}/sessions.ics", timeout=10)
@@ -176,3 +176,22 @@ def test_several_clients_at_once(server: Server) -> None:
     assert len(outcomes) == 120
     assert all(ok for _, ok in outcomes)
     assert sorted({status for status, _ in outcomes}) == [200, 304]
+
+
+def test_a_calendar_level_change_moves_last_modified(make_settings, program_file) -> None:  # type: ignore[no-untyped-def]
+    clock = iter([datetime(2021, 1, 1, 8, 0, tzinfo=UTC), datetime(2021, 1, 2, 8, 0, tzinfo=UTC)])
+    app = make_app(make_settings(), recheck_seconds=0, now=lambda: next(clock))
+    srv, thread, port = run_server(app)
+    url = f"http://127.0.0.1:{port}/sessions.ics"
+    try:
+        first = requests.get(url, timeout=10)
+        edit_programme(program_file, 'title = "Cycle de formation', 'title = "Nouveau cycle de formation')
+        changed = requests.get(url, timeout=10)
+        revalidated = requests.get(url, headers={"If-Modified-Since": first.headers["Last-Modified"]}, timeout=10)
+    finally:
+        stop_server(srv, thread)
+        app.close()
+    assert changed.headers["ETag"] != first.headers["ETag"]
+    # No session changed, yet the bytes did: a client validating by date alone must get them too.
+    assert changed.headers["Last-Modified"] == "Sat, 02 Jan 2021 08:00:00 GMT"
+    assert revalidated.status_code == 200

@@ -61,3 +61,21 @@ def test_old_run_is_503(server: Server) -> None:
     response = server.get("/healthz")
     assert response.status_code == 503
     assert response.json()["status"] == "last run is too old"
+
+
+def test_a_failed_sync_is_unhealthy_even_when_its_pull_succeeded(server: Server) -> None:
+    # What `lms-sync sync` records: the sync run, with push and pull runs of their own inside it.
+    with Store(server.state_path) as store:
+        sync = store.start_run("sync")
+        store.finish_run(store.start_run("push"), "ok", 0)
+        store.finish_run(store.start_run("pull"), "ok", 0)
+        store.finish_run(sync, "failed", 2, {"stages": {"feed": {"status": "failed"}}})
+    response = server.get("/healthz")
+    assert response.status_code == 503
+    assert (response.json()["last_run"]["kind"], response.json()["last_run"]["outcome"]) == ("sync", "failed")
+
+
+def test_without_any_sync_the_newest_run_counts(server: Server) -> None:
+    with Store(server.state_path) as store:
+        store.finish_run(store.start_run("push"), "ok", 0)
+    assert server.get("/healthz").status_code == 200

@@ -62,20 +62,6 @@ def test_query_parameters_are_validated_and_passed_on(server: Server) -> None:
     assert server.get("/reports/completion.csv?run=abc").status_code == 401
 
 
-def test_without_reports_module_answers_503_after_auth(make_settings) -> None:  # type: ignore[no-untyped-def]
-    app = make_app(make_settings(), renderer=None, recheck_seconds=0)
-    srv, thread, port = run_server(app)
-    try:
-        url = f"http://127.0.0.1:{port}/reports/completion.json"
-        assert requests.get(url, timeout=10).status_code == 401
-        response = requests.get(url, headers=bearer(PLAIN_TOKEN), timeout=10)
-    finally:
-        stop_server(srv, thread)
-        app.close()
-    assert response.status_code == 503
-    assert "reports are not available" in response.text
-
-
 def test_no_token_configured_refuses_everyone(make_settings) -> None:  # type: ignore[no-untyped-def]
     settings: Settings = make_settings(report_tokens=[], report_token_hashes=[])
     app = make_app(settings, renderer=StandInRenderer(), recheck_seconds=0)
@@ -105,7 +91,7 @@ def test_bad_hash_in_settings_stops_start_up(make_settings) -> None:  # type: ig
     from lms_sync.errors import ConfigError
 
     with pytest.raises(ConfigError):
-        make_app(make_settings(report_token_hashes=["abc"]), renderer=None)
+        make_app(make_settings(report_token_hashes=["abc"]))
 
 
 def test_token_new_prints_token_and_its_hash(capsys: pytest.CaptureFixture[str]) -> None:
