@@ -28,14 +28,16 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
         "push.max_deletes objects is refused unless --force-delete is given. New accounts get no "
         "password from lms_sync (Moodle generates and mails one); existing passwords are never touched. "
         "Exit codes: 0 done, 1 some actions failed or the plan was refused, 2 bad configuration, "
-        "3 Moodle unreachable or token refused, 4 another run holds the lock.",
-        examples="  lms-sync push --dry-run              show the plan, write nothing\n"
+        "3 Moodle unreachable or token refused, 4 another run holds the lock. With --dry-run: 0 when "
+        "the plan may run, 1 when push would refuse it (so a script can check a plan first).",
+        examples="  lms-sync push --dry-run              show the plan, write nothing (exit 1: it would be refused)\n"
         "  lms-sync push\n"
         "  lms-sync --roster config/roster.csv push\n"
         "  lms-sync push --force-delete         after removing sessions on purpose",
         handler=cmd_push,
     )
-    parser.add_argument("--dry-run", action="store_true", help="print the plan and make no write call")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the plan and make no write call; exit 1 if push would refuse the plan")
     parser.add_argument("--force-delete", action="store_true",
                         help="allow a plan that deletes many objects or every session's event")
 
@@ -50,7 +52,11 @@ def cmd_push(ctx: Context, args: argparse.Namespace) -> int:
             dry_run=args.dry_run, force_delete=args.force_delete, max_deletes=settings.push.max_deletes,
         )
     print(render_plan(outcome.actions, dry_run=args.dry_run), end="")
-    if outcome.in_doubt:
+    if outcome.in_doubt and args.dry_run:
+        # The plan above already reflects what Moodle holds; only a real push closes the journal rows.
+        print(f"note: {outcome.in_doubt} write(s) interrupted in an earlier run were looked up in Moodle for "
+              "this plan; they would be resolved by `lms-sync push`", file=sys.stderr)
+    elif outcome.in_doubt:
         print(f"note: {outcome.in_doubt} write(s) interrupted in an earlier run were checked in Moodle and "
               "resolved", file=sys.stderr)
     if outcome.refusal:

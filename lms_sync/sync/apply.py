@@ -19,9 +19,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import EXIT_OK, EXIT_PARTIAL, EXIT_UNAVAILABLE, MoodleError, MoodleUnavailable, NotFound, TransientError
-from ..moodle.batching import chunk_by_budget
+from ..errors import (
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_UNAVAILABLE,
+    LmsSyncError,
+    MoodleError,
+    MoodleUnavailable,
+    NotFound,
+    TransientError,
+)
+from ..moodle.batching import chunk_by_budget, partial_of
 from ..moodle.client import MoodleClient
+from ..moodle.models import CalendarEventsResult, WarningsResult
 from ..store import Store
 from .desired import Desired, parse_marker
 from .journal import (
@@ -38,6 +48,11 @@ from .plan import CATEGORY_REF, Action, mass_delete_refusal, plan
 from .remote import Remote, lookup_events, read_remote
 
 log = logging.getLogger("lms_sync.sync")
+
+EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: an unexpected error (a bug), as the other commands record it
+# Their keys are usernames, and Moodle's messages about them may quote a username or an email:
+# logs name these actions by op, kind and Moodle id only (logs never carry personal data).
+PERSONAL_KINDS = frozenset({"user", "enrolment"})
 
 
 class Abort(Exception):
@@ -57,6 +72,10 @@ class ApplyResult:
     skipped: list[tuple[Action, str]] = field(default_factory=list)
     fatal: MoodleError | None = None
 
+    def counts(self) -> dict[str, int]:
+        """How many actions were done, failed and skipped."""
+        return {"done": len(self.done), "failed": len(self.failed), "skipped": len(self.skipped)}
+
     @property
     def exit_code(self) -> int:
         """0 all done, 1 some failed or skipped, 3 Moodle became unusable."""
@@ -65,8 +84,36 @@ class ApplyResult:
         return EXIT_PARTIAL if self.failed or self.skipped else EXIT_OK
 
 
-# A write call: takes the payload dicts, returns one Moodle id (or None when unknown) per item.
-Writer = Callable[[list[dict[str, Any]], bool], list[int | None]]
+class MoodleErrorFromWarning(MoodleError):
+    """A per-item warning inside a successful answer, turned into this action's failure."""
+
+
+def raise_first_warning(result: WarningsResult | CalendarEventsResult, wsfunction: str) -> None:
+    """Raise the answer's first per-item warning as a MoodleErrorFromWarning; nothing when there is none."""
+    if result.warnings:
+        w = result.warnings[0]
+        raise MoodleErrorFromWarning(f"{w.warningcode}: {w.message}", wsfunction=wsfunction, errorcode=w.warningcode)
+
+
+def error_label(exc: BaseException) -> str:
+    """An error as its class, Moodle error code and wsfunction: what may be logged about any action."""
+    label = type(exc).__name__
+    if isinstance(exc, MoodleError):
+        label += f" [{exc.errorcode}]" if exc.errorcode else ""
+        label += f" in {exc.wsfunction}" if exc.wsfunction else ""
+    return label
+
+
+@dataclass(frozen=True)
+class Writer:
+    """A write call in two parts, so the answer of a partly applied call can be read like a whole one."""
+
+    send: Callable[[list[dict[str, Any]], bool], Any]  # (payload dicts, retry_safe) -> Moodle's answer
+    ids: Callable[[list[dict[str, Any]], Any], list[int | None]]  # one Moodle id (None: unknown) per item
+
+    def __call__(self, items: list[dict[str, Any]], safe: bool) -> list[int | None]:
+        """Send the items and return their Moodle ids."""
+        return self.ids(items, self.send(items, safe))
 
 
 class Applier:
@@ -162,25 +209,53 @@ class Applier:
             rows = [journal_pending(db, self.run_id, a.op, a.kind, a.key) for a in actions]
         try:
             ids = write(items, lookup is None)  # retry_safe only for idempotent writes (no lookup needed)
-        except TransientError as exc:
-            if lookup is None:
-                self._fail(actions, rows, exc)
-                return
-            self._resolve_after_timeout(actions, items, rows, write, record, lookup, exc)
-            return
-        except MoodleUnavailable as exc:
-            self._fail(actions, rows, exc)
-            raise Abort(exc) from None
         except MoodleError as exc:
-            if len(actions) > 1:
+            actions, items, rows = self._record_partial(exc, actions, items, rows, write, record)
+            if not actions:
+                return
+            if isinstance(exc, TransientError):
+                if lookup is None:
+                    self._fail(actions, rows, exc)
+                else:
+                    self._resolve_after_timeout(actions, items, rows, write, record, lookup, exc)
+            elif isinstance(exc, MoodleUnavailable):
+                self._fail(actions, rows, exc)
+                raise Abort(exc) from None
+            elif len(actions) > 1:
                 # A batch is all-or-nothing in Moodle: find the culprit by sending the items one by one.
                 self._close_rows(rows, "failed", f"batch failed ({exc}); retried one by one")
                 for action, item in zip(actions, items, strict=True):
                     self._one_batch([action], [item], write, record, lookup)
-                return
-            self._fail(actions, rows, exc)
+            else:
+                self._fail(actions, rows, exc)
             return
         self._record(actions, rows, ids, record)
+
+    def _record_partial(
+        self,
+        exc: MoodleError,
+        actions: list[Action],
+        items: list[dict[str, Any]],
+        rows: list[int],
+        write: Writer,
+        record: Callable[[sqlite3.Connection, Action, int | None], None],
+    ) -> tuple[list[Action], list[dict[str, Any]], list[int]]:
+        """Record what a client call split in several chunks applied before failing; return the rest.
+
+        ``_batches`` sizes each call to one chunk of the client, so this is a safety net: if the client
+        ever splits a call (it counts fields differently), the chunks Moodle accepted must be recorded,
+        or the one-by-one retry would create those events a second time.
+        """
+        partial = partial_of(exc)
+        applied = len(partial.applied) if partial is not None else 0
+        if partial is None or not applied:
+            return actions, items, rows
+        try:
+            ids = write.ids(items[:applied], partial.done)
+        except MoodleError:
+            return actions, items, rows  # warnings in the applied part: handled with the rest (updates repeat safely)
+        self._record(actions[:applied], rows[:applied], ids, record)
+        return actions[applied:], items[applied:], rows[applied:]
 
     def _resolve_after_timeout(
         self,
@@ -193,7 +268,8 @@ class Applier:
         exc: TransientError,
     ) -> None:
         # The create may have been applied before the answer was lost: look before sending again.
-        log.warning("%s; looking the %d object(s) up before sending again", exc, len(actions))
+        log.warning("%s: no answer; looking the %d %s(s) up before sending again",
+                    error_label(exc), len(actions), actions[0].kind)
         try:
             found = lookup(actions)
         except MoodleError as lookup_exc:
@@ -204,17 +280,16 @@ class Applier:
         missing = [(a, i, r) for a, i, r in zip(actions, items, rows, strict=True) if a.key not in found]
         if not missing:
             return
+        left, left_items, left_rows = [a for a, _, _ in missing], [i for _, i, _ in missing], [r for _, _, r in missing]
         try:
-            ids = write([i for _, i, _ in missing], True)  # looked up: now safe to retry
-        except MoodleUnavailable as again:
-            self._fail([a for a, _, _ in missing], [r for _, _, r in missing], again)
-            if not isinstance(again, TransientError):
+            ids = write(left_items, True)  # looked up: now safe to retry
+        except MoodleError as again:
+            left, _, left_rows = self._record_partial(again, left, left_items, left_rows, write, record)
+            self._fail(left, left_rows, again)
+            if isinstance(again, MoodleUnavailable) and not isinstance(again, TransientError):
                 raise Abort(again) from None
             return
-        except MoodleError as again:
-            self._fail([a for a, _, _ in missing], [r for _, _, r in missing], again)
-            return
-        self._record([a for a, _, _ in missing], [r for _, _, r in missing], ids, record)
+        self._record(left, left_rows, ids, record)
 
     def _record(
         self,
@@ -243,7 +318,14 @@ class Applier:
             message = f"{detail}: {exc}"
         self._close_rows(rows, "failed", message)
         for action in actions:
-            log.error("%s %s %s failed: %s", action.op, action.kind, action.key, message)
+            if action.kind in PERSONAL_KINDS:
+                # Neither the key (a username) nor Moodle's message (may quote a username or an email).
+                user_id = action.moodle_id or self.ids.get(("user", action.key))
+                target = f" (id {user_id})" if user_id else ""
+                log.error("%s %s%s failed: %s", action.op, action.kind, target,
+                          error_label(exc) if exc is not None else detail)
+            else:
+                log.error("%s %s %s failed: %s", action.op, action.kind, action.key, message)
             self.result.failed.append((action, message))
 
     def _close_rows(self, rows: list[int], state: str, detail: str) -> None:
@@ -269,9 +351,8 @@ class Applier:
     # ----------------------------------------------------------------------------- category/course
 
     def _create_category(self, actions: list[Action]) -> None:
-        def write(items: list[dict[str, Any]], safe: bool) -> list[int | None]:
-            created = self.client.create_categories(items, retry_safe=safe)
-            return [c.id for c in created]
+        write = Writer(lambda items, safe: self.client.create_categories(items, retry_safe=safe),
+                       lambda _items, created: [c.id for c in created])
 
         def lookup(_: list[Action]) -> dict[str, int]:
             found = self.client.get_categories(idnumber=self.desired.category.idnumber)
@@ -292,8 +373,8 @@ class Applier:
             self._skip(actions, "skipped: the course category could not be created")
             return
 
-        def write(items: list[dict[str, Any]], safe: bool) -> list[int | None]:
-            return [c.id for c in self.client.create_courses(items, retry_safe=safe)]
+        write = Writer(lambda items, safe: self.client.create_courses(items, retry_safe=safe),
+                       lambda _items, created: [c.id for c in created])
 
         def lookup(_: list[Action]) -> dict[str, int]:
             found = self.client.get_courses_by_field("idnumber", self.desired.course.idnumber).courses
@@ -308,22 +389,22 @@ class Applier:
             return
         item = {"id": actions[0].moodle_id, **payload}
 
-        def write(items: list[dict[str, Any]], safe: bool) -> list[int | None]:
-            result = self.client.update_courses(items, retry_safe=safe)  # absolute values: safe to repeat
-            if result.warnings:
-                w = result.warnings[0]
-                raise MoodleErrorFromWarning(f"{w.warningcode}: {w.message}", wsfunction="core_course_update_courses",
-                                             errorcode=w.warningcode)
+        def ids(_items: list[dict[str, Any]], result: WarningsResult) -> list[int | None]:
+            raise_first_warning(result, "core_course_update_courses")
             return [actions[0].moodle_id]
 
+        # Absolute values: safe to repeat.
+        write = Writer(lambda items, safe: self.client.update_courses(items, retry_safe=safe), ids)
         self._batches(actions, [item], "courses", write, self._mapper("course"))
 
     # -------------------------------------------------------------------------------------- users
 
     def _create_user(self, actions: list[Action]) -> None:
-        def write(items: list[dict[str, Any]], safe: bool) -> list[int | None]:
-            created = {u.username: u.id for u in self.client.create_users(items, retry_safe=safe)}
+        def ids(items: list[dict[str, Any]], answer: list[Any]) -> list[int | None]:
+            created = {u.username: u.id for u in answer}
             return [created.get(i["username"]) for i in items]
+
+        write = Writer(lambda items, safe: self.client.create_users(items, retry_safe=safe), ids)
 
         def lookup(batch: list[Action]) -> dict[str, int]:
             return {u.username: u.id for u in self.client.get_users_by_field("username", [a.key for a in batch])}
@@ -331,14 +412,12 @@ class Applier:
         self._batches(actions, [a.fields() for a in actions], "users", write, self._mapper("user"), lookup=lookup)
 
     def _update_user(self, actions: list[Action]) -> None:
-        def write(items: list[dict[str, Any]], safe: bool) -> list[int | None]:
-            result = self.client.update_users(items, retry_safe=safe)  # absolute values: safe to repeat
-            if result.warnings:
-                w = result.warnings[0]
-                raise MoodleErrorFromWarning(f"{w.warningcode}: {w.message}", wsfunction="core_user_update_users",
-                                             errorcode=w.warningcode)
+        def ids(items: list[dict[str, Any]], result: WarningsResult) -> list[int | None]:
+            raise_first_warning(result, "core_user_update_users")
             return [int(i["id"]) for i in items]
 
+        # Absolute values: safe to repeat.
+        write = Writer(lambda items, safe: self.client.update_users(items, retry_safe=safe), ids)
         items = [{"id": a.moodle_id, **a.fields()} for a in actions]
         self._batches(actions, items, "users", write, self._mapper("user"))
 
@@ -355,18 +434,17 @@ class Applier:
         deletes = [a for a in actions if a.op == "delete"]
         replaced_before = len(self.result.done)
 
-        def write(items: list[dict[str, Any]], safe: bool) -> list[int | None]:
-            result = self.client.create_calendar_events(items, retry_safe=safe)
-            if result.warnings and not result.events:
-                w = result.warnings[0]
-                raise MoodleErrorFromWarning(f"{w.warningcode}: {w.message}",
-                                             wsfunction="core_calendar_create_calendar_events", errorcode=w.warningcode)
+        def ids(items: list[dict[str, Any]], result: CalendarEventsResult) -> list[int | None]:
+            if not result.events:
+                raise_first_warning(result, "core_calendar_create_calendar_events")
             by_key = {}
             for event in result.events:
                 found = parse_marker(event.description)
                 if found:
                     by_key[found[1]] = event.id
             return [by_key.get((parse_marker(i["description"]) or ("", ""))[1]) for i in items]
+
+        write = Writer(lambda items, safe: self.client.create_calendar_events(items, retry_safe=safe), ids)
 
         def lookup(batch: list[Action]) -> dict[str, int]:
             found: dict[str, int] = {}
@@ -394,21 +472,24 @@ class Applier:
         if not actions:
             return
 
-        def write(items: list[dict[str, Any]], safe: bool) -> list[int | None]:
+        def send(items: list[dict[str, Any]], safe: bool) -> None:
             try:
                 self.client.delete_calendar_events([int(i["eventid"]) for i in items], retry_safe=safe)
             except NotFound:
                 if len(items) > 1:
                     raise  # one missing id fails the batch: the one-by-one pass finds which
                 # Already gone (deleted by hand, or our earlier delete whose answer was lost): done.
-            return [int(i["eventid"]) for i in items]
+
+        write = Writer(send, lambda items, _answer: [int(i["eventid"]) for i in items])
 
         def record(db: sqlite3.Connection, action: Action, moodle_id: int | None) -> None:
             # Only the mapping pointing at this very event goes (a duplicate's delete keeps the kept one).
             db.execute("DELETE FROM push_mappings WHERE kind = 'event' AND key = ? AND moodle_id = ?",
                        (action.key, action.moodle_id))
 
-        self._batches(actions, [{"eventid": a.moodle_id} for a in actions], "events", write, record)
+        # The items the client sends (with "repeat"), so a batch here is exactly one call's chunk there.
+        items = [{"eventid": a.moodle_id, "repeat": 0} for a in actions]
+        self._batches(actions, items, "events", write, record)
 
     # --------------------------------------------------------------------------------- enrolments
 
@@ -433,10 +514,9 @@ class Applier:
             items.append({"roleid": self.desired.role_id, "userid": user_id, "courseid": course_id,
                           **({"suspend": 1} if suspend else {})})
 
-        def write(batch: list[dict[str, Any]], safe: bool) -> list[int | None]:
-            # Enrolling sets absolute values (status, role): Moodle accepts it again, so it is safe to retry.
-            self.client.enrol_users(batch, retry_safe=True)
-            return [int(i["userid"]) for i in batch]
+        # Enrolling sets absolute values (status, role): Moodle accepts it again, so it is safe to retry.
+        write = Writer(lambda batch, _safe: self.client.enrol_users(batch, retry_safe=True),
+                       lambda batch, _answer: [int(i["userid"]) for i in batch])
 
         def record(db: sqlite3.Connection, action: Action, moodle_id: int | None) -> None:
             if suspend:
@@ -445,11 +525,6 @@ class Applier:
                 save_mapping(db, Mapping("enrolment", action.key, int(moodle_id or 0), action.content_hash))
 
         self._batches(ready, items, "enrolments", write, record)
-
-
-class MoodleErrorFromWarning(MoodleError):
-    """A per-item warning inside a successful answer, turned into this action's failure."""
-
 
 
 @dataclass
@@ -465,13 +540,14 @@ class PushOutcome:
 
     @property
     def exit_code(self) -> int:
-        """0 done (or dry run), 1 refused or some actions failed, 3 Moodle became unusable."""
+        """0 done (or a dry run whose plan may run), 1 refused (dry run too) or some failed, 3 Moodle unusable."""
         if self.result is not None:
             return self.result.exit_code
-        return EXIT_PARTIAL if self.refusal and not self.dry_run else EXIT_OK
+        # A dry run answers like the real push would, so scripts can check a plan with --dry-run.
+        return EXIT_PARTIAL if self.refusal else EXIT_OK
 
     def summary(self) -> dict[str, Any]:
-        """Counts for the runs table and the closing line."""
+        """Counts for the runs table and the closing line; ``failed_actions``/``skipped_actions`` name each."""
         counts: dict[str, int] = {}
         for action in self.actions:
             counts[action.op] = counts.get(action.op, 0) + 1
@@ -479,9 +555,9 @@ class PushOutcome:
         if self.refusal:
             out["refused"] = self.refusal
         if self.result is not None:
-            out["done"] = len(self.result.done)
-            out["failed"] = [f"{a.op} {a.kind} {a.key}: {why}" for a, why in self.result.failed]
-            out["skipped"] = [f"{a.op} {a.kind} {a.key}: {why}" for a, why in self.result.skipped]
+            out.update(self.result.counts())
+            out["failed_actions"] = [f"{a.op} {a.kind} {a.key}: {why}" for a, why in self.result.failed]
+            out["skipped_actions"] = [f"{a.op} {a.kind} {a.key}: {why}" for a, why in self.result.skipped]
         return out
 
 
@@ -495,16 +571,37 @@ def push(
     max_deletes: int = 3,
 ) -> PushOutcome:
     """Read Moodle, plan, check the mass-delete guard and (unless dry-run) apply; records a run."""
-    doubtful = in_doubt(store)
-    state = load_state(store)
     run_id = None if dry_run else store.start_run("push")
     try:
-        # The lookup by keys sees what in-doubt writes really did, so the plan adopts instead of duplicating.
-        remote = read_remote(client, desired, state)
-    except MoodleError as exc:
+        return _push(client, store, desired, run_id, dry_run=dry_run, force_delete=force_delete,
+                     max_deletes=max_deletes)
+    except LmsSyncError as exc:
         if run_id is not None:
-            store.finish_run(run_id, "failed", exc.exit_code, {"error": str(exc)})
+            # Class and Moodle error code only: the CLI prints the message; the runs table gets no personal data.
+            store.finish_run(run_id, "failed", exc.exit_code, {"error": error_label(exc)})
         raise
+    except BaseException:
+        # A bug (or Ctrl-C) must not leave the run "running" forever; what was written is in the journal.
+        if run_id is not None:
+            store.finish_run(run_id, "failed", EXIT_INTERNAL, {"error": "internal"})
+        raise
+
+
+def _push(
+    client: MoodleClient,
+    store: Store,
+    desired: Desired,
+    run_id: int | None,
+    *,
+    dry_run: bool,
+    force_delete: bool,
+    max_deletes: int,
+) -> PushOutcome:
+    """The body of ``push`` once the run is recorded (``run_id`` is None for a dry run)."""
+    doubtful = in_doubt(store)
+    state = load_state(store)
+    # The lookup by keys sees what in-doubt writes really did, so the plan adopts instead of duplicating.
+    remote = read_remote(client, desired, state)
     actions = plan(desired, remote, state)
     outcome = PushOutcome(actions=actions, dry_run=dry_run, in_doubt=len(doubtful), run_id=run_id)
     if not force_delete:

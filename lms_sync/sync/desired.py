@@ -97,6 +97,10 @@ class DesiredEvent:
         }
 
 
+# Profile fields a roster may leave out; see ``DesiredUser.fields``.
+OPTIONAL_USER_FIELDS = ("institution", "department", "idnumber")
+
+
 @dataclass(frozen=True)
 class DesiredUser:
     """A participant's Moodle account, found by username."""
@@ -111,14 +115,13 @@ class DesiredUser:
 
     def fields(self) -> dict[str, str]:
         """The profile fields lms_sync keeps in step (never the password, never auth of an existing user)."""
-        return {
-            "email": self.email,
-            "firstname": self.firstname,
-            "lastname": self.lastname,
-            "institution": self.institution,
-            "department": self.department,
-            "idnumber": self.idnumber,
-        }
+        fields = {"email": self.email, "firstname": self.firstname, "lastname": self.lastname}
+        # An empty optional field is neither sent nor compared. The roster loader gives "" both for
+        # an absent column (the shipped example has no idnumber) and for an empty cell, so "" cannot
+        # mean "clear it in Moodle": it would erase what the site's admins or another system (HR
+        # import, SSO) keep there. Clearing such a field is left to Moodle's own interface.
+        fields.update({name: value for name in OPTIONAL_USER_FIELDS if (value := getattr(self, name))})
+        return fields
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,7 @@ def journal_finish(db: sqlite3.Connection, row_id: int, state: str, detail: str 
 def in_doubt(store: Store) -> list[JournalRow]:
     """Rows left ``pending`` by a run that was killed or lost the connection mid-write."""
     rows = store.db.execute("SELECT * FROM push_journal WHERE state = 'pending' ORDER BY id")
-    return [JournalRow(r["id"], r["run_id"], r["action"], r["kind"], r["key"], r["state"], r["detail"]) for r in rows]
+    return [_row(r) for r in rows]
 
 
 def resolve_in_doubt(store: Store, rows: list[JournalRow], run_id: int | None) -> None:
@@ -115,4 +115,9 @@ def journal(store: Store, run_id: int | None = None) -> list[JournalRow]:
     """The journal rows, of one run or all, in order."""
     sql = "SELECT * FROM push_journal" + (" WHERE run_id = ?" if run_id is not None else "") + " ORDER BY id"
     rows = store.db.execute(sql, (run_id,) if run_id is not None else ())
-    return [JournalRow(r["id"], r["run_id"], r["action"], r["kind"], r["key"], r["state"], r["detail"]) for r in rows]
+    return [_row(r) for r in rows]
+
+
+def _row(r: sqlite3.Row) -> JournalRow:
+    """A ``push_journal`` row as a JournalRow."""
+    return JournalRow(r["id"], r["run_id"], r["action"], r["kind"], r["key"], r["state"], r["detail"])

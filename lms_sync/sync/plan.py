@@ -234,11 +234,15 @@ def _plan_events(desired: Desired, remote: Remote, state: State) -> list[Action]
 
 
 def _pick(candidates: list[CalendarEvent], mapped_id: int | None, want: DesiredEvent) -> CalendarEvent:
-    for event in candidates:
-        if event.id == mapped_id:
-            return event
+    """The event to keep for a session: one already equal to the programme first, then the mapped one.
+
+    Equality comes first because a crash during a replace leaves the mapped *old* event next to the
+    new, already correct one: keeping the mapped one would delete the correct event as a duplicate
+    and create a third. Among equal events (or when none is equal) the mapped one wins, then the oldest.
+    """
     equal = [e for e in candidates if not _event_changes(e, want)]
-    return min(equal or candidates, key=lambda e: e.id)
+    pool = equal or candidates
+    return next((e for e in pool if e.id == mapped_id), None) or min(pool, key=lambda e: e.id)
 
 
 def _plan_users(desired: Desired, remote: Remote, state: State) -> list[Action]:

@@ -67,9 +67,7 @@ def read_remote(client: MoodleClient, desired: Desired, state: State) -> Remote:
         remote.category = next((c for c in categories if c.idnumber == desired.category.idnumber), None)
 
     if remote.course is not None:
-        events = client.get_calendar_events(course_ids=[remote.course.id]).events
-        # Only this course's own course events: user and site events are excluded by the options.
-        remote.events = [e for e in events if e.courseid == remote.course.id and e.eventtype == "course"]
+        remote.events = lookup_events(client, remote.course.id)
 
     if desired.users is None:
         return remote
@@ -86,6 +84,7 @@ def read_remote(client: MoodleClient, desired: Desired, state: State) -> Remote:
 
 
 def lookup_events(client: MoodleClient, course_id: int) -> list[CalendarEvent]:
-    """The course's course events (to resolve a create whose answer was lost)."""
+    """The course's own course events (read before planning, and to resolve a create whose answer was lost)."""
     events = client.get_calendar_events(course_ids=[course_id]).events
+    # Only this course's course events: user and site events are excluded by the call's options.
     return [e for e in events if e.courseid == course_id and e.eventtype == "course"]

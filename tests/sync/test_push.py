@@ -6,10 +6,11 @@ import logging
 from datetime import timedelta
 
 import pytest
-from tests.fakes.moodle import Crash, FakeMoodle
+from tests.fakes.moodle import Crash, FakeMoodle, MoodleFault
+from tests.sync.conftest import REPO
 
 from lms_sync.moodle.client import MoodleClient
-from lms_sync.program import Participant, Programme
+from lms_sync.program import Participant, Programme, load_roster
 from lms_sync.settings import PushSettings
 from lms_sync.store import Store
 from lms_sync.sync import desired_state, push
@@ -263,3 +264,152 @@ def test_invalid_token_stops_the_run_with_exit_3(fake, client, store, programme,
     with pytest.raises(Exception) as info:
         run(client, store, programme, roster)
     assert getattr(info.value, "exit_code", None) == 3
+
+
+def test_roster_without_optional_columns_keeps_moodle_values(fake, client, store, programme) -> None:
+    """The shipped example roster has no idnumber column: an idnumber set in Moodle is never erased."""
+    roster, _ = load_roster(REPO / "config" / "roster.example.csv")
+    assert all(p.idnumber == "" for p in roster)
+    run(client, store, programme, roster)
+    user = fake.user_by_username("hlefevre")
+    user["idnumber"] = "DGIDT-0001"  # set in Moodle by its admins (or an HR import)
+    fake.reset_calls()
+    outcome = run(client, store, programme, roster)
+    assert outcome.actions == []
+    assert fake.write_calls == []
+    assert user["idnumber"] == "DGIDT-0001"
+
+
+def test_empty_optional_fields_are_neither_sent_nor_compared(fake, client, store, programme, roster) -> None:
+    """An empty institution/department/idnumber leaves Moodle's value; a non-empty one is kept in step."""
+    with_ids = [p.model_copy(update={"idnumber": f"DGIDT-{i}"}) for i, p in enumerate(roster)]
+    run(client, store, programme, with_ids)
+    bare = [p.model_copy(update={"institution": "", "department": "", "idnumber": ""}) for p in roster]
+    fake.reset_calls()
+    assert {a.op for a in run(client, store, programme, bare).actions} <= {"adopt"}  # new hash recorded locally
+    assert fake.write_calls == []
+    user = fake.user_by_username("fmenard")
+    assert (user["idnumber"], user["institution"], user["department"]) == ("DGIDT-1", "STEG", "DSI")
+    moved_out = [roster[0], roster[1].model_copy(update={"department": "DRH"}), roster[2]]
+    outcome = run(client, store, programme, moved_out)
+    writes = [(a.op, a.key, a.changes) for a in outcome.actions if a.writes]
+    assert writes == [("update", "fmenard", (("department", "DSI", "DRH"),))]
+    assert user["department"] == "DRH" and user["idnumber"] == "DGIDT-1"
+
+
+def test_failed_user_and_enrolment_logs_carry_no_personal_data(fake, client, store, programme, roster, caplog) -> None:
+    """A failing user create and failing enrolments are logged by op, kind, id and error code only."""
+    caplog.set_level(logging.DEBUG)
+    create_users = fake.handlers["core_user_create_users"]
+
+    def refuse_fmenard(f: FakeMoodle, params: dict) -> object:
+        # Moodle's messages can quote the username and email: they must not reach a log.
+        if any(u["username"] == "fmenard" for u in params["users"]):
+            raise MoodleFault("invalidparameter", f"Email address already exists: {roster[1].email} (fmenard)")
+        return create_users(f, params)
+
+    def refuse_enrolments(_f: FakeMoodle, params: dict) -> object:
+        who = ", ".join(f"{p.username} <{p.email}> {p.firstname} {p.lastname}" for p in roster)
+        raise MoodleFault("wsusercannotassign", f"You cannot assign this role to {who}")
+
+    fake.handlers["core_user_create_users"] = refuse_fmenard
+    fake.handlers["enrol_manual_enrol_users"] = refuse_enrolments
+    outcome = run(client, store, programme, roster)
+    assert outcome.exit_code == 1 and outcome.result is not None
+    assert {(a.op, a.key) for a, _ in outcome.result.failed} == {
+        ("create", "fmenard"), ("enrol", "hlefevre"), ("enrol", "zdubeuf")
+    }
+    assert "create user failed: InvalidParameter [invalidparameter] in core_user_create_users" in caplog.text
+    assert "enrol enrolment (id " in caplog.text and "AccessDenied [wsusercannotassign]" in caplog.text
+    for p in roster:
+        for value in (p.username, p.email, p.firstname, p.lastname):
+            assert value not in caplog.text, value
+
+
+def test_crash_during_replace_keeps_the_new_event(fake, client, store, programme) -> None:
+    """Killed after the replacing event was created: the next push keeps it and deletes the old one only."""
+    run(client, store, programme, None)
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    old = next(e for e in fake.course_events(course["id"]) if "seance-3" in e["description"])
+    later = moved(programme, "seance-3", 7)
+    fake.inject("crash_after", "core_calendar_create_calendar_events")
+    with pytest.raises(Crash):
+        run(client, store, later, None)
+    new = next(e for e in fake.course_events(course["id"]) if "seance-3" in e["description"] and e["id"] != old["id"])
+    fake.reset_calls()
+    outcome = run(client, store, later, None)
+    assert [(a.op, a.moodle_id) for a in outcome.actions] == [("delete", old["id"]), ("adopt", new["id"])]
+    assert [c.wsfunction for c in fake.write_calls] == ["core_calendar_delete_calendar_events"]
+    assert new["id"] in fake.events and old["id"] not in fake.events
+    assert_matches(fake, later, None)
+    assert run(client, store, later, None).actions == []
+
+
+def test_dry_run_of_a_refused_plan_exits_1(fake, client, store, programme) -> None:
+    """--dry-run answers like the real push: a plan that would be refused exits 1, and nothing is written."""
+    run(client, store, programme, None)
+    renamed = programme.model_copy(
+        update={"sessions": tuple(s.model_copy(update={"id": s.id + "-bis"}) for s in programme.sessions)}
+    )
+    fake.reset_calls()
+    outcome = run(client, store, renamed, None, dry_run=True)
+    assert outcome.refusal is not None and outcome.exit_code == 1
+    assert fake.write_calls == []
+    assert run(client, store, renamed, None, dry_run=True, force_delete=True).exit_code == 0
+
+
+def test_unexpected_error_finishes_the_run_as_failed(fake, client, store, programme, monkeypatch) -> None:
+    """A non-Moodle error while reading Moodle ends the run as failed (exit 70) instead of "running"."""
+    def broken(*_a: object, **_k: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("lms_sync.sync.apply.read_remote", broken)
+    with pytest.raises(RuntimeError):
+        run(client, store, programme, None)
+    last = store.runs(kind="push")[0]
+    assert (last.status, last.exit_code) == ("failed", 70)
+
+
+def test_summary_counts_done_failed_and_skipped(fake, client, store, programme, roster) -> None:
+    """summary() has int counts (shown by `lms-sync runs`) besides the list of each failed or skipped action."""
+    taken = FakeMoodle.new_id(fake)
+    fake.users[taken] = {"id": taken, "username": "someone", "firstname": "S", "lastname": "O",
+                         "email": roster[1].email, "idnumber": "", "institution": "", "department": "",
+                         "auth": "manual", "password": "sent", "password_changes": 0}
+    outcome = run(client, store, programme, roster)
+    summary = outcome.summary()
+    assert (summary["failed"], summary["skipped"]) == (1, 1)
+    assert summary["done"] == len(outcome.result.done)
+    assert summary["skipped_actions"] == ["enrol enrolment fmenard: skipped: the user account could not be created"]
+    assert store.runs(kind="push")[0].summary["skipped"] == 1
+
+
+def test_client_split_call_records_the_applied_chunks(fake, client, store, programme, monkeypatch) -> None:
+    """If a client call is sent in several chunks and a later one fails, the earlier ones are recorded done."""
+    run(client, store, programme, None)
+    # A client that splits every write in one-item chunks (it counts fields differently from apply).
+    monkeypatch.setattr(client, "_chunks", lambda _ws, _key, items, _other=None: [[i] for i in items])
+    # The second delete call fails on both attempts (retry_attempts = 2).
+    fake.inject("http500", "core_calendar_delete_calendar_events", skip=1)
+    fake.inject("http500", "core_calendar_delete_calendar_events")
+    outcome = run(client, store, without(programme, "seance-3", "seance-4"), None, force_delete=True)
+    assert outcome.result is not None
+    assert [(a.op, a.key) for a in outcome.result.done if a.kind == "event"] == [("delete", "seance-3")]
+    assert [(a.op, a.key) for a, _ in outcome.result.failed] == [("delete", "seance-4")]
+    rows = {row.key: row.state for row in journal(store, outcome.run_id) if row.kind == "event"}
+    assert rows == {"seance-3": "done", "seance-4": "failed"}
+
+
+@pytest.mark.parametrize("wsfunction", ["core_user_update_users", "core_course_update_courses"])
+def test_update_warning_fails_the_action(fake, client, store, programme, roster, wsfunction) -> None:
+    """A per-item warning in an update's answer fails that action (exit 1); the others go through."""
+    run(client, store, programme, roster)
+    fake.handlers[wsfunction] = lambda _f, _p: {"warnings": [{"item": "x", "itemid": 1, "warningcode": "nopermission",
+                                                               "message": "no"}]}
+    changed = moved(programme, "seance-4", 7)  # the course's end date changes too
+    edited = [roster[0].model_copy(update={"email": "h.lefevre@industrie.gov.tn"}), *roster[1:]]
+    outcome = run(client, store, changed, edited)
+    failed = [(a.op, a.kind, why) for a, why in outcome.result.failed]
+    kind = "user" if "user" in wsfunction else "course"
+    assert failed == [("update", kind, f"{wsfunction}: nopermission: no [nopermission]")]
+    assert outcome.exit_code == 1

@@ -10,6 +10,8 @@ from tests.fakes.moodle import BASE_URL, TOKEN, FakeMoodle
 
 from lms_sync.cli import main
 from lms_sync.context import Context
+from lms_sync.store import Store
+from lms_sync.sync.journal import in_doubt, journal_pending
 
 ROSTER = "username;email;firstname;lastname;institution;department\n" \
          "hlefevre;helene.lefevre@industrie.gov.tn;Hélène;Lefèvre;Ministère de l'Industrie;DGIDT\n" \
@@ -98,3 +100,45 @@ def test_help_has_examples(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["push", "--help"])
     assert "lms-sync push --dry-run" in capsys.readouterr().out
+
+
+def _renamed_programme(tmp_path: Path) -> Path:
+    """The shipped programme with every session id changed: a plan deleting every event."""
+    other = tmp_path / "program.toml"
+    other.write_text(PROGRAM_FILE.read_text(encoding="utf-8").replace('id = "seance-', 'id = "s-'), encoding="utf-8")
+    return other
+
+
+def test_dry_run_of_a_refused_plan_exits_1(cli, fake, capsys, tmp_path) -> None:
+    """--dry-run exits 1 when push would refuse the plan, so a script can check first; nothing is written."""
+    assert cli() == 0
+    capsys.readouterr()
+    fake.reset_calls()
+    state = ["--state", str(tmp_path / "state.sqlite3")]
+    assert main(["--program", str(_renamed_programme(tmp_path)), *state, "push", "--dry-run"]) == 1
+    err = capsys.readouterr().err
+    assert "push would be refused" in err and "--force-delete" in err
+    assert fake.write_calls == []
+    assert main(["--program", str(_renamed_programme(tmp_path)), *state, "push", "--dry-run", "--force-delete"]) == 0
+
+
+def test_dry_run_says_interrupted_writes_would_be_resolved(cli, fake, capsys, tmp_path) -> None:
+    """An interrupted write left in the journal: a dry run says it would be resolved, and leaves it pending."""
+    assert cli() == 0
+    with Store(tmp_path / "state.sqlite3") as store, store.transaction() as db:
+        journal_pending(db, None, "create", "event", "seance-1")
+    capsys.readouterr()
+    assert cli("--dry-run") == 0
+    err = capsys.readouterr().err
+    assert "would be resolved" in err and "were checked in Moodle and resolved" not in err
+    with Store(tmp_path / "state.sqlite3") as store:
+        assert len(in_doubt(store)) == 1
+    assert cli() == 0
+    assert "were checked in Moodle and resolved" in capsys.readouterr().err
+
+
+def test_help_names_the_dry_run_exit_code(capsys) -> None:
+    """push --help says a dry run exits 1 when the plan would be refused."""
+    with pytest.raises(SystemExit):
+        main(["push", "--help"])
+    assert "exit 1 if push would refuse the plan" in " ".join(capsys.readouterr().out.split())

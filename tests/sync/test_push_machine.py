@@ -1,9 +1,10 @@
 """A Hypothesis state machine for push (after vdirsyncer's SyncMachine).
 
 Random programme and roster edits, hand edits in Moodle, injected timeouts, HTTP 500s and crashes
-between calls. Invariant: after every push that exits 0, Moodle holds exactly the programme (one
-course, one event per session with the right name and times, the roster as active participants,
-no duplicate) and a second plan is empty.
+between calls, pushes with and without --force-delete, a lost state store. Invariants: after every
+push that exits 0, Moodle holds exactly the programme (one course, one event per session with the
+right name, times and description, the roster as active participants, no duplicate) and a second
+plan is empty; a push whose plan is refused writes nothing to Moodle.
 """
 
 from __future__ import annotations
@@ -49,8 +50,13 @@ class PushMachine(RuleBasedStateMachine):
         self.store = Store(self.tmp / "state.sqlite3")
         self.programme: Programme = BASE
         self.roster: list[Participant] = []
+        self.removed: list[Participant] = []  # participants taken out of the roster, to bring back
         self.counter = 0
         self.pushed_ok = False
+        # The store knows every enrolment to suspend: true after a push exits 0, false once a
+        # participant leaves the roster (see lose_state_store).
+        self.synced = False
+        self.stores = 0
 
     def teardown(self) -> None:
         self.store.close()
@@ -126,7 +132,14 @@ class PushMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.roster)
     @rule(index=st.integers(0, 20))
     def remove_participant(self, index: int) -> None:
-        del self.roster[index % len(self.roster)]
+        self.removed.append(self.roster.pop(index % len(self.roster)))
+        self.synced = False
+
+    @precondition(lambda self: self.removed)
+    @rule(index=st.integers(0, 20))
+    def readd_participant(self, index: int) -> None:
+        # Back in the roster with the same account: the suspended enrolment is re-activated, not duplicated.
+        self.roster.append(self.removed.pop(index % len(self.removed)))
 
     # ---------------------------------------------------------------------- Moodle-side mischief
 
@@ -144,12 +157,24 @@ class PushMachine(RuleBasedStateMachine):
         else:
             self.fake.events[eid]["timestart"] += 1800
 
+    # ------------------------------------------------------------------------------- state store
+
+    # Only when the store knows every enrolment: a participant who left the roster while the store
+    # was lost cannot be told from one enrolled by hand, so that enrolment is (by design) left alone.
+    @precondition(lambda self: self.synced)
+    @rule()
+    def lose_state_store(self) -> None:
+        self.store.close()
+        self.stores += 1
+        self.store = Store(self.tmp / f"state-{self.stores}.sqlite3")
+
     # -------------------------------------------------------------------------------------- push
 
-    @rule()
-    def push(self) -> None:
+    @rule(force=st.booleans())
+    def push(self, force: bool) -> None:
+        before = len(self.fake.calls)
         try:
-            outcome = push(self.client, self.store, self._desired(), force_delete=True)
+            outcome = push(self.client, self.store, self._desired(), force_delete=force)
         except Crash:
             self.pushed_ok = False
             return
@@ -157,8 +182,13 @@ class PushMachine(RuleBasedStateMachine):
             assert getattr(exc, "exit_code", None) == 3, exc
             self.pushed_ok = False
             return
+        if outcome.refusal is not None:
+            # The guard stops the plan before any write: Moodle is untouched, exit 1.
+            assert not force and outcome.result is None and outcome.exit_code == 1
+            assert [c.wsfunction for c in self.fake.calls[before:] if c.write] == []
         self.pushed_ok = outcome.exit_code == 0
         if self.pushed_ok:
+            self.synced = True
             self.check_matches()
 
     @rule()
@@ -166,7 +196,7 @@ class PushMachine(RuleBasedStateMachine):
         self.fake.faults.clear()
         outcome = push(self.client, self.store, self._desired(), force_delete=True)
         assert outcome.exit_code == 0, outcome.summary()
-        self.pushed_ok = True
+        self.pushed_ok = self.synced = True
         self.check_matches()
 
     def check_matches(self) -> None:
@@ -174,8 +204,9 @@ class PushMachine(RuleBasedStateMachine):
         assert course is not None
         assert sum(1 for c in self.fake.courses.values() if c["idnumber"] == self.programme.id) == 1
         desired = self._desired()
-        have = sorted((e["name"], e["timestart"], e["timeduration"]) for e in self.fake.course_events(course["id"]))
-        want = sorted((e.name, e.timestart, e.timeduration) for e in desired.events)
+        events = self.fake.course_events(course["id"])
+        have = sorted((e["name"], e["timestart"], e["timeduration"], e["description"]) for e in events)
+        want = sorted((e.name, e.timestart, e.timeduration, e.description) for e in desired.events)
         assert have == want
         assert self.fake.active_usernames(course["id"]) == {p.username for p in self.roster}
         assert len(self.fake.categories) == 1
@@ -195,7 +226,9 @@ class PushMachine(RuleBasedStateMachine):
         assert self.store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+# Derandomized: the same examples on every run, so a CI failure reproduces; about 3 s.
 PushMachine.TestCase.settings = settings(
-    max_examples=40, stateful_step_count=15, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=60, stateful_step_count=20, deadline=None, derandomize=True, database=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 TestPushMachine = PushMachine.TestCase
