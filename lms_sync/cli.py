@@ -15,12 +15,11 @@ from collections.abc import Sequence
 from . import __version__
 from .commands import command_modules
 from .context import Context
-from .errors import EXIT_CONFIG, EXIT_OK, LmsSyncError
+from .errors import EXIT_CONFIG, EXIT_INTERNAL, EXIT_OK, LmsSyncError
 
 log = logging.getLogger(__name__)
 
 EXIT_INTERRUPTED = 130
-EXIT_INTERNAL = 70
 
 DESCRIPTION = """\
 Keep a Moodle site, a participants' calendar feed and completion reports in step with a

@@ -16,7 +16,7 @@ from typing import Any
 
 from .completion import pull_completion
 from .context import Context
-from .errors import EXIT_OK, EXIT_PARTIAL, ConfigError, LmsSyncError, MoodleUnavailable
+from .errors import EXIT_INTERNAL, EXIT_OK, EXIT_PARTIAL, ConfigError, LmsSyncError, MoodleUnavailable
 from .files import write_atomic
 from .lock import run_lock
 from .log import set_run_id
@@ -26,8 +26,6 @@ from .store import utcnow
 from .sync import desired_state, push
 
 log = logging.getLogger(__name__)
-
-EXIT_INTERNAL = 70
 
 
 @dataclass

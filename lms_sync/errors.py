@@ -29,6 +29,7 @@ EXIT_PARTIAL = 1
 EXIT_CONFIG = 2
 EXIT_UNAVAILABLE = 3
 EXIT_LOCKED = 4
+EXIT_INTERNAL = 70  # a bug: sysexits' EX_SOFTWARE
 
 
 class LmsSyncError(Exception):

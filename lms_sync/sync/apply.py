@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import (
+    EXIT_INTERNAL,
     EXIT_OK,
     EXIT_PARTIAL,
     EXIT_UNAVAILABLE,
@@ -49,7 +50,6 @@ from .remote import Remote, lookup_events, read_remote
 
 log = logging.getLogger("lms_sync.sync")
 
-EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: an unexpected error (a bug), as the other commands record it
 # Their keys are usernames, and Moodle's messages about them may quote a username or an email:
 # logs name these actions by op, kind and Moodle id only (logs never carry personal data).
 PERSONAL_KINDS = frozenset({"user", "enrolment"})
