@@ -21,21 +21,41 @@ codes only.
 from __future__ import annotations
 
 import html
+import json
 import logging
 import math
 import re
-import sqlite3
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from .errors import EXIT_OK, EXIT_PARTIAL, AccessDenied, ConfigError, LmsSyncError, MoodleError, NotFound
+from pydantic import Field, TypeAdapter, ValidationError
+
+from .errors import (
+    EXIT_OK,
+    EXIT_PARTIAL,
+    AccessDenied,
+    ConfigError,
+    LmsSyncError,
+    MoodleError,
+    MoodleRemoteError,
+    MoodleUnavailable,
+    NotFound,
+)
 from .moodle.client import MoodleClient
-from .moodle.models import ActivitiesCompletionResult, Course, CourseCompletion, User
+from .moodle.models import (
+    ActivitiesCompletionResult,
+    Course,
+    CourseCompletion,
+    MoodleModel,
+    ReportResult,
+    User,
+    parse_response,
+)
 from .program import Programme
 from .settings import Settings
 from .snapshots import (
@@ -53,6 +73,7 @@ from .snapshots import (
     save_snapshot,
 )
 from .store import Store, utcnow
+from .sync.journal import load_state
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +83,11 @@ USERFIELDS = ("id", "username", "idnumber", "fullname", "email", "institution", 
 # Attendance counts a completed activity; a failed grade (3) is not attendance.
 ATTENDED_STATES = frozenset({1, 2})
 COMPLETION_OFF = "cannotviewreport"
+# Participants tried in turn to learn whether course completion can be read (see _probe_completion).
+_PROBES = 3
 
 ProgressFn = Callable[[int, int], None]
+T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------------------- results
@@ -140,25 +164,11 @@ def find_course(client: MoodleClient, store: Store, programme: Programme, calls:
     return found[0]
 
 
-# Where the push stage may record the course it created (its migration is "0002_push_state"); the
-# first query that works wins, so pull does not depend on push having run or on its exact schema.
-_MAPPING_QUERIES = (
-    "SELECT moodle_id FROM mappings WHERE kind = 'course' AND key = ?",
-    "SELECT moodle_id FROM push_mappings WHERE kind = 'course' AND key = ?",
-    "SELECT moodle_id FROM moodle_objects WHERE kind = 'course' AND key = ?",
-)
-
-
 def mapped_course_id(store: Store, programme_id: str) -> int | None:
     """The Moodle course id recorded by push for this programme, or None."""
-    for sql in _MAPPING_QUERIES:
-        try:
-            row = store.db.execute(sql, (programme_id,)).fetchone()
-        except sqlite3.OperationalError:  # table or column absent: push has not recorded it this way
-            continue
-        if row is not None and row[0] is not None:
-            return int(row[0])
-    return None
+    # Push keys the course mapping by its idnumber, which is the programme id (sync.desired).
+    mapping = load_state(store).get("course", programme_id)
+    return mapping.moodle_id if mapping is not None else None
 
 
 # -------------------------------------------------------------------------------------- sessions
@@ -179,7 +189,7 @@ def plan_sessions(
         for s in programme.sessions
         if isinstance(s.activity, str) and not s.cancelled and s.activity not in known
     }
-    resolved = _resolve_idnumbers(client, course_id, wanted, calls) if wanted else {}
+    resolved = resolve_idnumbers(client, course_id, wanted, calls) if wanted else {}
     out: list[SessionInfo] = []
     for s in programme.sessions:
         cmid: int | None = None
@@ -206,25 +216,78 @@ def plan_sessions(
     return tuple(out), notes
 
 
-def _resolve_idnumbers(client: MoodleClient, course_id: int, wanted: set[str], calls: _Calls) -> dict[str, int]:
+class _ContentModule(MoodleModel):
+    """A course module as ``core_course_get_contents`` lists it (no idnumber there)."""
+
+    id: int
+    completion: int = 0
+    idnumber: str | None = None
+
+
+class _ContentSection(MoodleModel):
+    """A course section with its modules."""
+
+    modules: list[_ContentModule] = Field(default_factory=list)
+
+
+class _CourseModule(MoodleModel):
+    """The ``cm`` record of ``core_course_get_course_module``."""
+
+    id: int
+    idnumber: str | None = ""
+
+
+class _CourseModuleResult(MoodleModel):
+    """``core_course_get_course_module``."""
+
+    cm: _CourseModule
+
+
+_CONTENTS = TypeAdapter(list[_ContentSection])
+_COURSE_MODULE = TypeAdapter(_CourseModuleResult)
+
+
+def _raw_read(client: MoodleClient, wsfunction: str, params: Mapping[str, Any], shape: TypeAdapter[T]) -> T:
+    """Call a wsfunction the client has no typed method for; an unexpected answer is a MoodleRemoteError."""
+    # Moodle's own errors (exception answers, HTTP faults) arrive already typed from the transport.
+    return _raw_shape(shape, client.transport.call(wsfunction, params), wsfunction)
+
+
+def _raw_shape(shape: TypeAdapter[T], data: Any, wsfunction: str) -> T:
+    """Validate a raw answer; an unexpected shape is a MoodleRemoteError naming the function."""
+    try:
+        return shape.validate_python(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "answer"
+        raise MoodleRemoteError(
+            f"unexpected answer shape (first problem at {where}: {first['msg']})",
+            wsfunction=wsfunction,
+            hint="this Moodle version may not be supported; report it with the Moodle release",
+        ) from None
+
+
+def resolve_idnumbers(client: MoodleClient, course_id: int, wanted: set[str], calls: _Calls) -> dict[str, int]:
+    """Course-module ids of the activities whose ID number is in ``wanted`` (those found)."""
     # core_course_get_contents lists the course modules but not their idnumber (fixture
     # core_course_get_contents.ok.json), so each module with completion is read with
     # core_course_get_course_module until every wanted idnumber is found. The client has no typed
-    # method for these two yet, hence the raw transport calls.
+    # method for these two, hence the raw transport calls validated here.
     calls.add()
-    sections = client.transport.call("core_course_get_contents", {"courseid": course_id}) or []
+    sections = _raw_read(client, "core_course_get_contents", {"courseid": course_id}, _CONTENTS)
     found: dict[str, int] = {}
     for section in sections:
-        for module in section.get("modules", []):
-            if not module.get("completion"):
-                continue
-            idnumber = module.get("idnumber")
+        for module in section.modules:
+            if not module.completion:
+                continue  # attendance is read through activity completion: a module without it cannot record it
+            idnumber = module.idnumber
             if idnumber is None:
                 calls.add()
-                cm = client.transport.call("core_course_get_course_module", {"cmid": module["id"]}) or {}
-                idnumber = (cm.get("cm") or {}).get("idnumber")
+                idnumber = _raw_read(
+                    client, "core_course_get_course_module", {"cmid": module.id}, _COURSE_MODULE
+                ).cm.idnumber
             if idnumber in wanted:
-                found[idnumber] = int(module["id"])
+                found[idnumber] = module.id
             if len(found) == len(wanted):
                 return found
     return found
@@ -424,13 +487,75 @@ def parse_report_row(columns: Sequence[str | None], layout: Mapping[str, int], r
     )
 
 
+# Moodle's text filter operator "Is equal to" (core_reportbuilder\local\filters\text::IS_EQUAL_TO), as
+# stored in the report's conditiondata (fixture core_reportbuilder_retrieve_report.page0_perpage2.ok.json).
+_IS_EQUAL_TO = 3
+_RETRIEVE_REPORT = "core_reportbuilder_retrieve_report"
+
+
+class _ReportConditions(MoodleModel):
+    """The part of the report record naming its stored conditions (a JSON string)."""
+
+    conditiondata: str | None = None
+
+
+class _ReportHead(MoodleModel):
+    """``core_reportbuilder_retrieve_report``, read only for the report record's conditions."""
+
+    details: _ReportConditions
+
+
+_REPORT_HEAD = TypeAdapter(_ReportHead)
+
+
+def check_report_course(conditiondata: str | None, course: Course, report_id: int) -> None:
+    """Refuse a report whose stored conditions do not limit it to ``course`` (by its ID number)."""
+    # The rows carry no course, so the report's own conditions are the only free evidence of what
+    # it lists: a report id pointing at another course's report would otherwise give a "complete"
+    # snapshot of the wrong people.
+    fix = (
+        f"edit report {report_id}'s conditions to: Course ID number is equal to {course.idnumber!r} (plus active "
+        "enrolment and role student), or set moodle.completion_report_id to the report built for this course, "
+        "or unset it to read participants one by one"
+    )
+    try:
+        conditions = json.loads(conditiondata) if conditiondata else None
+    except ValueError:
+        conditions = None
+    if not isinstance(conditions, dict):
+        raise ConfigError(
+            f"Report builder report {report_id}: Moodle did not give its conditions, so lms_sync cannot check that "
+            f"it lists the participants of course {course.id} (ID number {course.idnumber!r})",
+            hint=fix,
+        )
+    operator = conditions.get("course:idnumber_operator")
+    value = conditions.get("course:idnumber_value")
+    if str(operator) != str(_IS_EQUAL_TO) or not isinstance(value, str):
+        raise ConfigError(
+            f"Report builder report {report_id} is not limited to one course: it has no condition "
+            f"\"Course ID number is equal to\" (course {course.id} has ID number {course.idnumber!r})",
+            hint=fix,
+        )
+    # Moodle compares text conditions without regard to case.
+    if not course.idnumber or value.strip().casefold() != course.idnumber.strip().casefold():
+        raise ConfigError(
+            f"Report builder report {report_id} is about another course: its condition is course ID number "
+            f"{value!r}, but the programme's course is {course.id} with ID number {course.idnumber!r}",
+            hint=fix,
+        )
+
+
 def read_report(
-    client: MoodleClient, report_id: int, page_size: int, calls: _Calls
+    client: MoodleClient, report_id: int, page_size: int, calls: _Calls, course: Course
 ) -> list[ReportParticipant]:
-    """Every row of the custom report, in ceil(total / page_size) calls."""
+    """Every row of the custom report, in ceil(total / page_size) calls, once checked to be about ``course``."""
     calls.add()
-    first = client.retrieve_report(report_id, page=0, perpage=page_size)
+    # The first page through the transport: the client's model drops the report record's
+    # conditiondata, which tells which course the report lists.
+    raw = client.transport.call(_RETRIEVE_REPORT, {"reportid": report_id, "page": 0, "perpage": page_size})
+    first: ReportResult = parse_response(_RETRIEVE_REPORT, raw)
     layout = report_layout(first.data.headers, report_id)
+    check_report_course(_raw_shape(_REPORT_HEAD, raw, _RETRIEVE_REPORT).details.conditiondata, course, report_id)
     pages = [first]
     # totalrowcount comes from the first page: a page past the end answers 0 (fact 12), so it is
     # never asked for.
@@ -646,7 +771,7 @@ def _rows_from_report(
     calls: _Calls,
     progress: ProgressFn | None,
 ) -> list[ParticipantRow]:
-    listed = read_report(client, report_id, settings.pull.report_page_size, calls)
+    listed = read_report(client, report_id, settings.pull.report_page_size, calls, course)
     before = {r.user_id: r for r in load_rows(store, previous.run_id)} if previous else {}
     final_days = timedelta(days=settings.pull.attendance_final_days)
     tracked = [s for s in sessions if s.tracked] if enabled else []
@@ -683,8 +808,6 @@ def _rows_from_report(
         if enabled and p.completed:
             if usable and prev.completed and prev.time_completed:  # type: ignore[union-attr]
                 base = replace(base, time_completed=prev.time_completed)  # type: ignore[union-attr]
-            elif usable and prev.error == COMPLETION_OFF:  # type: ignore[union-attr]
-                base = replace(base, error=COMPLETION_OFF)
             else:
                 need_time = True  # newly complete: only the per-user call has the exact time
         need_attendance = False
@@ -696,6 +819,9 @@ def _rows_from_report(
         if need_time or need_attendance:
             todo[p.user_id] = (need_time, need_attendance)
         rows.append(base)
+
+    if enabled and rows:
+        rows, todo = _probe_completion(client, course.id, rows, todo, calls)
 
     if todo:
         readers = {
@@ -714,6 +840,51 @@ def _rows_from_report(
     elif progress is not None:
         progress(len(rows), len(rows))
     return sorted(rows, key=lambda r: r.user_id)
+
+
+def _probe_completion(
+    client: MoodleClient,
+    course_id: int,
+    rows: list[ParticipantRow],
+    todo: dict[int, tuple[bool, bool]],
+    calls: _Calls,
+) -> tuple[list[ParticipantRow], dict[int, tuple[bool, bool]]]:
+    """Ask Moodle for one participant's course completion, so the report path records what the calls path would."""
+    # The report shows "Completed" Yes/No even when the course has completion on but no criteria,
+    # where core_completion_get_course_completion_status answers cannotviewreport for everyone:
+    # the calls path then records "unknown" with that error. One call tells which case this is.
+    # Someone whose completion time is needed anyway goes first, so the probe costs nothing extra.
+    needing = [uid for uid, (need_time, _) in sorted(todo.items()) if need_time]
+    order = list(dict.fromkeys([*needing, *sorted(r.user_id for r in rows)]))[:_PROBES]
+    for user_id in order:
+        calls.add()
+        try:
+            status = client.get_course_completion_status(course_id, user_id).completionstatus
+        except MoodleUnavailable:
+            raise  # Moodle is down or refuses the token: every other call would fail too
+        except MoodleError as exc:
+            if isinstance(exc, AccessDenied) and exc.errorcode == COMPLETION_OFF:
+                unknown = [replace(r, completed=None, time_completed=None, error=COMPLETION_OFF) for r in rows]
+                return unknown, {uid: (False, att) for uid, (_, att) in todo.items() if att}
+            # Most likely this participant's own trouble (left the course, a server bug on their
+            # record): try another. If it is not, their own reads below record the failure.
+            log.warning("completion probe: %s for one participant; trying another", _error_code(exc))
+            continue
+        if todo.get(user_id, (False, False))[0]:
+            # Reuse the answer: it is the per-user completion call this participant needed.
+            rows = [
+                replace(r, completed=status.completed, time_completed=course_time_completed(status))
+                if r.user_id == user_id
+                else r
+                for r in rows
+            ]
+            attendance = todo[user_id][1]
+            todo = {k: v for k, v in todo.items() if k != user_id}
+            if attendance:
+                todo[user_id] = (False, True)
+        return rows, todo
+    log.warning("completion probe: no participant could be read; the report's Completed flags are kept")
+    return rows, todo
 
 
 def _from_report(

@@ -25,7 +25,8 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
         "(activity = course-module id or idnumber), attendance through activity completion. Each run "
         "records one snapshot in the state store; `lms-sync report completion` turns it into reports. "
         "With moodle.completion_report_id set, a Report builder custom report lists everyone in a "
-        "few calls and per-participant calls are made only for what the last snapshot lacks. A "
+        "few calls (it must be limited to the course's ID number, or it is refused) and per-participant "
+        "calls are made only for what the last snapshot lacks. A "
         "participant whose calls fail is recorded as failed and the run exits 1.",
         examples="  lms-sync pull\n"
         "  LMS_SYNC_MOODLE__COMPLETION_REPORT_ID=1 lms-sync pull\n"

@@ -49,7 +49,8 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
         summary="who attended and completed, per participant and per institution",
         description="Write the completion report of a snapshot: per participant (name, email, institution, "
         "department, each session attended or not, course completed and when) and per institution "
-        "(enrolled, attended each session, completed, completion rate, totals). French by default. "
+        "(enrolled, attended each session, completed, completion rate, totals; participants no longer "
+        "enrolled are counted apart, not in the rate). French by default. "
         "CSV is UTF-8 with a BOM and ';' (what Excel expects in a French locale); XLSX has a sheet per "
         "view; JSON follows lms_sync/reports/completion-report.schema.json; HTML is one printable page "
         "with charts. Files are written with mode 0600: they hold personal data. The report of an "
@@ -96,8 +97,9 @@ def cmd_completion(ctx: Context, args: argparse.Namespace) -> int:
     written = write_atomic(out, data, mode=0o600)  # personal data: owner only
     state = "written" if written else "unchanged"
     flag = "" if report.complete else f"; INCOMPLETE snapshot ({report.totals.failed} participant(s) not read)"
-    print(f"{out}: {state} (run {report.snapshot.run_id}, {report.totals.enrolled} participant(s), "
-          f"{report.totals.completed} completed{flag})")
+    gone = f", {report.totals.no_access} no longer enrolled" if report.totals.no_access else ""
+    print(f"{out}: {state} (run {report.snapshot.run_id}, {report.totals.enrolled} enrolled, "
+          f"{report.totals.completed} completed{gone}{flag})")
     return EXIT_OK
 
 

@@ -8,6 +8,9 @@ from ..i18n import t
 from .data import CompletionReport, InstitutionLine, ParticipantLine
 
 DATE_FORMAT = "%Y-%m-%d %H:%M"
+# Cell starts a spreadsheet reads as a formula (OWASP CSV injection): = + - @, and tab or carriage
+# return, which some spreadsheets skip before looking for one.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def yes_no(value: bool | None, lang: str) -> str:
@@ -55,12 +58,23 @@ def institution_name(name: str, lang: str) -> str:
     return name or t("rep_not_set", lang)
 
 
+# Words of this module only; kept here rather than in lms_sync.i18n, which other features edit.
+_WORDS = {
+    "no_access_count": {"fr": "Plus inscrits", "en": "No longer enrolled"},
+}
+
+
+def word(key: str, lang: str) -> str:
+    """A report word defined here, in ``lang`` (French when the language is unknown)."""
+    return _WORDS[key].get(lang, _WORDS[key]["fr"])
+
+
 def institution_header(report: CompletionReport, lang: str) -> list[str]:
     """Column titles of the institution view."""
     return [
         t("rep_institution", lang), t("rep_enrolled", lang),
         *(t("rep_present", lang).format(session=session_title(report, i, lang)) for i in range(len(report.sessions))),
-        t("rep_completed_count", lang), t("rep_rate", lang), t("rep_failed", lang),
+        t("rep_completed_count", lang), t("rep_rate", lang), t("rep_failed", lang), word("no_access_count", lang),
     ]
 
 
@@ -77,7 +91,7 @@ def institution_cells(line: InstitutionLine, lang: str, *, total: bool = False) 
     """Text cells of one institution (or of the totals)."""
     name = t("rep_total", lang) if total else institution_name(line.institution, lang)
     return [name, str(line.enrolled), *(str(n) for n in line.attended), str(line.completed),
-            rate(line.rate, lang), str(line.failed)]
+            rate(line.rate, lang), str(line.failed), str(line.no_access)]
 
 
 def banner_lines(report: CompletionReport, lang: str) -> list[str]:

@@ -23,7 +23,8 @@ from ..snapshots import (
 )
 from ..store import Store
 
-SCHEMA_VERSION = "1.0"
+# 1.1: counts gained "no_access"; "enrolled" (and so "completion_rate") no longer counts them.
+SCHEMA_VERSION = "1.1"
 
 
 class NoSnapshot(LookupError):
@@ -47,13 +48,14 @@ class ParticipantLine:
 
 @dataclass(frozen=True)
 class InstitutionLine:
-    """Counts for one institution (or the totals)."""
+    """Counts for one institution (or the totals); participants no longer enrolled count apart."""
 
     institution: str
-    enrolled: int
-    attended: tuple[int, ...]  # per session
-    completed: int
-    failed: int
+    enrolled: int  # still enrolled: every participant but the no_access ones, failed included
+    attended: tuple[int, ...]  # per session, among the enrolled
+    completed: int  # among the enrolled
+    failed: int  # enrolled but not read: counted in enrolled, so the rate is a lower bound
+    no_access: int = 0  # listed but no longer enrolled (Moodle said usernotenroled)
 
     @property
     def rate(self) -> float | None:
@@ -142,12 +144,16 @@ def _line(row: ParticipantRow, sessions: tuple[SessionInfo, ...], tz: ZoneInfo) 
 
 
 def _count(name: str, members: list[ParticipantLine], n_sessions: int) -> InstitutionLine:
+    # Someone whose enrolment ended between the participant list and their own calls is not
+    # enrolled: counting them would inflate "Inscrits" and lower the completion rate.
+    enrolled = [p for p in members if p.status != STATUS_NO_ACCESS]
     return InstitutionLine(
         institution=name,
-        enrolled=len(members),
-        attended=tuple(sum(1 for p in members if p.attended[i]) for i in range(n_sessions)),
-        completed=sum(1 for p in members if p.completed),
-        failed=sum(1 for p in members if p.status == STATUS_FAILED),
+        enrolled=len(enrolled),
+        attended=tuple(sum(1 for p in enrolled if p.attended[i]) for i in range(n_sessions)),
+        completed=sum(1 for p in enrolled if p.completed),
+        failed=sum(1 for p in enrolled if p.status == STATUS_FAILED),
+        no_access=len(members) - len(enrolled),
     )
 
 

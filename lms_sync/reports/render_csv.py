@@ -8,9 +8,28 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 
-from .common import banner_lines, institution_cells, institution_header, participant_cells, participant_header
+from .common import (
+    FORMULA_START,
+    banner_lines,
+    institution_cells,
+    institution_header,
+    participant_cells,
+    participant_header,
+)
 from .data import CompletionReport
+
+
+def defuse(cell: str) -> str:
+    """The cell as text a spreadsheet shows and never evaluates: a leading ' before a formula start."""
+    # OWASP CSV injection guidance: names, institutions and departments come from Moodle profiles
+    # participants edit, and Excel or LibreOffice run a cell starting with = + - @ as a formula.
+    return "'" + cell if cell.startswith(FORMULA_START) else cell
+
+
+def _safe(cells: Iterable[str]) -> list[str]:
+    return [defuse(c) for c in cells]
 
 
 def render_csv(report: CompletionReport, *, lang: str = "fr", delimiter: str = ";") -> bytes:
@@ -19,12 +38,13 @@ def render_csv(report: CompletionReport, *, lang: str = "fr", delimiter: str = "
         raise ValueError("the CSV delimiter must be ';' or ','")
     out = io.StringIO()
     writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+    # Every cell goes through defuse(): session titles come from the programme, the rest from Moodle.
     if not report.complete:
-        writer.writerow([banner_lines(report, lang)[0]])
-    writer.writerow(participant_header(report, lang))
-    writer.writerows(participant_cells(p, lang) for p in report.participants)
+        writer.writerow(_safe([banner_lines(report, lang)[0]]))
+    writer.writerow(_safe(participant_header(report, lang)))
+    writer.writerows(_safe(participant_cells(p, lang)) for p in report.participants)
     writer.writerow([])
-    writer.writerow(institution_header(report, lang))
-    writer.writerows(institution_cells(line, lang) for line in report.institutions)
-    writer.writerow(institution_cells(report.totals, lang, total=True))
+    writer.writerow(_safe(institution_header(report, lang)))
+    writer.writerows(_safe(institution_cells(line, lang)) for line in report.institutions)
+    writer.writerow(_safe(institution_cells(report.totals, lang, total=True)))
     return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")

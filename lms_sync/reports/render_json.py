@@ -35,6 +35,7 @@ def _counts(line: InstitutionLine, session_ids: list[str]) -> dict[str, Any]:
         "completed": line.completed,
         "completion_rate": None if line.rate is None else round(line.rate, 4),
         "failed": line.failed,
+        "no_access": line.no_access,
     }
 
 

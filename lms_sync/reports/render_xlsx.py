@@ -11,13 +11,22 @@ import zipfile
 from datetime import datetime
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
 from ..i18n import t
-from .common import banner_lines, institution_header, institution_name, participant_header, status_text, yes_no
+from .common import (
+    FORMULA_START,
+    banner_lines,
+    institution_header,
+    institution_name,
+    participant_header,
+    status_text,
+    yes_no,
+)
 from .data import CompletionReport
 
 DATE_NUMBER_FORMAT = "yyyy-mm-dd hh:mm"
@@ -43,10 +52,21 @@ def render_xlsx(report: CompletionReport, *, lang: str = "fr") -> bytes:
     return _fixed_zip_times(raw.getvalue(), stamp)
 
 
+def _put(ws: Worksheet, row: int, column: int, value: object) -> Cell:
+    """Write a cell; text always stays text, never a formula."""
+    cell = ws.cell(row=row, column=column, value=value)
+    if isinstance(value, str):
+        # openpyxl stores a string starting with "=" as a formula (data type "f"), which Excel runs:
+        # names and institutions are typed by participants in their Moodle profile (OWASP CSV injection).
+        cell.data_type = "s"
+        if value.startswith(FORMULA_START):
+            cell.quotePrefix = True  # as Excel does for '=...: stays text even when the cell is edited
+    return cell
+
+
 def _header(ws: Worksheet, titles: list[str], row: int) -> None:
     for col, title in enumerate(titles, start=1):
-        cell = ws.cell(row=row, column=col, value=title)
-        cell.font = Font(bold=True)
+        _put(ws, row, col, title).font = Font(bold=True)
     ws.freeze_panes = ws.cell(row=row + 1, column=1)  # the header stays visible when scrolling
     for col, title in enumerate(titles, start=1):
         ws.column_dimensions[get_column_letter(col)].width = max(12, min(40, len(title) + 2))
@@ -55,7 +75,7 @@ def _header(ws: Worksheet, titles: list[str], row: int) -> None:
 def _banner(ws: Worksheet, report: CompletionReport, lang: str) -> int:
     lines = banner_lines(report, lang)
     for i, text in enumerate(lines, start=1):
-        ws.cell(row=i, column=1, value=text).font = Font(bold=True, color="C00000")
+        _put(ws, i, 1, text).font = Font(bold=True, color="C00000")
     return len(lines) + 1  # the header row
 
 
@@ -66,11 +86,11 @@ def _participants(ws: Worksheet, report: CompletionReport, lang: str) -> None:
         values: list[object] = [p.fullname, p.email, p.institution, p.department,
                                 *(yes_no(a, lang) for a in p.attended), yes_no(p.completed, lang)]
         for c, value in enumerate(values, start=1):
-            ws.cell(row=r, column=c, value=value)
+            _put(ws, r, c, value)
         when_cell = ws.cell(row=r, column=len(values) + 1,
                             value=p.time_completed.replace(tzinfo=None) if p.time_completed else None)
         when_cell.number_format = DATE_NUMBER_FORMAT  # a real date Excel can sort and filter
-        ws.cell(row=r, column=len(values) + 2, value=status_text(p.status, lang) or None)
+        _put(ws, r, len(values) + 2, status_text(p.status, lang) or None)
     ws.column_dimensions[get_column_letter(len(report.sessions) + 6)].width = 17
 
 
@@ -82,12 +102,13 @@ def _institutions(ws: Worksheet, report: CompletionReport, lang: str) -> None:
     for r, (name, line) in enumerate(lines, start=top + 1):
         values: list[object] = [name, line.enrolled, *line.attended, line.completed]
         for c, value in enumerate(values, start=1):
-            ws.cell(row=r, column=c, value=value)
+            _put(ws, r, c, value)
         rate_cell = ws.cell(row=r, column=len(values) + 1, value=line.rate)
         rate_cell.number_format = RATE_NUMBER_FORMAT  # a number shown as a percentage
         ws.cell(row=r, column=len(values) + 2, value=line.failed)
+        ws.cell(row=r, column=len(values) + 3, value=line.no_access)
         if name == t("rep_total", lang) and line is report.totals:
-            for c in range(1, len(values) + 3):
+            for c in range(1, len(values) + 4):
                 ws.cell(row=r, column=c).font = Font(bold=True)
 
 

