@@ -31,18 +31,16 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
-
-from pydantic import Field, TypeAdapter, ValidationError
+from typing import Any
 
 from .errors import (
+    EXIT_INTERNAL,
     EXIT_OK,
     EXIT_PARTIAL,
     AccessDenied,
     ConfigError,
     LmsSyncError,
     MoodleError,
-    MoodleRemoteError,
     MoodleUnavailable,
     NotFound,
 )
@@ -51,10 +49,7 @@ from .moodle.models import (
     ActivitiesCompletionResult,
     Course,
     CourseCompletion,
-    MoodleModel,
-    ReportResult,
     User,
-    parse_response,
 )
 from .program import Programme
 from .settings import Settings
@@ -87,7 +82,6 @@ COMPLETION_OFF = "cannotviewreport"
 _PROBES = 3
 
 ProgressFn = Callable[[int, int], None]
-T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------------------- results
@@ -216,65 +210,13 @@ def plan_sessions(
     return tuple(out), notes
 
 
-class _ContentModule(MoodleModel):
-    """A course module as ``core_course_get_contents`` lists it (no idnumber there)."""
-
-    id: int
-    completion: int = 0
-    idnumber: str | None = None
-
-
-class _ContentSection(MoodleModel):
-    """A course section with its modules."""
-
-    modules: list[_ContentModule] = Field(default_factory=list)
-
-
-class _CourseModule(MoodleModel):
-    """The ``cm`` record of ``core_course_get_course_module``."""
-
-    id: int
-    idnumber: str | None = ""
-
-
-class _CourseModuleResult(MoodleModel):
-    """``core_course_get_course_module``."""
-
-    cm: _CourseModule
-
-
-_CONTENTS = TypeAdapter(list[_ContentSection])
-_COURSE_MODULE = TypeAdapter(_CourseModuleResult)
-
-
-def _raw_read(client: MoodleClient, wsfunction: str, params: Mapping[str, Any], shape: TypeAdapter[T]) -> T:
-    """Call a wsfunction the client has no typed method for; an unexpected answer is a MoodleRemoteError."""
-    # Moodle's own errors (exception answers, HTTP faults) arrive already typed from the transport.
-    return _raw_shape(shape, client.transport.call(wsfunction, params), wsfunction)
-
-
-def _raw_shape(shape: TypeAdapter[T], data: Any, wsfunction: str) -> T:
-    """Validate a raw answer; an unexpected shape is a MoodleRemoteError naming the function."""
-    try:
-        return shape.validate_python(data)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False, include_input=False)[0]
-        where = ".".join(str(p) for p in first["loc"]) or "answer"
-        raise MoodleRemoteError(
-            f"unexpected answer shape (first problem at {where}: {first['msg']})",
-            wsfunction=wsfunction,
-            hint="this Moodle version may not be supported; report it with the Moodle release",
-        ) from None
-
-
 def resolve_idnumbers(client: MoodleClient, course_id: int, wanted: set[str], calls: _Calls) -> dict[str, int]:
     """Course-module ids of the activities whose ID number is in ``wanted`` (those found)."""
     # core_course_get_contents lists the course modules but not their idnumber (fixture
     # core_course_get_contents.ok.json), so each module with completion is read with
-    # core_course_get_course_module until every wanted idnumber is found. The client has no typed
-    # method for these two, hence the raw transport calls validated here.
+    # core_course_get_course_module until every wanted idnumber is found.
     calls.add()
-    sections = _raw_read(client, "core_course_get_contents", {"courseid": course_id}, _CONTENTS)
+    sections = client.get_course_contents(course_id)
     found: dict[str, int] = {}
     for section in sections:
         for module in section.modules:
@@ -283,9 +225,7 @@ def resolve_idnumbers(client: MoodleClient, course_id: int, wanted: set[str], ca
             idnumber = module.idnumber
             if idnumber is None:
                 calls.add()
-                idnumber = _raw_read(
-                    client, "core_course_get_course_module", {"cmid": module.id}, _COURSE_MODULE
-                ).cm.idnumber
+                idnumber = client.get_course_module(module.id).cm.idnumber
             if idnumber in wanted:
                 found[idnumber] = module.id
             if len(found) == len(wanted):
@@ -490,24 +430,6 @@ def parse_report_row(columns: Sequence[str | None], layout: Mapping[str, int], r
 # Moodle's text filter operator "Is equal to" (core_reportbuilder\local\filters\text::IS_EQUAL_TO), as
 # stored in the report's conditiondata (fixture core_reportbuilder_retrieve_report.page0_perpage2.ok.json).
 _IS_EQUAL_TO = 3
-_RETRIEVE_REPORT = "core_reportbuilder_retrieve_report"
-
-
-class _ReportConditions(MoodleModel):
-    """The part of the report record naming its stored conditions (a JSON string)."""
-
-    conditiondata: str | None = None
-
-
-class _ReportHead(MoodleModel):
-    """``core_reportbuilder_retrieve_report``, read only for the report record's conditions."""
-
-    details: _ReportConditions
-
-
-_REPORT_HEAD = TypeAdapter(_ReportHead)
-
-
 def check_report_course(conditiondata: str | None, course: Course, report_id: int) -> None:
     """Refuse a report whose stored conditions do not limit it to ``course`` (by its ID number)."""
     # The rows carry no course, so the report's own conditions are the only free evidence of what
@@ -550,12 +472,9 @@ def read_report(
 ) -> list[ReportParticipant]:
     """Every row of the custom report, in ceil(total / page_size) calls, once checked to be about ``course``."""
     calls.add()
-    # The first page through the transport: the client's model drops the report record's
-    # conditiondata, which tells which course the report lists.
-    raw = client.transport.call(_RETRIEVE_REPORT, {"reportid": report_id, "page": 0, "perpage": page_size})
-    first: ReportResult = parse_response(_RETRIEVE_REPORT, raw)
+    first = client.retrieve_report(report_id, page=0, perpage=page_size)
     layout = report_layout(first.data.headers, report_id)
-    check_report_course(_raw_shape(_REPORT_HEAD, raw, _RETRIEVE_REPORT).details.conditiondata, course, report_id)
+    check_report_course(first.details.conditiondata, course, report_id)
     pages = [first]
     # totalrowcount comes from the first page: a page past the end answers 0 (fact 12), so it is
     # never asked for.
@@ -602,7 +521,7 @@ def pull_completion(
         store.finish_run(run_id, "failed", err.exit_code, {"error": type(err).__name__, "calls": calls.n})
         raise
     except BaseException:
-        store.finish_run(run_id, "failed", 70, {"error": "internal", "calls": calls.n})
+        store.finish_run(run_id, "failed", EXIT_INTERNAL, {"error": "internal", "calls": calls.n})
         raise
     result = replace(result, calls=calls.n, seconds=time.monotonic() - started)
     store.finish_run(

@@ -35,10 +35,8 @@ REQUIRED_FUNCTIONS: dict[str, str] = {
     "core_course_create_courses": "push",
     "core_course_update_courses": "push",
     "core_calendar_get_calendar_events": "push",
-    "core_calendar_get_calendar_event_by_id": "push",
     "core_calendar_create_calendar_events": "push",
     "core_calendar_delete_calendar_events": "push",
-    "core_calendar_submit_create_update_form": "push",
     "core_user_get_users_by_field": "push",
     "core_user_create_users": "push",
     "core_user_update_users": "push",
@@ -47,9 +45,11 @@ REQUIRED_FUNCTIONS: dict[str, str] = {
     "core_completion_get_course_completion_status": "pull",
     "core_completion_get_activities_completion_status": "pull",
 }
-# Needed only when moodle.completion_report_id is set (the faster Report builder pull).
+# Needed only for some set-ups: a Report builder pull, or sessions naming their activity by idnumber.
 OPTIONAL_FUNCTIONS: dict[str, str] = {
     "core_reportbuilder_retrieve_report": "pull (Report builder)",
+    "core_course_get_contents": "pull (attendance activities named by idnumber)",
+    "core_course_get_course_module": "pull (attendance activities named by idnumber)",
 }
 
 SYNC_CAPABILITIES = (
@@ -100,7 +100,7 @@ Setting up Moodle for lms_sync (once, as a Moodle administrator):
   4. Site administration > Server > Web services > External services > Add: name "lms_sync",
      Enabled, "Authorised users only". Under Functions, add:
 {_wrap(list(REQUIRED_FUNCTIONS), "       ")}
-     and, for the Report builder pull: {", ".join(OPTIONAL_FUNCTIONS)}.
+     and, when used (Report builder pull, activities named by idnumber): {", ".join(OPTIONAL_FUNCTIONS)}.
      Under Authorised users, add the sync account.
   5. Site administration > Server > Web services > Manage tokens > Create token: user = the sync
      account, service = lms_sync. Give it to lms_sync as LMS_SYNC_MOODLE__TOKEN, or in a file

@@ -25,6 +25,8 @@ from .models import (
     ActivitiesCompletionResult,
     CalendarEvent,
     CalendarEventsResult,
+    ContentSection,
+    CourseModuleResult,
     Category,
     CourseCompletionResult,
     CoursesResult,
@@ -347,6 +349,16 @@ class MoodleClient:
         If a chunk fails, its error carries ``.partial`` (PartialBatch): ``applied`` lists the enrolments already made.
         """
         self._write_chunks("enrol_manual_enrol_users", "enrolments", enrolments, _nothing, retry_safe=retry_safe)
+
+    def get_course_contents(self, course_id: int) -> list[ContentSection]:
+        """``core_course_get_contents``: the course's sections and their modules."""
+        result: list[ContentSection] = self._read("core_course_get_contents", {"courseid": course_id})
+        return result
+
+    def get_course_module(self, cmid: int) -> CourseModuleResult:
+        """``core_course_get_course_module``: one module's record, with its idnumber."""
+        result: CourseModuleResult = self._read("core_course_get_course_module", {"cmid": cmid})
+        return result
 
     def get_enrolled_users(
         self,

@@ -313,6 +313,7 @@ class ReportDetails(MoodleModel):
     name: str = ""
     source: str = ""
     sourcename: str = ""
+    conditiondata: str | None = None  # JSON of the stored conditions: tells which course the report lists
 
 
 class ReportRow(MoodleModel):
@@ -352,6 +353,35 @@ class ReportListResult(MoodleModel):
     warnings: list[MoodleWarning] = Field(default_factory=list)
 
 
+class ContentModule(MoodleModel):
+    """A course module as ``core_course_get_contents`` lists it (without its idnumber in 5.1)."""
+
+    id: int
+    modname: str = ""
+    completion: int = 0
+    idnumber: str | None = None
+
+
+class ContentSection(MoodleModel):
+    """A course section with its modules (``core_course_get_contents``)."""
+
+    modules: list[ContentModule] = Field(default_factory=list)
+
+
+class CourseModule(MoodleModel):
+    """The ``cm`` record of ``core_course_get_course_module``."""
+
+    id: int
+    idnumber: str | None = ""
+
+
+class CourseModuleResult(MoodleModel):
+    """``core_course_get_course_module``."""
+
+    cm: CourseModule
+    warnings: list[MoodleWarning] = Field(default_factory=list)
+
+
 # wsfunction -> the type its answer parses into; ``None`` where Moodle answers the JSON literal null.
 RESPONSE_TYPES: dict[str, Any] = {
     "core_webservice_get_site_info": SiteInfo,
@@ -377,6 +407,8 @@ RESPONSE_TYPES: dict[str, Any] = {
     "core_completion_update_activity_completion_status_manually": StatusResult,
     "core_reportbuilder_retrieve_report": ReportResult,
     "core_reportbuilder_list_reports": ReportListResult,
+    "core_course_get_contents": list[ContentSection],
+    "core_course_get_course_module": CourseModuleResult,
 }
 
 

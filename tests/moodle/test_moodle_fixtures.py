@@ -101,7 +101,6 @@ UNMODELLED_FUNCTIONS: dict[str, str] = {
     "core_calendar_get_allowed_event_types": "what event types the account may create",
     "core_calendar_get_calendar_export_token": "token for Moodle's own iCal export",
     "core_completion_override_activity_completion_status": "teacher override; lms_sync only reads completion",
-    "core_course_get_contents": "course modules; attendance activities are named in the programme",
     "core_course_get_courses": "superseded by core_course_get_courses_by_field",
     "core_course_get_updates_since": "change polling; pull reads a full snapshot",
     "core_reportbuilder_reports_get": "report definition; retrieve_report is what pull uses",
