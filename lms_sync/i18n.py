@@ -54,6 +54,7 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     "rep_completed_count": {"fr": "Ont achevé", "en": "Completed"},
     "rep_rate": {"fr": "Taux d'achèvement (%)", "en": "Completion rate (%)"},
     "rep_failed": {"fr": "Non lus", "en": "Not read"},
+    "rep_no_access": {"fr": "Plus inscrits", "en": "No longer enrolled"},
     "rep_present": {"fr": "Présents – {session}", "en": "Attended – {session}"},
     "rep_yes": {"fr": "oui", "en": "yes"},
     "rep_no": {"fr": "non", "en": "no"},

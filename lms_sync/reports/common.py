@@ -58,23 +58,12 @@ def institution_name(name: str, lang: str) -> str:
     return name or t("rep_not_set", lang)
 
 
-# Words of this module only; kept here rather than in lms_sync.i18n, which other features edit.
-_WORDS = {
-    "no_access_count": {"fr": "Plus inscrits", "en": "No longer enrolled"},
-}
-
-
-def word(key: str, lang: str) -> str:
-    """A report word defined here, in ``lang`` (French when the language is unknown)."""
-    return _WORDS[key].get(lang, _WORDS[key]["fr"])
-
-
 def institution_header(report: CompletionReport, lang: str) -> list[str]:
     """Column titles of the institution view."""
     return [
         t("rep_institution", lang), t("rep_enrolled", lang),
         *(t("rep_present", lang).format(session=session_title(report, i, lang)) for i in range(len(report.sessions))),
-        t("rep_completed_count", lang), t("rep_rate", lang), t("rep_failed", lang), word("no_access_count", lang),
+        t("rep_completed_count", lang), t("rep_rate", lang), t("rep_failed", lang), t("rep_no_access", lang),
     ]
 
 
