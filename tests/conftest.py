@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -39,3 +43,20 @@ def _reset_lms_sync_logging():
         logger.removeHandler(handler)
     logger.setLevel(logging.NOTSET)
     set_run_id(None)
+
+
+@contextmanager
+def lock_held_by_another_process(state: Path) -> Iterator[int]:
+    """Another process holds the run lock of ``state`` for the block; yields its pid."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, pathlib; from lms_sync.lock import run_lock\n"
+         f"with run_lock(pathlib.Path({str(state)!r})):\n"
+         "    print('held', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        yield holder.pid
+    finally:
+        holder.communicate("")

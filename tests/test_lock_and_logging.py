@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ import pytest
 from lms_sync.errors import LockHeld
 from lms_sync.lock import run_lock
 from lms_sync.log import set_run_id, setup_logging
+from tests.conftest import lock_held_by_another_process
 
 
 def test_second_holder_is_refused_at_once_and_lock_is_released(tmp_path: Path) -> None:
@@ -27,20 +26,10 @@ def test_second_holder_is_refused_at_once_and_lock_is_released(tmp_path: Path) -
 
 def test_lock_held_by_another_process(tmp_path: Path) -> None:
     state = tmp_path / "state.sqlite3"
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, pathlib; from lms_sync.lock import run_lock\n"
-         f"with run_lock(pathlib.Path({str(state)!r})):\n"
-         "    print('held', flush=True); sys.stdin.read()"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
-        with pytest.raises(LockHeld, match=f"pid {holder.pid}"):
+    with lock_held_by_another_process(state) as pid:
+        with pytest.raises(LockHeld, match=f"pid {pid}"):
             with run_lock(state):
                 pass
-    finally:
-        holder.communicate("")
     with run_lock(state):  # the holder exited: free again
         pass
 

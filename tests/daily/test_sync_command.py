@@ -3,35 +3,22 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import responses
-from tests.fakes.moodle import BASE_URL, TOKEN, FakeMoodle, MoodleFault
-from tests.fakes.moodle_completion import add_completion
 
 from lms_sync.cli import main
 from lms_sync.context import Context
 from lms_sync.store import Store
-from tests.conftest import SHIPPED_PROGRAM
+from tests.completion.conftest import fake  # noqa: F401 (the fake Moodle with completion, as a fixture)
+from tests.conftest import SHIPPED_PROGRAM, lock_held_by_another_process
+from tests.fakes.moodle import BASE_URL, TOKEN, FakeMoodle, MoodleFault
 
 ROSTER = (
     "username;email;firstname;lastname;institution;department\n"
     "hlefevre;helene.lefevre@industrie.gov.tn;Hélène;Lefèvre;Ministère de l'Industrie;DGIDT\n"
     "fmenard;francois.menard@steg.com.tn;François;Ménard;STEG;DSI\n"
 )
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeMoodle]:
-    site = FakeMoodle()
-    add_completion(site)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        site.install(rsps)
-        yield site
 
 
 @pytest.fixture
@@ -108,21 +95,10 @@ def test_json_logs_have_the_run_id_on_every_line(site: Path, capsys: pytest.Capt
 
 
 def test_overlapping_runs_the_second_is_refused(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    state = site / "var" / "lms_sync.sqlite3"
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, pathlib; from lms_sync.lock import run_lock\n"
-         f"with run_lock(pathlib.Path({str(state)!r})):\n"
-         "    print('held', flush=True); sys.stdin.read()"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    with lock_held_by_another_process(site / "var" / "lms_sync.sqlite3") as pid:
         assert main(["sync"]) == 4
-    finally:
-        holder.communicate("")
     err = capsys.readouterr().err
-    assert f"error: another lms-sync run (pid {holder.pid}) is using var/lms_sync.sqlite3" in err
+    assert f"error: another lms-sync run (pid {pid}) is using var/lms_sync.sqlite3" in err
     assert main(["sync"]) == 0  # once the first run is over
 
 
