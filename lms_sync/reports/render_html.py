@@ -39,9 +39,10 @@ BAR_COLOUR = "#2f6db5"  # dark enough to stay readable printed in greyscale
 
 def _bar_chart(items: list[tuple[str, float | None, str]], title: str) -> str:
     """Horizontal bars (label, share 0..1, value text) as inline SVG; readable without colour."""
-    label_w, bar_w, row_h = 220, 300, 22
+    # text_w holds the value text, e.g. "72 % (29/40)" or "présence non suivie", without clipping.
+    label_w, bar_w, text_w, row_h = 220, 300, 160, 22
     height = row_h * len(items) + 10
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {label_w + bar_w + 70} {height}" '
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {label_w + bar_w + text_w} {height}" '
              f'role="img" aria-label="{escape(title)}">']
     for i, (label, share, text) in enumerate(items):
         y = 5 + i * row_h
