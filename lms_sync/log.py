@@ -20,13 +20,14 @@ def set_run_id(run_id: int | None) -> None:
 
 class _RunIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.run_id = _run_id
+        record.run_id = _run_id  # an extra field, as logging allows
         return True
 
 
 class _TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        run = f" run={record.run_id}" if getattr(record, "run_id", None) else ""
+        run_id = getattr(record, "run_id", None)
+        run = f" run={run_id}" if run_id else ""
         text = f"{record.levelname.lower()}:{run} {record.getMessage()}"
         if record.exc_info and record.levelno <= logging.DEBUG:
             text += "\n" + self.formatException(record.exc_info)

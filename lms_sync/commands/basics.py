@@ -37,29 +37,27 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
 
 def cmd_validate(ctx: Context, args: argparse.Namespace) -> int:
     """Check every input, collecting the problems of all files before failing."""
+    try:
+        settings = ctx.settings
+    except ConfigError as err:
+        raise ConfigError(err.problems, hint="fix the settings named above and run `lms-sync validate` again") from None
     problems: list[Problem] = []
     checked: list[str] = []
-    for label, load in (
-        ("settings", lambda: ctx.settings),
-        ("programme", lambda: ctx.programme),
-        ("roster", lambda: ctx.roster),
-    ):
-        try:
-            value = load()
-        except ConfigError as err:
-            problems.extend(err.problems)
-            if label == "settings":
-                break  # without settings we do not know which files to check
-            continue
-        if label == "programme":
-            checked.append(f"programme {ctx.settings.program_file}: {len(value.sessions)} session(s)")
-        elif label == "roster" and value is not None:
-            checked.append(f"roster {ctx.settings.roster_file}: {len(value)} participant(s)")
+    try:
+        checked.append(f"programme {settings.program_file}: {len(ctx.programme.sessions)} session(s)")
+    except ConfigError as err:
+        problems.extend(err.problems)
+    try:
+        roster = ctx.roster
+        if roster is not None:
+            checked.append(f"roster {settings.roster_file}: {len(roster)} participant(s)")
+    except ConfigError as err:
+        problems.extend(err.problems)
     if problems:
         raise ConfigError(problems, hint="fix the files named above and run `lms-sync validate` again")
     for line in checked:
         print(f"ok: {line}")
-    if ctx.settings.moodle.url is None or ctx.settings.moodle.token is None:
+    if settings.moodle.url is None or settings.moodle.token is None:
         print("note: no Moodle URL or token configured; push and pull need LMS_SYNC_MOODLE__URL and a token")
     return EXIT_OK
 

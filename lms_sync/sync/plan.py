@@ -141,9 +141,8 @@ def _plan_course(desired: Desired, remote: Remote, state: State) -> list[Action]
     if changes:
         # Fields differ: update only those, with the programme's values.
         reason = _why_changed(mapping.content_hash if mapping else None, wanted_hash, "course")
-        payload = tuple((name, new) for name, _, new in changes)
         return [Action("update", "course", want.idnumber, reason, moodle_id=course.id, changes=changes,
-                       payload=payload, content_hash=wanted_hash)]
+                       payload=tuple((name, new) for name, _, new in changes), content_hash=wanted_hash)]
     if mapping is None or mapping.moodle_id != course.id or mapping.content_hash != wanted_hash:
         # Matches the programme but the store does not know it (lost store, in-doubt write): adopt.
         return [Action("adopt", "course", want.idnumber, "found in Moodle by idnumber", moodle_id=course.id,
@@ -254,7 +253,7 @@ def _plan_users(desired: Desired, remote: Remote, state: State) -> list[Action]:
         if have is None:
             # No account with this username: create it. The password is left to Moodle
             # (createpassword=1 with manual auth): it is generated and mailed, never in our logs.
-            payload = {"username": want.username, "auth": desired.auth, **want.fields()}
+            payload: dict[str, Any] = {"username": want.username, "auth": desired.auth, **want.fields()}
             if desired.auth == "manual":
                 payload["createpassword"] = 1
             actions.append(Action("create", "user", want.username, "no account with this username in Moodle",

@@ -10,7 +10,6 @@ import pytest
 from lms_sync.cli import main
 from lms_sync.context import Context
 from lms_sync.store import Store
-from tests.completion.conftest import fake  # noqa: F401 (the fake Moodle with completion, as a fixture)
 from tests.conftest import SHIPPED_PROGRAM, lock_held_by_another_process
 from tests.fakes.moodle import BASE_URL, TOKEN, FakeMoodle, MoodleFault
 
