@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+import tomllib
 from pathlib import Path
+from typing import Any
 
 from .errors import ConfigError, OutputError, Problem
 
@@ -25,6 +28,21 @@ def read_text(path: Path, *, missing_hint: str, encoding_hint: str = "save the f
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ConfigError([Problem(file, f"line {line}", "not valid UTF-8")], hint=encoding_hint) from None
+
+
+def read_toml(path: Path, *, missing_hint: str) -> dict[str, Any]:
+    """A TOML file (UTF-8, BOM allowed), or ConfigError naming its line and column."""
+    text = read_text(path, missing_hint=missing_hint)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        where = re.search(r" \(at line (\d+), column (\d+)\)$", message)
+        location = f"line {where[1]}, column {where[2]}" if where else ""
+        raise ConfigError(
+            [Problem(str(path), location, f"not valid TOML: {message[: where.start()] if where else message}")],
+            hint="check quotes, brackets and dates on that line (dates look like 2020-12-09T09:00:00)",
+        ) from None
 
 
 def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> bool:

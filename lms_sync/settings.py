@@ -23,6 +23,7 @@ from pydantic_settings import (
 )
 
 from .errors import ConfigError, Problem
+from .files import read_toml
 
 DEFAULT_SETTINGS_FILE = Path("config/settings.toml")
 DEFAULT_PROGRAM_FILE = Path("config/program.toml")
@@ -172,8 +173,15 @@ class Settings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, _OwnKeysOnly(dotenv_settings)]
         toml_file = _settings_file.get()
         if toml_file is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+            sources.append(_TomlFile(settings_cls, toml_file=toml_file))
         return tuple(sources)
+
+
+class _TomlFile(TomlConfigSettingsSource):
+    """The settings file, read like the programme: a BOM is fine, a syntax error names its line."""
+
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        return read_toml(Path(file_path), missing_hint="pass an existing file with --settings")
 
 
 class _OwnKeysOnly(PydanticBaseSettingsSource):
@@ -224,8 +232,6 @@ def load_settings(settings_file: Path | None = None, **overrides: Any) -> Settin
             [Problem("environment", "", str(exc))],
             hint=f"nested values in {ENV_PREFIX}* variables are JSON, or use __ for each key",
         ) from None
-    except ValueError as exc:  # a malformed TOML settings file
-        raise ConfigError([Problem(str(path), "", f"not valid TOML: {exc}")]) from None
     finally:
         _settings_file.reset(token)
 

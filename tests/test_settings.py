@@ -95,3 +95,14 @@ def test_unparsable_nested_environment_value(workdir: Path, monkeypatch: pytest.
     monkeypatch.setenv("LMS_SYNC_MOODLE", "notjson")
     assert main(["config"]) == 2
     assert "hint: nested values in LMS_SYNC_* variables are JSON" in capsys.readouterr().err
+
+
+def test_settings_file_written_with_a_bom_is_read(workdir: Path) -> None:
+    (workdir / "config" / "settings.toml").write_bytes(b"\xef\xbb\xbf[moodle]\nurl = 'https://formation.ena.tn/'\n")
+    assert load_settings().moodle.url == "https://formation.ena.tn"
+
+
+def test_settings_file_syntax_error_names_the_line(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (workdir / "config" / "settings.toml").write_text('[moodle]\nurl = "https://x.tn\n', encoding="utf-8")
+    assert main(["config"]) == 2
+    assert "config/settings.toml: line 2, column 20: error: not valid TOML" in capsys.readouterr().err

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import re
-import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError, Problem
-from ..files import read_text
+from ..files import read_toml
 from .models import CourseSpec, Programme, ProgrammeHeader, Session
 
 TOP_LEVEL_KEYS = ("program", "course", "sessions")
@@ -23,7 +21,7 @@ DATETIME_HINT = "write a local date-time like 2020-12-09T09:00:00 (no quotes, no
 def load_programme(path: Path) -> tuple[Programme, list[Problem]]:
     """Read and validate a programme file; return it with its warnings, or raise ConfigError."""
     file = str(path)
-    data = _read_toml(path)
+    data = read_toml(path, missing_hint="create it (see config/program.toml in the repository) or pass --program PATH")
     problems: list[Problem] = []
 
     for key in data:
@@ -71,22 +69,6 @@ def load_programme(path: Path) -> tuple[Programme, list[Problem]]:
     if not programme.sessions:
         problems.append(Problem(file, "sessions", "the programme has no [[sessions]]", "warning"))
     return programme, problems
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    file = str(path)
-    text = read_text(path, missing_hint="create it (see config/program.toml in the repository) or pass --program PATH")
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        where = re.search(r" \(at line (\d+), column (\d+)\)$", message)
-        location = f"line {where[1]}, column {where[2]}" if where else ""
-        message = message[: where.start()] if where else message
-        raise ConfigError(
-            [Problem(file, location, f"not valid TOML: {message}")],
-            hint="check quotes, brackets and dates on that line (dates look like 2020-12-09T09:00:00)",
-        ) from None
 
 
 def _zone(name: object) -> ZoneInfo | None:
