@@ -13,8 +13,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_PROGRAM = REPO / "config" / "program.toml"
 SHIPPED_ROSTER = REPO / "config" / "roster.example.csv"
-# CI clones the repository next to a copy of shared/, as on a developer machine.
-MOODLE_FIXTURES = REPO.parent / "shared" / "moodle-fixtures"
+# Request/answer pairs recorded from a real Moodle 5.1 (copied from shared/moodle-fixtures; see its README).
+RECORDINGS = REPO / "tests" / "recordings"
 
 
 @pytest.fixture

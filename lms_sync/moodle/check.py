@@ -1,13 +1,15 @@
-"""``lms-sync check``: can lms_sync work with this Moodle site, and if not, what must the admin do.
+"""Can lms_sync work with this Moodle site? Findings about the site, its token, functions and capabilities.
 
-One attempt per call (no retry backoff): a diagnosis should answer in seconds.
+Data only: ``lms-sync check`` (``commands/check.py``) renders the findings and picks the exit code.
+One attempt per call (no retry backoff): a diagnosis should answer in seconds. Nothing is written:
+the capability probes are reads, or writes that Moodle refuses as invalid after it has checked the
+capability (see ``probes.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TextIO
 
 from ..errors import (
     EXIT_CONFIG,
@@ -23,270 +25,215 @@ from ..errors import (
     NotMoodleEndpoint,
     WebServicesDisabled,
 )
-from ..settings import MoodleSettings, Settings
+from ..settings import MoodleSettings
 from .client import MoodleClient
+from .functions import Feature, capabilities_for, functions_for
+from .models import Course, SiteInfo
+from .probes import Finding, Status, Target, probe_capabilities
 
-# wsfunction -> what lms_sync uses it for. The token's external service must hold all of them.
-REQUIRED_FUNCTIONS: dict[str, str] = {
-    "core_webservice_get_site_info": "check",
-    "core_course_get_categories": "push",
-    "core_course_create_categories": "push",
-    "core_course_get_courses_by_field": "push, pull",
-    "core_course_create_courses": "push",
-    "core_course_update_courses": "push",
-    "core_calendar_get_calendar_events": "push",
-    "core_calendar_create_calendar_events": "push",
-    "core_calendar_delete_calendar_events": "push",
-    "core_user_get_users_by_field": "push",
-    "core_user_create_users": "push",
-    "core_user_update_users": "push",
-    "enrol_manual_enrol_users": "push",
-    "core_enrol_get_enrolled_users": "pull",
-    "core_completion_get_course_completion_status": "pull",
-    "core_completion_get_activities_completion_status": "pull",
-}
-# Needed only for some set-ups: a Report builder pull, or sessions naming their activity by idnumber.
-OPTIONAL_FUNCTIONS: dict[str, str] = {
-    "core_reportbuilder_retrieve_report": "pull (Report builder)",
-    "core_course_get_contents": "pull (attendance activities named by idnumber)",
-    "core_course_get_course_module": "pull (attendance activities named by idnumber)",
-}
-
-SYNC_CAPABILITIES = (
-    "webservice/rest:use",
-    "moodle/category:manage",
-    "moodle/category:viewhiddencategories",
-    "moodle/course:create",
-    "moodle/course:update",
-    "moodle/course:view",
-    "moodle/course:viewhiddencourses",
-    "moodle/course:viewparticipants",
-    "moodle/course:enrolreview",
-    "moodle/calendar:manageentries",
-    "moodle/user:create",
-    "moodle/user:update",
-    "moodle/user:viewdetails",
-    "moodle/user:viewalldetails",
-    "moodle/site:viewuseridentity",
-    "moodle/role:assign",
-    "enrol/manual:enrol",
-    "report/completion:view",
-    "report/progress:view",
-)
+ROLE_PRESET = "deploy/moodle/lms_sync-role.xml"
 
 
-def _wrap(names: list[str], indent: str, width: int = 96) -> str:
-    lines, line = [], indent
-    for name in names:
-        if len(line) + len(name) + 1 > width and line.strip():
-            lines.append(line.rstrip())
-            line = indent
-        line += name + " "
-    lines.append(line.rstrip())
-    return "\n".join(lines)
+@dataclass(frozen=True)
+class CourseRef:
+    """How the programme's course is found: by idnumber, else (a course made by hand) by shortname."""
 
-
-CHECK_HELP = f"""\
-Setting up Moodle for lms_sync (once, as a Moodle administrator):
-
-  1. Site administration > General > Advanced features: tick "Enable web services" and
-     "Enable completion tracking" (and "Enable custom reports" for the Report builder pull).
-  2. Site administration > Server > Web services > Manage protocols: enable REST.
-  3. Create the sync account (for example "lms-sync", manual authentication), then a role
-     "lms_sync" (Site administration > Users > Define roles), context type System, with:
-{_wrap(list(SYNC_CAPABILITIES), "       ")}
-     In "Allow role assignments", let it assign Student. Assign the role to the account at
-     system level (Site administration > Users > Assign system roles).
-  4. Site administration > Server > Web services > External services > Add: name "lms_sync",
-     Enabled, "Authorised users only". Under Functions, add:
-{_wrap(list(REQUIRED_FUNCTIONS), "       ")}
-     and, when used (Report builder pull, activities named by idnumber): {", ".join(OPTIONAL_FUNCTIONS)}.
-     Under Authorised users, add the sync account.
-  5. Site administration > Server > Web services > Manage tokens > Create token: user = the sync
-     account, service = lms_sync. Give it to lms_sync as LMS_SYNC_MOODLE__TOKEN, or in a file
-     named by [moodle] token_file; LMS_SYNC_MOODLE__URL is the site root (https://...).
-  6. Optional: a custom report (Report builder, source "Course participants", condition on the
-     course idnumber, audience = the sync account) with the completion columns; set its id as
-     [moodle] completion_report_id.
-
-Exit codes: 0 everything lms_sync needs is there; 1 functions, course or completion missing;
-2 settings incomplete; 3 site unreachable, not Moodle, web services off or token refused.
-"""
-
-OK, FAIL, WARN, SKIP = "ok", "FAIL", "warn", "skip"
+    idnumber: str
+    shortname: str
 
 
 @dataclass
-class _Report:
-    rows: list[tuple[str, str, str]] = field(default_factory=list)
-    todo: list[str] = field(default_factory=list)
-    unavailable: bool = False  # the site stopped answering after site info: exit 3, not 1
+class CheckResult:
+    """Everything ``check`` found, in the order it was found."""
 
-    def add(self, check: str, status: str, detail: str, todo: str | None = None) -> None:
-        self.rows.append((check, status, detail))
-        if todo and todo not in self.todo:
-            self.todo.append(todo)
+    url: str | None
+    findings: list[Finding] = field(default_factory=list)
+    config_error: bool = False
+    unavailable: bool = False  # the site could not be used at all (or stopped answering)
+    step: str = "site"  # what was being checked, to name the row if the site stops answering
+
+    def add(self, check: str, status: Status, detail: str, todo: str | None = None) -> None:
+        """Record one finding."""
+        self.findings.append(Finding(check, status, detail, todo))
 
     @property
-    def failed(self) -> bool:
-        return any(status == FAIL for _, status, _ in self.rows)
+    def exit_code(self) -> int:
+        """0 all there, 1 something missing, 2 settings incomplete, 3 site unusable."""
+        if self.config_error:
+            return EXIT_CONFIG
+        if self.unavailable:
+            return EXIT_UNAVAILABLE
+        return EXIT_PARTIAL if any(f.status is Status.FAIL for f in self.findings) else EXIT_OK
 
-    def render(self, out: TextIO, title: str, verdict: str) -> None:
-        header = ("check", "result", "detail")
-        widths = [max(len(row[i]) for row in [header, *self.rows]) for i in range(2)]
-        out.write(f"{title}\n\n")
-        for row in [header, tuple("-" * len(h) for h in header), *self.rows]:
-            out.write(f"  {row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]}".rstrip() + "\n")
-        if self.todo:
-            out.write("\nWhat to do:\n")
-            for item in self.todo:
-                out.write(f"  - {item}\n")
-        out.write(f"\n{verdict}\n")
+    @property
+    def todo(self) -> list[str]:
+        """What to do, each once, in the order of the findings that ask for it."""
+        out: list[str] = []
+        capabilities: list[str] = []
+        for finding in self.findings:
+            if finding.status is Status.FAIL and finding.capability and not finding.todo:
+                if not capabilities:
+                    out.append("")  # where the capability line goes, in order
+                capabilities.append(finding.capability)
+            elif finding.todo and finding.status in (Status.FAIL, Status.WARN) and finding.todo not in out:
+                out.append(finding.todo)
+        if capabilities:
+            out[out.index("")] = (
+                f"give the sync account's role, at system level: {', '.join(capabilities)} (Site administration > "
+                f"Users > Permissions > Define roles; the shipped preset {ROLE_PRESET} has every one)"
+            )
+        return out
 
 
 def _message(exc: MoodleError) -> str:
-    # The wsfunction prefix is noise in a table row that already says what was checked.
+    # The wsfunction prefix is noise in a row that already says what was checked.
     text = str(exc)
     return text.split(": ", 1)[1] if exc.wsfunction and text.startswith(exc.wsfunction + ": ") else text
 
 
 def run_check(
-    settings: Settings,
-    out: TextIO,
-    course_idnumber: str | None = None,
+    moodle: MoodleSettings,
+    course: CourseRef | None,
+    features: Iterable[Feature],
     *,
+    role_id: int = 5,
     client_factory: Callable[[MoodleSettings], MoodleClient] | None = None,
-) -> int:
-    """Check the site, token, service functions, course and completion; print a table; return the exit code."""
-    moodle = settings.moodle
-    report = _Report()
-    title = f"lms-sync check: {moodle.url or '(no Moodle URL)'}"
+) -> CheckResult:
+    """Check the site, token, service functions, capabilities, course and completion; never writes."""
+    result = CheckResult(moodle.url)
     try:
-        client = (client_factory or (lambda s: MoodleClient(s)))(moodle.model_copy(update={"retry_attempts": 1}))
+        client = (client_factory or MoodleClient)(moodle.model_copy(update={"retry_attempts": 1}))
     except ConfigError as exc:
-        report.add("settings", FAIL, str(exc).splitlines()[-1].strip(), exc.hint)
-        report.render(out, title, "Not checked: the settings are incomplete.")
-        return EXIT_CONFIG
+        result.add("settings", Status.FAIL, str(exc).splitlines()[-1].strip(), exc.hint)
+        result.config_error = True
+        return result
     with client:
-        code = _check_site(client, moodle, course_idnumber, report)
-    verdict = {
-        EXIT_OK: "All lms_sync needs is in place.",
-        EXIT_PARTIAL: "Moodle is reachable, but something lms_sync needs is missing (see above).",
-        EXIT_UNAVAILABLE: "lms_sync cannot use this Moodle site (see above).",
-    }[code]
-    report.render(out, title, verdict)
-    return code
+        try:
+            _check_site(client, moodle, course, frozenset(features), role_id, result)
+        except MoodleUnavailable as exc:
+            # The site stopped answering half-way: what was found stays in the table.
+            result.add(result.step, Status.FAIL, _message(exc), exc.hint or "run the check again; if it persists, "
+                       "check the site and its logs")
+            result.unavailable = True
+    return result
 
 
-def _check_site(client: MoodleClient, moodle: MoodleSettings, course_idnumber: str | None, report: _Report) -> int:
+def _site_info(client: MoodleClient, result: CheckResult) -> SiteInfo | None:
     try:
         info = client.get_site_info()
     except (InvalidToken, WebServicesDisabled) as exc:
-        report.add("reachable", OK, "the site answered")
+        result.add("reachable", Status.OK, "the site answered")
         what = "token" if isinstance(exc, InvalidToken) else "web services"
-        report.add(what, FAIL, _message(exc), exc.hint)
-        return EXIT_UNAVAILABLE
+        result.add(what, Status.FAIL, _message(exc), exc.hint)
+        result.unavailable = True
+        return None
     except NotMoodleEndpoint as exc:
-        report.add("reachable", FAIL, _message(exc), exc.hint)
-        return EXIT_UNAVAILABLE
+        result.add("reachable", Status.FAIL, _message(exc), exc.hint)
+        result.unavailable = True
+        return None
     except MoodleUnavailable as exc:
-        report.add("reachable", FAIL, _message(exc), exc.hint or "check LMS_SYNC_MOODLE__URL and the network")
-        return EXIT_UNAVAILABLE
+        result.add("reachable", Status.FAIL, _message(exc), exc.hint or "check LMS_SYNC_MOODLE__URL and the network")
+        result.unavailable = True
+        return None
     except AccessDenied:
-        report.add("reachable", OK, "the site answered")
-        report.add("token", OK, "accepted")
-        report.add(
-            "functions", FAIL, "core_webservice_get_site_info is not in the token's service",
-            "add function core_webservice_get_site_info (and the others in `lms-sync check --help`) to the "
-            "external service, and make the sync account an authorised user",
-        )
-        return EXIT_PARTIAL
+        result.add("reachable", Status.OK, "the site answered")
+        result.add("token", Status.OK, "accepted")
+        result.add("functions", Status.FAIL, "core_webservice_get_site_info is not in the token's service",
+                   "add function core_webservice_get_site_info (and the others in `lms-sync check --help`) to the "
+                   "external service, and make the sync account an authorised user")
+        return None
     except MoodleError as exc:
-        report.add("reachable", OK, "the site answered")
-        report.add("site info", FAIL, _message(exc), exc.hint)
-        return EXIT_PARTIAL
-
-    report.add("reachable", OK, "Moodle REST web services answered")
-    report.add("token", OK, f"accepted: user {info.username} (id {info.userid})")
-    report.add("site", OK, f"{info.sitename}, Moodle {info.release or info.version}")
-    if info.userissiteadmin:
-        report.add("account", WARN, "the token belongs to a site administrator",
-                   "use a dedicated sync account with only the capabilities listed in `lms-sync check --help`")
-
-    available = info.function_names
-    missing = [name for name in REQUIRED_FUNCTIONS if name not in available]
-    if missing:
-        report.add("functions", FAIL, f"{len(missing)} of {len(REQUIRED_FUNCTIONS)} missing: {', '.join(missing)}",
-                   f"add to the token's external service (Server > Web services > External services > "
-                   f"Functions): {', '.join(missing)}")
-    else:
-        report.add("functions", OK, f"all {len(REQUIRED_FUNCTIONS)} needed functions are in the service")
-    _check_report_function(client, moodle, available, report)
-
-    if info.feature("enablecompletion") in (0, "0"):
-        report.add("site completion", FAIL, "completion tracking is off on the site",
-                   "tick Enable completion tracking (Site administration > General > Advanced features)")
-    _check_course(client, course_idnumber, available, report)
-    if report.unavailable:
-        return EXIT_UNAVAILABLE
-    return EXIT_PARTIAL if report.failed else EXIT_OK
+        result.add("reachable", Status.OK, "the site answered")
+        result.add("site info", Status.FAIL, _message(exc), exc.hint)
+        return None
+    result.add("reachable", Status.OK, "Moodle REST web services answered")
+    result.add("token", Status.OK, f"accepted: user {info.username} (id {info.userid})")
+    result.add("site", Status.OK, f"{info.sitename}, Moodle {info.release or info.version}")
+    return info
 
 
-def _failed(report: _Report, check: str, exc: MoodleError, prefix: str = "") -> None:
-    """Add a FAIL row for a check that Moodle could not answer; an unavailable site makes the exit code 3."""
-    if isinstance(exc, MoodleUnavailable):
-        report.unavailable = True
-    hint = exc.hint or ("run the check again; if it persists, check the site and its logs"
-                        if isinstance(exc, MoodleUnavailable) else None)
-    report.add(check, FAIL, prefix + _message(exc), hint)
-
-
-def _check_report_function(
-    client: MoodleClient, moodle: MoodleSettings, available: frozenset[str], report: _Report
+def _check_site(
+    client: MoodleClient,
+    moodle: MoodleSettings,
+    ref: CourseRef | None,
+    features: frozenset[Feature],
+    role_id: int,
+    result: CheckResult,
 ) -> None:
-    name = "core_reportbuilder_retrieve_report"
-    if moodle.completion_report_id is None:
-        detail = "available" if name in available else f"{name} not in the service"
-        report.add("report builder", SKIP, f"optional, no completion_report_id set ({detail})")
+    info = _site_info(client, result)
+    if info is None:
         return
-    if name not in available:
-        report.add("report builder", FAIL, f"completion_report_id is set but {name} is not in the service",
-                   f"add {name} to the external service, or unset moodle.completion_report_id")
-        return
-    try:
-        result = client.retrieve_report(moodle.completion_report_id, page=0, perpage=1)
-    except (AccessDenied, NotFound) as exc:
-        report.add("report builder", FAIL, f"report {moodle.completion_report_id}: {_message(exc)}",
-                   exc.hint or f"check moodle.completion_report_id ({moodle.completion_report_id})")
-        return
-    except MoodleError as exc:
-        # Timeouts, 5xx, odd answers: a row in the table, never a traceback that hides the table.
-        _failed(report, "report builder", exc, f"report {moodle.completion_report_id}: ")
-        return
-    report.add("report builder", OK,
-               f"report {moodle.completion_report_id} \u201c{result.details.name}\u201d, {result.data.totalrowcount} row(s)")
+    if info.userissiteadmin:
+        result.add("account", Status.WARN, "the token belongs to a site administrator: capabilities cannot be "
+                   "checked (an administrator has them all)",
+                   "use a dedicated sync account with the lms_sync role (deploy/moodle/lms_sync-role.xml)")
+    needed = [f.name for f in functions_for(features)]
+    missing = [name for name in needed if name not in info.function_names]
+    if missing:
+        result.add("functions", Status.FAIL, f"{len(missing)} of {len(needed)} missing: {', '.join(missing)}",
+                   "add to the token's external service (Server > Web services > External services > "
+                   f"Functions): {', '.join(missing)}")
+        return  # the probes call those functions: their answers would only repeat "not in the service"
+    result.add("functions", Status.OK, f"all {len(needed)} needed functions are in the service")
+    if info.feature("enablecompletion") in (0, "0"):
+        result.add("site completion", Status.FAIL, "completion tracking is off on the site",
+                   "tick Enable completion tracking (Site administration > General > Advanced features)")
+
+    result.step = "course"
+    course = _check_course(client, ref, result)
+    result.step = "capabilities"
+    if not info.userissiteadmin:
+        target = Target(
+            account_id=info.userid,
+            account_username=info.username,
+            site_course_id=info.siteid,
+            course=course,
+            role_id=role_id,
+        )
+        result.findings += probe_capabilities(client, target, capabilities_for(features))
+    result.step = "report builder"
+    if Feature.REPORT_BUILDER in features:
+        _check_report(client, moodle, result)
 
 
-def _check_course(client: MoodleClient, idnumber: str | None, available: frozenset[str], report: _Report) -> None:
-    if idnumber is None:
-        report.add("course", SKIP, "no course idnumber given")
-        return
-    if "core_course_get_courses_by_field" not in available:
-        report.add("course", SKIP, "cannot look it up: core_course_get_courses_by_field is missing")
-        return
-    try:
-        courses = client.get_courses_by_field("idnumber", idnumber).courses
-    except MoodleError as exc:
-        _failed(report, "course", exc)
-        return
-    if not courses:
-        report.add("course", FAIL, f"no course with idnumber {idnumber}",
-                   f"run `lms-sync push` to create course {idnumber}, or fix the idnumber in the programme file")
-        return
-    course = courses[0]
-    report.add("course", OK, f"{idnumber}: id {course.id}, {course.shortname}")
-    if course.enablecompletion:
-        report.add("course completion", OK, "enabled")
+def _check_course(client: MoodleClient, ref: CourseRef | None, result: CheckResult) -> Course | None:
+    if ref is None:
+        result.add("course", Status.SKIP, "no programme given")
+        return None
+    found = client.get_courses_by_field("idnumber", ref.idnumber).courses
+    course = next((c for c in found if c.idnumber == ref.idnumber), None)
+    if course is None:
+        by_name = client.get_courses_by_field("shortname", ref.shortname).courses
+        course = next((c for c in by_name if c.shortname == ref.shortname), None)
+        if course is None:
+            result.add("course", Status.OK, f"no course {ref.idnumber} yet: `lms-sync push` creates it")
+            return None
+        result.add("course", Status.OK, f"{ref.shortname} (id {course.id}) has no idnumber: made by hand; push "
+                   f"adopts it and gives it idnumber {ref.idnumber}")
     else:
-        report.add("course completion", FAIL, f"completion tracking is off in course {course.shortname}",
+        result.add("course", Status.OK, f"{ref.idnumber}: id {course.id}, {course.shortname}")
+    if course.enablecompletion:
+        result.add("course completion", Status.OK, "enabled")
+    else:
+        result.add("course completion", Status.FAIL, f"completion tracking is off in course {course.shortname}",
                    f"edit course {course.shortname} > Completion tracking: Yes (and set its completion criteria)")
+    return course
+
+
+def _check_report(client: MoodleClient, moodle: MoodleSettings, result: CheckResult) -> None:
+    report_id = moodle.completion_report_id
+    if report_id is None:
+        return
+    try:
+        answer = client.retrieve_report(report_id, page=0, perpage=1)
+    except (AccessDenied, NotFound) as exc:
+        result.add("report builder", Status.FAIL, f"report {report_id}: {_message(exc)}",
+                   exc.hint or f"check moodle.completion_report_id ({report_id})")
+        return
+    except MoodleUnavailable:
+        raise
+    except MoodleError as exc:
+        result.add("report builder", Status.FAIL, f"report {report_id}: {_message(exc)}", exc.hint)
+        return
+    result.add("report builder", Status.OK,
+               f"report {report_id} \u201c{answer.details.name}\u201d, {answer.data.totalrowcount} row(s)")

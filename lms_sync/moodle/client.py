@@ -21,8 +21,11 @@ from zoneinfo import ZoneInfo
 from ..errors import InvalidParameter, MoodleError, MoodleRemoteError
 from ..settings import MoodleSettings
 from .batching import ItemResult, PartialBatch, RateLimiter, chunk_by_budget, map_parallel
+from .functions import parse_response
 from .models import (
     ActivitiesCompletionResult,
+    AdministrationOptionsResult,
+    AllowedEventTypesResult,
     CalendarEvent,
     CalendarEventsResult,
     ContentSection,
@@ -38,7 +41,6 @@ from .models import (
     SiteInfo,
     User,
     WarningsResult,
-    parse_response,
 )
 from .transport import MoodleTransport
 
@@ -133,12 +135,21 @@ class MoodleClient:
     # ------------------------------------------------------------------------------------------ categories
 
     def get_categories(
-        self, *, idnumber: str | None = None, name: str | None = None, parent: int | None = None
+        self,
+        *,
+        idnumber: str | None = None,
+        name: str | None = None,
+        parent: int | None = None,
+        visible: bool | None = None,
     ) -> list[Category]:
-        """``core_course_get_categories`` filtered by the given criteria (all categories when none)."""
+        """``core_course_get_categories`` filtered by the given criteria (all categories when none).
+
+        Searching on idnumber needs moodle/category:manage, on visibility viewhiddencategories: without
+        them Moodle answers ``criteriaerror`` (an AccessDenied here).
+        """
         criteria = [
             {"key": key, "value": value}
-            for key, value in (("idnumber", idnumber), ("name", name), ("parent", parent))
+            for key, value in (("idnumber", idnumber), ("name", name), ("parent", parent), ("visible", visible))
             if value is not None
         ]
         result: list[Category] = self._read("core_course_get_categories", {"criteria": criteria, "addsubcategories": 0})
@@ -153,6 +164,15 @@ class MoodleClient:
         """
         return self._write_chunks(
             "core_course_create_categories", "categories", categories, _concat, retry_safe=retry_safe
+        )
+
+    def update_categories(self, categories: Sequence[Mapping[str, Any]], *, retry_safe: bool = False) -> None:
+        """``core_course_update_categories``; each dict has ``id`` and the fields to change (never ``parent``).
+
+        If a chunk fails, its error carries ``.partial`` (PartialBatch): ``applied`` lists the categories already sent.
+        """
+        self._write_chunks(
+            "core_course_update_categories", "categories", categories, _nothing, retry_safe=retry_safe
         )
 
     # --------------------------------------------------------------------------------------------- courses
@@ -318,6 +338,18 @@ class MoodleClient:
                 hint="set the sync account's timezone in Moodle to the one lms_sync uses, then sync again",
             )
         return event
+
+    def get_allowed_event_types(self, course_id: int = 0) -> AllowedEventTypesResult:
+        """``core_calendar_get_allowed_event_types``: the event types the account may create (in a course)."""
+        result: AllowedEventTypesResult = self._read("core_calendar_get_allowed_event_types", {"courseid": course_id})
+        return result
+
+    def get_user_administration_options(self, course_ids: Sequence[int]) -> AdministrationOptionsResult:
+        """``core_course_get_user_administration_options``: what the account may administer in each course."""
+        result: AdministrationOptionsResult = self._read(
+            "core_course_get_user_administration_options", {"courseids": list(course_ids)}
+        )
+        return result
 
     # ----------------------------------------------------------------------------------------------- users
 

@@ -1,17 +1,15 @@
 """Frozen pydantic models of Moodle's web-service answers, shaped on the recorded fixtures.
 
 Unknown keys are ignored so a newer Moodle adding fields does not break lms_sync; a missing
-required key or a wrong type becomes a ``MoodleRemoteError`` in ``parse_response``.
+required key or a wrong type becomes a ``MoodleRemoteError`` in ``functions.parse_response``.
 """
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
-from ..errors import MoodleRemoteError
 
 
 class MoodleModel(BaseModel):
@@ -57,6 +55,7 @@ class SiteInfo(MoodleModel):
 
     sitename: str
     siteurl: str = ""
+    siteid: int = 1
     username: str
     userid: int
     fullname: str = ""
@@ -115,6 +114,7 @@ class Course(MoodleModel):
     startdate: int = 0
     enddate: int = 0
     visible: bool = True
+    groupmode: int = 0  # 1: separate groups
     enablecompletion: bool = False
     lang: str = ""
 
@@ -383,53 +383,38 @@ class CourseModuleResult(MoodleModel):
 
 
 # wsfunction -> the type its answer parses into; ``None`` where Moodle answers the JSON literal null.
-RESPONSE_TYPES: dict[str, Any] = {
-    "core_webservice_get_site_info": SiteInfo,
-    "core_course_get_categories": list[Category],
-    "core_course_create_categories": list[CreatedCategory],
-    "core_course_get_courses_by_field": CoursesResult,
-    "core_course_create_courses": list[CreatedCourse],
-    "core_course_update_courses": WarningsResult,
-    "core_calendar_get_calendar_events": CalendarEventsResult,
-    "core_calendar_create_calendar_events": CalendarEventsResult,
-    "core_calendar_get_calendar_event_by_id": CalendarEventResult,
-    "core_calendar_update_event_start_day": CalendarEventResult,
-    "core_calendar_submit_create_update_form": EventFormResult,
-    "core_calendar_delete_calendar_events": None,
-    "core_user_get_users_by_field": list[User],
-    "core_user_create_users": list[CreatedUser],
-    "core_user_update_users": WarningsResult,
-    "enrol_manual_enrol_users": None,
-    "core_enrol_get_enrolled_users": list[User],
-    "core_completion_get_course_completion_status": CourseCompletionResult,
-    "core_completion_get_activities_completion_status": ActivitiesCompletionResult,
-    "core_completion_mark_course_self_completed": StatusResult,
-    "core_completion_update_activity_completion_status_manually": StatusResult,
-    "core_reportbuilder_retrieve_report": ReportResult,
-    "core_reportbuilder_list_reports": ReportListResult,
-    "core_course_get_contents": list[ContentSection],
-    "core_course_get_course_module": CourseModuleResult,
-}
 
 
-@cache
-def _adapter(wsfunction: str) -> TypeAdapter[Any]:
-    return TypeAdapter(RESPONSE_TYPES[wsfunction])
+# ---------------------------------------------------------------------------------- capability probes
 
 
-def parse_response(wsfunction: str, data: Any) -> Any:
-    """Validate a decoded answer into the model registered for ``wsfunction``."""
-    if RESPONSE_TYPES[wsfunction] is None:
-        if data is not None:
-            raise MoodleRemoteError("expected an empty (null) answer", wsfunction=wsfunction)
-        return None
-    try:
-        return _adapter(wsfunction).validate_python(data)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False, include_input=False)[0]
-        where = ".".join(str(p) for p in first["loc"]) or "answer"
-        raise MoodleRemoteError(
-            f"unexpected answer shape ({exc.error_count()} problem(s); first at {where}: {first['msg']})",
-            wsfunction=wsfunction,
-            hint="this Moodle version may not be supported; report it with the Moodle release",
-        ) from None
+class AllowedEventTypesResult(MoodleModel):
+    """``core_calendar_get_allowed_event_types``: the event types the account may create (course, site...)."""
+
+    allowedeventtypes: list[str] = Field(default_factory=list)
+    warnings: list[MoodleWarning] = Field(default_factory=list)
+
+
+class AdministrationOption(MoodleModel):
+    """One entry of a course's administration options (``update`` = moodle/course:update)."""
+
+    name: str
+    available: bool
+
+
+class CourseAdministrationOptions(MoodleModel):
+    """The administration options of one course."""
+
+    id: int
+    options: list[AdministrationOption] = Field(default_factory=list)
+
+    def available(self, name: str) -> bool:
+        """Whether the option ``name`` is available to the account."""
+        return any(o.name == name and o.available for o in self.options)
+
+
+class AdministrationOptionsResult(MoodleModel):
+    """``core_course_get_user_administration_options``: per course; a course the account cannot enter is a warning."""
+
+    courses: list[CourseAdministrationOptions] = Field(default_factory=list)
+    warnings: list[MoodleWarning] = Field(default_factory=list)

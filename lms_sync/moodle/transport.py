@@ -61,6 +61,7 @@ ERRORCODE_CLASSES: dict[str, type[MoodleError]] = {
     "wsusercannotassign": AccessDenied,
     "cannotviewreport": AccessDenied,
     "errorreportview": AccessDenied,
+    "criteriaerror": AccessDenied,  # core_course_get_categories: "Missing permissions to search on a criterion"
     "invalidparameter": InvalidParameter,
     "errorinvalidparam": InvalidParameter,
     "invalidrecord": NotFound,
@@ -87,6 +88,7 @@ _ERRORCODE_HINTS: dict[str, str] = {
     "wsusercannotassign": "allow the sync account's role to assign that role (Define roles > Allow role assignments)",
     "cannotviewreport": "enable completion on the course and grant the sync account report/completion:view",
     "errorreportview": "add the sync account to the report's audience in Report builder",
+    "criteriaerror": "give the sync account's role moodle/category:manage (and viewhiddencategories) at system level",
     "sitemaintenance": "the site is in maintenance mode; run again when it is back",
 }
 

@@ -11,6 +11,7 @@ import pytest
 import responses
 from pydantic import SecretStr
 
+from tests.conftest import RECORDINGS as FIXTURES
 from tests.fakes.moodle import BASE_URL, TOKEN, FakeMoodle
 from tests.fakes.moodle_completion import CompletionState, add_completion
 
@@ -19,7 +20,6 @@ from lms_sync.program import Programme, Session
 from lms_sync.settings import Settings
 from lms_sync.store import Store
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "moodle-fixtures"
 PROGRAMME_ID = "dgidt-ia-2020"
 
 

@@ -48,7 +48,7 @@ def test_full_run_pushes_pulls_and_writes_the_feed(site: Path, fake: FakeMoodle,
     assert [stages[name]["status"] for name in ("push", "pull", "feed")] == ["ok", "ok", "ok"]
     assert stages["pull"]["participants"] == 2
     assert stages["feed"]["events"] == 4
-    assert len(fake.events) == 4 and len(fake.users) == 2
+    assert len(fake.events) == 4 and {u["username"] for u in fake.users.values()} == {"guest", "wsuser", "hlefevre", "fmenard"}
     assert (site / "var" / "sessions.ics").read_bytes().startswith(b"BEGIN:VCALENDAR")
     err = capsys.readouterr().err
     last = err.strip().splitlines()[-1]

@@ -1,7 +1,9 @@
 """A stateful fake Moodle behind ``responses``: categories, courses, calendar events, users, enrolments.
 
-It answers in the shapes recorded in ``../shared/moodle-fixtures`` (``tests/sync/test_fake_moodle.py``
-compares them key by key so the fake cannot drift from the real site), enforces the constraints
+It answers in the shapes recorded in ``tests/recordings`` (``tests/sync/test_fake_moodle.py``
+compares them key by key so the fake cannot drift from the real site), checks the sync account's
+capabilities where the real Moodle 5.1 does (``capabilities``: the lms_sync role by default; a test
+removes one to see what Moodle answers then, as ``tests/realmoodle`` saw it), enforces the constraints
 that matter to a sync (unique idnumbers, usernames and emails; all-or-nothing create batches; a
 missing event id failing a whole delete; no update call for events; HTML comments and ``data-*``
 stripped from descriptions) and can inject faults: a timeout before or *after* the write was
@@ -30,10 +32,39 @@ from urllib.parse import parse_qsl
 import requests
 import responses
 
+from lms_sync.moodle.functions import ALL_FEATURES, capabilities_for
+
 BASE_URL = "https://moodle.example.test"
 ENDPOINT = BASE_URL + "/webservice/rest/server.php"
 TOKEN = "fake-token-0d1e2f"
 NOW = 1_795_746_858  # a fixed "now" so answers are deterministic
+SITE_COURSE = 1  # the front page: a course context with no enrolment method
+GUEST = {"id": 1, "username": "guest", "firstname": "Guest user", "lastname": " ", "email": "root@localhost",
+         "idnumber": "", "institution": "", "department": "", "auth": "manual", "password": "",
+         "password_changes": 0}
+FULL_ROLE = frozenset(capabilities_for(ALL_FEATURES))
+# How Moodle names a capability in "Sorry, but you do not currently have permissions to do that (...)".
+CAPABILITY_NAMES = {
+    "moodle/category:manage": "Manage categories",
+    "moodle/course:create": "Create courses",
+    "moodle/course:update": "Update course settings",
+    "moodle/course:changefullname": "Change course full name",
+    "moodle/course:changeshortname": "Change course short name",
+    "moodle/course:changeidnumber": "Change course ID number",
+    "moodle/course:changesummary": "Change course summary",
+    "moodle/course:changecategory": "Change course category",
+    "moodle/calendar:manageentries": "Manage entries in calendar",
+    "moodle/user:create": "Create users",
+    "moodle/user:update": "Update user profiles",
+    "enrol/manual:enrol": "Enrol users",
+    "moodle/course:viewparticipants": "View participants",
+    "moodle/course:enrolreview": "Review course enrolments",
+    "report/progress:view": "View activity completion reports",
+}
+# Course fields update_courses checks a capability for, when the value changes.
+CHANGE_CAPABILITIES = {"categoryid": "moodle/course:changecategory", "fullname": "moodle/course:changefullname",
+                       "shortname": "moodle/course:changeshortname", "idnumber": "moodle/course:changeidnumber",
+                       "summary": "moodle/course:changesummary"}
 
 Handler = Callable[["FakeMoodle", dict[str, Any]], Any]
 
@@ -56,6 +87,13 @@ def invalid_parameter() -> MoodleFault:
 def missing_record() -> MoodleFault:
     """Moodle's answer to a nonexistent id."""
     return MoodleFault("invalidrecordunknown", "Can't find data record in database.", "dml_missing_record_exception")
+
+
+def no_permission(capability: str) -> MoodleFault:
+    """Moodle's answer when the account lacks ``capability``."""
+    name = CAPABILITY_NAMES.get(capability, capability)
+    return MoodleFault("nopermissions", f"Sorry, but you do not currently have permissions to do that ({name}).",
+                       "core\\exception\\required_capability_exception")
 
 
 class Crash(BaseException):
@@ -86,6 +124,7 @@ FAULT_KINDS = ("timeout_before", "timeout_after", "http500", "crash_before", "cr
 WRITE_FUNCTIONS = frozenset(
     {
         "core_course_create_categories",
+        "core_course_update_categories",
         "core_course_create_courses",
         "core_course_update_courses",
         "core_calendar_create_calendar_events",
@@ -164,6 +203,7 @@ class FakeMoodle:
         latency: float = 0.0,
         sleep: Callable[[float], None] = time.sleep,
         ws_userid: int = 3,
+        capabilities: frozenset[str] | set[str] = FULL_ROLE,
     ) -> None:
         """An empty site; ``latency`` seconds are slept (with ``sleep``) per call, for benchmarks."""
         self.url = url.rstrip("/")
@@ -172,10 +212,17 @@ class FakeMoodle:
         self.latency = latency
         self.sleep = sleep
         self.ws_userid = ws_userid
+        self.capabilities = set(capabilities)
+        self.ws_username = "wsuser"
         self.categories: dict[int, dict[str, Any]] = {}
         self.courses: dict[int, dict[str, Any]] = {}
         self.events: dict[int, dict[str, Any]] = {}
-        self.users: dict[int, dict[str, Any]] = {}
+        # The guest account and the sync account itself, as on every site.
+        self.users: dict[int, dict[str, Any]] = {
+            1: dict(GUEST),
+            ws_userid: {**GUEST, "id": ws_userid, "username": self.ws_username, "firstname": "WS", "lastname": "User",
+                        "email": "wsuser@example.invalid", "password": "sent"},
+        }
         # (courseid, userid) -> {"roleids": set[int], "status": 0 active | 1 suspended}
         self.enrolments: dict[tuple[int, int], dict[str, Any]] = {}
         self.calls: list[Call] = []
@@ -186,6 +233,9 @@ class FakeMoodle:
             "core_webservice_get_site_info": FakeMoodle._site_info,
             "core_course_get_categories": FakeMoodle._get_categories,
             "core_course_create_categories": FakeMoodle._create_categories,
+            "core_course_update_categories": FakeMoodle._update_categories,
+            "core_course_get_user_administration_options": FakeMoodle._administration_options,
+            "core_calendar_get_allowed_event_types": FakeMoodle._allowed_event_types,
             "core_course_get_courses_by_field": FakeMoodle._get_courses_by_field,
             "core_course_create_courses": FakeMoodle._create_courses,
             "core_course_update_courses": FakeMoodle._update_courses,
@@ -277,6 +327,26 @@ class FakeMoodle:
         """A fresh record id."""
         return next(self._ids)
 
+    def can(self, capability: str) -> bool:
+        """Whether the sync account holds ``capability`` (at system level, so everywhere)."""
+        return capability in self.capabilities
+
+    def require(self, capability: str) -> None:
+        """Raise Moodle's ``nopermissions`` unless the account holds ``capability``."""
+        if not self.can(capability):
+            raise no_permission(capability)
+
+    def enter_course(self, courseid: int, *, wrap: str | None = None) -> dict[str, Any]:
+        """validate_context on a course: a non-participant needs course:view, a hidden course viewhiddencourses."""
+        course = self.courses.get(courseid)
+        if course is None:
+            raise missing_record()
+        if not self.can("moodle/course:view") or (not course["visible"] and not self.can("moodle/course:viewhiddencourses")):
+            if wrap:
+                raise MoodleFault(wrap, "Context error")
+            raise MoodleFault("requireloginerror", "Course or activity not accessible.", "require_login_exception")
+        return course
+
     # --------------------------------------------------------------------------------- inspection
 
     def course_by_idnumber(self, idnumber: str) -> dict[str, Any] | None:
@@ -303,7 +373,7 @@ class FakeMoodle:
 
     def _site_info(self, params: dict[str, Any]) -> Any:
         return {
-            "sitename": "Fake Moodle", "username": "wsuser", "firstname": "WS", "lastname": "User",
+            "sitename": "Fake Moodle", "username": self.ws_username, "firstname": "WS", "lastname": "User",
             "fullname": "WS User", "lang": "en", "userid": self.ws_userid, "siteurl": self.url,
             "userpictureurl": "", "functions": [{"name": n, "version": "2025100600"} for n in sorted(self.handlers)],
             "downloadfiles": 0, "uploadfiles": 0, "release": "5.1+ (Build: 20251017)", "version": "2025100600.02",
@@ -322,11 +392,20 @@ class FakeMoodle:
         }
 
     def _get_categories(self, params: dict[str, Any]) -> Any:
+        if not self.can("moodle/category:viewcourselist"):
+            return []
         cats = list(self.categories.values())
         for criterion in params.get("criteria", []):
             key, value = criterion["key"], criterion["value"]
             if key not in ("id", "ids", "name", "parent", "idnumber", "visible", "theme"):
                 raise invalid_parameter()
+            needs = {"idnumber": "moodle/category:manage", "theme": "moodle/category:manage",
+                     "visible": "moodle/category:viewhiddencategories"}.get(key)
+            if needs and not self.can(needs):
+                raise MoodleFault("criteriaerror", "Missing permissions to search on a criterion.")
+            if key == "visible":
+                cats = [c for c in cats if str(c.get("visible", 1)) == value]
+                continue
             if key == "ids":
                 wanted = {int(v) for v in value.split(",")}
                 cats = [c for c in cats if c["id"] in wanted]
@@ -338,6 +417,9 @@ class FakeMoodle:
         items = params.get("categories", [])
         taken = {c["idnumber"] for c in self.categories.values() if c["idnumber"]}
         for item in items:  # all-or-nothing, like Moodle's transaction
+            self.require("moodle/category:manage")
+            if not item.get("name", "").strip():
+                raise MoodleFault("categorynamerequired", "Category name is required")
             if item.get("idnumber") and item["idnumber"] in taken:
                 raise MoodleFault("categoryidnumbertaken", "ID number is already used for another category")
             taken.add(item.get("idnumber", ""))
@@ -352,6 +434,22 @@ class FakeMoodle:
             out.append({"id": cid, "name": item["name"]})
         return out
 
+    def _update_categories(self, params: dict[str, Any]) -> Any:
+        for item in params.get("categories", []):  # one transaction: validated before any change
+            cat = self.categories.get(_int(item.get("id")))
+            if cat is None:
+                raise MoodleFault("unknowncategory", "Category not known")
+            self.require("moodle/category:manage")
+            if "name" in item and not item["name"].strip():
+                raise MoodleFault("categorynamerequired", "Category name is required")
+            idnumber = item.get("idnumber")
+            if idnumber and any(c["idnumber"] == idnumber and c["id"] != cat["id"] for c in self.categories.values()):
+                raise MoodleFault("categoryidnumbertaken", "ID number is already used for another category")
+        for item in params.get("categories", []):
+            cat = self.categories[_int(item["id"])]
+            cat.update({k: v for k, v in item.items() if k in ("name", "idnumber", "description")})
+        return None
+
     def _course_out(self, c: dict[str, Any]) -> dict[str, Any]:
         cat = self.categories.get(c["categoryid"], {})
         return {
@@ -362,7 +460,7 @@ class FakeMoodle:
             "showcompletionconditions": True, "contacts": [], "enrollmentmethods": ["manual"],
             "idnumber": c["idnumber"], "format": c["format"], "showgrades": 1, "newsitems": 5,
             "startdate": c["startdate"], "enddate": c["enddate"], "maxbytes": 0, "showreports": 0,
-            "visible": c["visible"], "groupmode": 0, "groupmodeforce": 0, "defaultgroupingid": 0,
+            "visible": c["visible"], "groupmode": c.get("groupmode", 0), "groupmodeforce": 0, "defaultgroupingid": 0,
             "enablecompletion": c["enablecompletion"], "completionnotify": 0, "lang": c.get("lang", ""), "theme": "",
             "marker": 0, "legacyfiles": 0, "calendartype": "", "timecreated": NOW, "timemodified": NOW,
             "requested": 0, "cacherev": NOW,
@@ -385,7 +483,13 @@ class FakeMoodle:
             courses = [c for c in courses if c[fieldname] == value]
         else:
             raise invalid_parameter()
-        return {"courses": [self._course_out(c) for c in sorted(courses, key=lambda c: c["id"])], "warnings": []}
+        if not (self.can("moodle/course:viewhiddencourses") or self.can("moodle/course:update")):
+            courses = [c for c in courses if c["visible"]]
+        out = [self._course_out(c) for c in sorted(courses, key=lambda c: c["id"])]
+        if not self.can("moodle/course:update"):  # the idnumber comes back only with course:update
+            for course in out:
+                course.pop("idnumber")
+        return {"courses": out, "warnings": []}
 
     def _check_course_fields(self, item: dict[str, Any]) -> None:
         if set(item) - COURSE_KEYS or item.get("lang") == "":
@@ -404,6 +508,10 @@ class FakeMoodle:
                     f"You cannot execute functions in the category context (category id:{catid}). "
                     "The context error message was: Invalid parameter value detected",
                 )
+            self.require("moodle/course:create")
+            if not item.get("fullname", "").strip() or not item.get("shortname", "").strip():
+                which = "fullname" if not item.get("fullname", "").strip() else "shortname"
+                raise MoodleFault("errorinvalidparam", f'The param "{which}" is invalid.')
             if item["shortname"] in shortnames:
                 raise MoodleFault("shortnametaken", f"Short name is already used for another course ({item['shortname']})")
             if item.get("idnumber") and item["idnumber"] in idnumbers:
@@ -429,10 +537,11 @@ class FakeMoodle:
         for item in params.get("courses", []):
             self._check_course_fields(item)
             cid = _int(item.get("id"))
-            course = self.courses.get(cid)
-            if course is None:
-                warnings.append({"item": "course", "itemid": cid, "warningcode": "invalidrecordunknown",
-                                 "message": "Can't find data record in database."})
+            try:
+                course = self._may_update_course(cid, item)
+            except MoodleFault as fault:  # each course fails on its own, as a warning
+                warnings.append({"item": "course", "itemid": cid, "warningcode": fault.errorcode,
+                                 "message": fault.message})
                 continue
             if "shortname" in item and any(
                 c["shortname"] == item["shortname"] and c["id"] != cid for c in self.courses.values()
@@ -446,6 +555,53 @@ class FakeMoodle:
                 ints = ("categoryid", "startdate", "enddate", "visible", "enablecompletion", "summaryformat")
                 course[key] = _int(value) if key in ints else value
         return {"warnings": warnings}
+
+    def _may_update_course(self, cid: int, item: dict[str, Any]) -> dict[str, Any]:
+        """Moodle's checks before update_course() writes, in its order: context, capabilities, validation."""
+        site = cid == SITE_COURSE
+        course = {"id": cid, "categoryid": 0, "fullname": "Site", "shortname": "site", "idnumber": "",
+                  "summary": ""} if site else None
+        if course is None:
+            if cid not in self.courses:
+                raise missing_record()
+            course = self.enter_course(cid)
+        self.require("moodle/course:update")
+        for key, capability in CHANGE_CAPABILITIES.items():
+            if key in item and str(item[key]) != str(course.get(key, "")):
+                self.require(capability)
+                if key in ("fullname", "shortname") and not item[key].strip():
+                    raise MoodleFault("errorinvalidparam", f'The param "{key}" is invalid.')
+        if site:
+            raise MoodleFault("invalidcourse", "Invalid course")
+        start, end = item.get("startdate"), item.get("enddate")
+        if start and end and _int(end) and _int(end) < _int(start):
+            raise MoodleFault("enddatebeforestartdate", "The course end date must be after the start date.")
+        return course
+
+    def _administration_options(self, params: dict[str, Any]) -> Any:
+        courses, warnings = [], []
+        for raw in params.get("courseids", []):
+            cid = _int(raw)
+            try:
+                self.enter_course(cid)
+            except MoodleFault:
+                warnings.append({"item": "course", "itemid": cid, "warningcode": "1",
+                                 "message": "No access rights in course context"})
+                continue
+            update = self.can("moodle/course:update")
+            names = ("update", "editcompletion", "filters", "reports", "backup", "restore", "copy", "files",
+                     "tags", "gradebook", "outcomes", "badges", "import", "reset", "roles")
+            available = {"update": update, "editcompletion": update, "badges": True}
+            courses.append({"id": cid, "options": [{"name": n, "available": available.get(n, False)} for n in names]})
+        return {"courses": courses, "warnings": warnings}
+
+    def _allowed_event_types(self, params: dict[str, Any]) -> Any:
+        types = ["user"]
+        if self.can("moodle/calendar:manageentries"):
+            types += ["site", "course"] if _int(params.get("courseid"), 0) else ["site"]
+        if self.can("moodle/category:manage"):
+            types.append("category")
+        return {"allowedeventtypes": types, "warnings": []}
 
     def _event_out(self, e: dict[str, Any], *, created: bool = False) -> dict[str, Any]:
         description = e["description"]
@@ -473,14 +629,18 @@ class FakeMoodle:
         ids = {int(v) for v in events_param.get("eventids", [])}
         courseids = {int(v) for v in events_param.get("courseids", [])}
         start, end = _int(options.get("timestart"), 0), _int(options.get("timeend"), 0)
-        found = []
+        found, warnings = [], []
         for e in sorted(self.events.values(), key=lambda e: (e["timestart"], e["id"])):
             if e["id"] not in ids and e["courseid"] not in courseids:
                 continue
             if e["timestart"] + e["timeduration"] < start or (end and e["timestart"] > end):
                 continue
+            if not self.can("moodle/calendar:manageentries"):  # not a participant: only with manageentries
+                warnings.append({"item": str(e["id"]), "warningcode": "nopermissions",
+                                 "message": "you do not have permissions to view this event"})
+                continue
             found.append(self._event_out(e))
-        return {"events": found, "warnings": []}
+        return {"events": found, "warnings": warnings}
 
     def _create_events(self, params: dict[str, Any]) -> Any:
         items = params.get("events", [])
@@ -490,6 +650,10 @@ class FakeMoodle:
             _int(item.get("timestart"))  # a date string or a float is rejected
             if _int(item.get("courseid")) not in self.courses:
                 raise missing_record()
+        if not self.can("moodle/calendar:manageentries"):  # each event is skipped with a warning
+            return {"events": [], "warnings": [{"item": item.get("name", ""), "warningcode": "nopermissions",
+                                                "message": "you do not have permissions to create this event"}
+                                               for item in items]}
         out = []
         for item in items:
             eid = self.new_id()
@@ -508,6 +672,8 @@ class FakeMoodle:
         ids = [_int(item["eventid"]) for item in params.get("events", [])]
         if any(i not in self.events for i in ids):  # one missing id fails the whole call (one transaction)
             raise missing_record()
+        if ids:
+            self.require("moodle/calendar:manageentries")
         for i in ids:
             del self.events[i]
         return None
@@ -515,7 +681,8 @@ class FakeMoodle:
     def _user_out(self, u: dict[str, Any]) -> dict[str, Any]:
         out = {
             "id": u["id"], "username": u["username"], "firstname": u["firstname"], "lastname": u["lastname"],
-            "fullname": f"{u['firstname']} {u['lastname']}", "department": u["department"], "idnumber": u["idnumber"],
+            "fullname": f"{u['firstname']} {u['lastname']}", "email": u["email"], "department": u["department"],
+            "idnumber": u["idnumber"],
             "firstaccess": 0, "lastaccess": 0, "auth": u["auth"], "suspended": False, "confirmed": True,
             "lang": "en", "theme": "", "timezone": "99", "mailformat": 1, "trackforums": 0, "city": "", "country": "",
             "profileimageurlsmall": f"{self.url}/theme/image.php/boost/core/1/u/f2",
@@ -523,17 +690,31 @@ class FakeMoodle:
         }
         if u["institution"]:  # Moodle leaves an empty institution out (see username.ok.json)
             out["institution"] = u["institution"]
-        return out  # no email: the sync account cannot see it here (as recorded)
+        return self._visible_fields(out)
+
+    def _visible_fields(self, user: dict[str, Any]) -> dict[str, Any]:
+        """What Moodle leaves out for lack of capability: e-mail (identity fields), idnumber & co, username."""
+        if not self.can("moodle/site:viewuseridentity"):
+            user.pop("email", None)
+        if not self.can("moodle/user:viewalldetails"):
+            for key in ("idnumber", "institution", "department", "username", "auth", "lang", "theme", "mailformat",
+                        "trackforums", "confirmed"):
+                user.pop(key, None)
+        return user
 
     def _get_users_by_field(self, params: dict[str, Any]) -> Any:
         fieldname = params.get("field", "")
         if fieldname not in ("id", "idnumber", "username", "email"):
             raise invalid_parameter()
         values = set(params.get("values", []))
+        if not self.can("moodle/user:viewdetails"):
+            return []
         found = [u for u in self.users.values() if str(u[fieldname]) in values]
-        return [self._user_out(u) for u in sorted(found, key=lambda u: u["id"])]
+        # A user is returned only when the searched field is visible to the account.
+        return [out for u in sorted(found, key=lambda u: u["id"]) if fieldname in (out := self._user_out(u))]
 
     def _create_users(self, params: dict[str, Any]) -> Any:
+        self.require("moodle/user:create")  # before the parameters are looked at
         items = params.get("users", [])
         usernames = {u["username"] for u in self.users.values()}
         emails = {u["email"].lower() for u in self.users.values()}
@@ -561,26 +742,41 @@ class FakeMoodle:
         return out
 
     def _update_users(self, params: dict[str, Any]) -> Any:
+        self.require("moodle/user:update")
+        warnings = []
         for item in params.get("users", []):
             if set(item) - USER_KEYS:
                 raise invalid_parameter()
             user = self.users.get(_int(item.get("id")))
             if user is None:
-                raise missing_record()
+                warnings.append({"item": "user", "itemid": _int(item.get("id")), "warningcode": "invaliduserid",
+                                 "message": "Invalid user ID"})
+                continue
             for key, value in item.items():
                 if key == "password":
                     user["password_changes"] += 1
                 elif key != "id":
                     user[key] = value
-        return {"warnings": []}
+        return {"warnings": warnings}
 
     def _enrol_users(self, params: dict[str, Any]) -> Any:
         items = params.get("enrolments", [])
         for item in items:
-            if _int(item.get("courseid")) not in self.courses:
+            courseid = _int(item.get("courseid"))
+            if courseid not in self.courses and courseid != SITE_COURSE:
                 raise invalid_parameter()
+            if courseid != SITE_COURSE:
+                self.enter_course(courseid)
+            self.require("enrol/manual:enrol")
             if _int(item.get("userid")) not in self.users:
                 raise missing_record()
+            if not self.can("moodle/role:assign"):
+                raise MoodleFault("wsusercannotassign", "You don't have the permission to assign this role "
+                                  f"({item.get('roleid')}) to this user ({item.get('userid')}) in this course"
+                                  f"({courseid}).")
+            if courseid == SITE_COURSE:
+                raise MoodleFault("wsnoinstance", "Manual enrolment plugin instance doesn't exist or is disabled "
+                                  f"for the course (id = {courseid})")
         for item in items:  # re-enrolling is accepted: it updates the status and adds the role
             key = (_int(item["courseid"]), _int(item["userid"]))
             enrolment = self.enrolments.setdefault(key, {"roleids": set(), "status": 0})
@@ -590,11 +786,16 @@ class FakeMoodle:
 
     def _get_enrolled_users(self, params: dict[str, Any]) -> Any:
         courseid = _int(params.get("courseid"))
-        if courseid not in self.courses:
-            raise missing_record()
         options = {o["name"]: o["value"] for o in params.get("options", [])}
         only_active = options.get("onlyactive") in ("1", "true")
         only_suspended = options.get("onlysuspended") in ("1", "true")
+        course = self.enter_course(courseid, wrap="errorcoursecontextnotvalid")
+        if not (self.can("moodle/course:viewparticipants") or self.can("moodle/course:enrolreview")):
+            raise no_permission("moodle/course:viewparticipants")
+        if (only_active or only_suspended) and not self.can("moodle/course:enrolreview"):
+            raise no_permission("moodle/course:enrolreview")
+        if course.get("groupmode") == 1 and not self.can("moodle/site:accessallgroups"):
+            return []  # separate groups: only the account's own groups, and it is in none
         wanted = [f for f in options.get("userfields", "").split(",") if f]
         out = []
         for (cid, uid), enrolment in sorted(self.enrolments.items(), key=lambda kv: kv[0][1]):
@@ -614,9 +815,10 @@ class FakeMoodle:
             }
             if u["institution"]:
                 full["institution"] = u["institution"]
+            full = self._visible_fields(full)
             if wanted:  # userfields: only those (fullname always comes back, as recorded)
                 full = {k: v for k, v in full.items() if k in wanted or k in ("id", "fullname")}
-                if "institution" in wanted and "institution" not in full:
+                if "institution" in wanted and "institution" not in full and self.can("moodle/user:viewalldetails"):
                     full["institution"] = u["institution"]
             out.append(full)
         limit_from, limit_number = _int(options.get("limitfrom"), 0), _int(options.get("limitnumber"), 0)

@@ -133,10 +133,9 @@ def _state(fake: FakeMoodle) -> CompletionState:
 
 
 def _course(fake: FakeMoodle, params: dict[str, Any]) -> dict[str, Any]:
-    course = fake.courses.get(_int(params.get("courseid")))
-    if course is None:
+    if _int(params.get("courseid")) not in fake.courses:
         raise missing_record()
-    return course
+    return fake.enter_course(_int(params.get("courseid")))
 
 
 def _check_user(fake: FakeMoodle, courseid: int, userid: int) -> None:
@@ -150,7 +149,8 @@ def _check_user(fake: FakeMoodle, courseid: int, userid: int) -> None:
 def _course_status(fake: FakeMoodle, params: dict[str, Any]) -> Any:
     course = _course(fake, params)
     userid = _int(params.get("userid"))
-    if not course["enablecompletion"] or course["id"] in _state(fake).no_criteria:
+    no_criteria = course["id"] in _state(fake).no_criteria
+    if not course["enablecompletion"] or no_criteria or not fake.can("report/completion:view"):
         raise MoodleFault("cannotviewreport", "You cannot view this report")
     _check_user(fake, course["id"], userid)
     done = _state(fake).course_done.get((course["id"], userid))
@@ -175,6 +175,8 @@ def _course_status(fake: FakeMoodle, params: dict[str, Any]) -> Any:
 def _activities_status(fake: FakeMoodle, params: dict[str, Any]) -> Any:
     course = _course(fake, params)
     userid = _int(params.get("userid"))
+    if userid != fake.ws_userid:
+        fake.require("report/progress:view")
     _check_user(fake, course["id"], userid)
     if not course["enablecompletion"]:
         return {"statuses": [], "warnings": []}  # as recorded: empty, no error

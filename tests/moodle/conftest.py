@@ -7,29 +7,16 @@ from pathlib import Path
 
 import pytest
 import responses
-from fixtures_moodle import fixture_files, fixtures_missing, make_settings
+from fixtures_moodle import fixture_files, make_settings
 
 from lms_sync.moodle.client import MoodleClient
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrise ``fixture_file`` over the fixtures folder, so a new recording is covered with no new code."""
+    """Parametrise ``fixture_file`` over the recordings, so a new recording is covered with no new code."""
     if "fixture_file" in metafunc.fixturenames:
         files = fixture_files()
-        if files:
-            metafunc.parametrize("fixture_file", files, ids=[f.name for f in files], indirect=True)
-        else:
-            # One placeholder case, so the absence is reported: skipped locally, failed under CI.
-            metafunc.parametrize("fixture_file", [None], ids=["fixtures-missing"], indirect=True)
-
-
-@pytest.fixture
-def fixture_file(request: pytest.FixtureRequest) -> Path:
-    """One recorded fixture file; without the folder, skip locally or fail under CI."""
-    path: Path | None = request.param
-    if path is None:
-        fixtures_missing()
-    return path
+        metafunc.parametrize("fixture_file", files, ids=[f.name for f in files])
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import responses
 from pydantic import SecretStr
 
 # tests/ is not a package: make ``fakes`` importable the way the other suites and benchmarks do.
+from tests.conftest import RECORDINGS as FIXTURES_DIR
 from tests.fakes.moodle import BASE_URL, TOKEN, FakeMoodle
 
 from lms_sync.moodle.client import MoodleClient
@@ -19,7 +20,6 @@ from lms_sync.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
 PROGRAM_FILE = REPO / "config" / "program.toml"
-FIXTURES_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "moodle-fixtures"
 
 
 def moodle_settings(**overrides: object) -> MoodleSettings:

@@ -14,6 +14,12 @@ from tests.sync.conftest import FIXTURES_DIR
 from tests.fakes.moodle import ENDPOINT, TOKEN, FakeMoodle
 
 # fixture file -> what the fake must hold before the recorded request is replayed
+# The recordings' sync role could not see e-mail addresses (no moodle/site:viewuseridentity): so replayed.
+WITHOUT: dict[str, set[str]] = {
+    "core_user_get_users_by_field.username.ok.json": {"moodle/site:viewuseridentity"},
+    "core_user_get_users_by_field.not_found.ok.json": {"moodle/site:viewuseridentity"},
+}
+
 SEEDS: dict[str, set[str]] = {
     "core_course_get_categories.by_idnumber.ok.json": {"category"},
     "core_course_create_categories.ok.json": set(),
@@ -107,10 +113,9 @@ def test_shape_compare_catches_drift() -> None:
 def test_fake_answers_like_the_recording(name: str) -> None:
     """Replaying the recorded request against the fake gives an answer of the recorded shape."""
     path = FIXTURES_DIR / name
-    if not path.is_file():
-        pytest.skip(f"fixture {path} not found (shared/ must sit beside the clone)")
     fixture = json.loads(path.read_text(encoding="utf-8"))
     fake = FakeMoodle()
+    fake.capabilities -= WITHOUT.get(name, set())
     seed(fake, SEEDS[name])
     params = {k: str(v) for k, v in fixture["request_params"].items()}
     if params.get("wstoken") == "REDACTED" and name != "error.invalid_token.json":
@@ -145,15 +150,9 @@ def test_every_push_function_is_covered() -> None:
 def test_cleaning_strips_comments_and_data_attributes_like_moodle() -> None:
     """The description-marker recording: what the fake keeps is what Moodle kept."""
     path = FIXTURES_DIR / "core_calendar_create_calendar_events.description_markers.ok.json"
-    if not path.is_file():
-        pytest.skip("fixture not found")
     from tests.fakes.moodle import clean_html
 
     for case in json.loads(path.read_text(encoding="utf-8"))["cases"].values():
         if case["format"] == 1:
             assert clean_html(case["sent"]) == case["get_description"]
 
-
-def test_fixtures_dir_is_found() -> None:
-    """The shared fixtures are where CI puts them (beside the clone)."""
-    assert isinstance(FIXTURES_DIR, Path)
