@@ -148,6 +148,10 @@ def _push(client: MoodleClient, ctx: Context, desired: Any, stage: Stage) -> Non
     if outcome.refusal:
         stage.error = f"refused: {outcome.refusal} (run `lms-sync push --force-delete` if intended)"
         log.error("push stage refused: %s", outcome.refusal)
+    if outcome.missing:
+        missing = ", ".join(f.capability or f.check for f in outcome.missing)
+        stage.error = f"stopped before writing: the sync account lacks {missing} (see `lms-sync check`)"
+        log.error("push stage %s", stage.error)
 
 
 def _pull(client: MoodleClient, ctx: Context, stage: Stage) -> None:

@@ -7,9 +7,11 @@ import sys
 
 from ..context import Context
 from ..lock import run_lock
+from ..moodle.check import what_to_do
 from ..sync import desired_state, push
 from ..sync.render import render_action, render_plan
 from .base import SubParsers, add_command
+from .check import render_findings, render_todo
 
 ORDER = 40
 
@@ -29,7 +31,9 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
         "password from lms_sync (Moodle generates and mails one); existing passwords are never touched. "
         "Exit codes: 0 done, 1 some actions failed or the plan was refused, 2 bad configuration, "
         "3 Moodle unreachable or token refused, 4 another run holds the lock. With --dry-run: 0 when "
-        "the plan may run, 1 when push would refuse it (so a script can check a plan first).",
+        "the plan may run, 1 when push would refuse it (so a script can check a plan first). Before its "
+        "first write, push probes (without writing) that the sync account has each capability its plan "
+        "needs, as `lms-sync check` does, and stops with what to add if one is missing (exit 1).",
         examples="  lms-sync push --dry-run              show the plan, write nothing (exit 1: it would be refused)\n"
         "  lms-sync push\n"
         "  lms-sync --roster config/roster.csv push\n"
@@ -64,6 +68,14 @@ def cmd_push(ctx: Context, args: argparse.Namespace) -> int:
         print(f"error: push {verb}: {outcome.refusal}", file=sys.stderr)
         print("hint: check the programme and roster; if the deletions are intended, run "
               "`lms-sync push --force-delete`", file=sys.stderr)
+        return outcome.exit_code
+    if outcome.missing:
+        verb = "would stop" if args.dry_run else "stopped"
+        print(f"error: push {verb} before writing anything: the sync account may not do all this plan needs",
+              file=sys.stderr)
+        render_findings(outcome.missing, sys.stderr)
+        render_todo(what_to_do(outcome.missing), sys.stderr)
+        print("hint: then run `lms-sync check`, and `lms-sync push` again", file=sys.stderr)
         return outcome.exit_code
     result = outcome.result
     if result is None:  # dry run

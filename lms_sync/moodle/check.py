@@ -68,21 +68,26 @@ class CheckResult:
     @property
     def todo(self) -> list[str]:
         """What to do, each once, in the order of the findings that ask for it."""
-        out: list[str] = []
-        capabilities: list[str] = []
-        for finding in self.findings:
-            if finding.status is Status.FAIL and finding.capability and not finding.todo:
-                if not capabilities:
-                    out.append("")  # where the capability line goes, in order
-                capabilities.append(finding.capability)
-            elif finding.todo and finding.status in (Status.FAIL, Status.WARN) and finding.todo not in out:
-                out.append(finding.todo)
-        if capabilities:
-            out[out.index("")] = (
-                f"give the sync account's role, at system level: {', '.join(capabilities)} (Site administration > "
-                f"Users > Permissions > Define roles; the shipped preset {ROLE_PRESET} has every one)"
-            )
-        return out
+        return what_to_do(self.findings)
+
+
+def what_to_do(findings: Iterable[Finding]) -> list[str]:
+    """What the findings ask the admin to do, each once, in order; missing capabilities in one line."""
+    out: list[str] = []
+    capabilities: list[str] = []
+    for finding in findings:
+        if finding.status is Status.FAIL and finding.capability and not finding.todo:
+            if not capabilities:
+                out.append("")  # where the capability line goes, in order
+            capabilities.append(finding.capability)
+        elif finding.todo and finding.status in (Status.FAIL, Status.WARN) and finding.todo not in out:
+            out.append(finding.todo)
+    if capabilities:
+        out[out.index("")] = (
+            f"give the sync account's role, at system level: {', '.join(capabilities)} (Site administration > "
+            f"Users > Permissions > Define roles; the shipped preset {ROLE_PRESET} has every one)"
+        )
+    return out
 
 
 def _message(exc: MoodleError) -> str:

@@ -33,6 +33,7 @@ from ..errors import (
 from ..moodle.batching import chunk_by_budget, partial_of
 from ..moodle.client import MoodleClient
 from ..moodle.models import CalendarEventsResult, WarningsResult
+from ..moodle.probes import Finding
 from ..store import Store
 from .desired import Desired, parse_marker
 from .journal import (
@@ -46,6 +47,7 @@ from .journal import (
     save_mapping,
 )
 from .plan import CATEGORY_REF, Action, mass_delete_refusal, plan
+from .preflight import preflight
 from .remote import Remote, lookup_events, read_remote
 
 log = logging.getLogger("lms_sync.sync")
@@ -145,7 +147,7 @@ class Applier:
         """Apply every action in dependency order; returns what was done, failed and skipped."""
         try:
             self._local([a for a in actions if not a.writes])
-            for kind, op in (("category", "create"), ("course", "create"), ("course", "update"),
+            for kind, op in (("category", "create"), ("category", "update"), ("course", "create"), ("course", "update"),
                              ("user", "create"), ("user", "update")):
                 self._dispatch(kind, op, [a for a in actions if a.kind == kind and a.op == op])
             self._events([a for a in actions if a.kind == "event" and a.writes])
@@ -361,6 +363,13 @@ class Applier:
         self._batches(actions, [a.fields() for a in actions], "categories", write, self._mapper("category"),
                       lookup=lookup)
 
+    def _update_category(self, actions: list[Action]) -> None:
+        # Absolute values (the idnumber of an adopted category): safe to repeat.
+        write = Writer(lambda items, safe: self.client.update_categories(items, retry_safe=safe),
+                       lambda items, _answer: [int(i["id"]) for i in items])
+        items = [{"id": a.moodle_id, **a.fields()} for a in actions]
+        self._batches(actions, items, "categories", write, self._mapper("category"))
+
     def _resolve_category(self, payload: dict[str, Any]) -> dict[str, Any] | None:
         if payload.get("categoryid") != CATEGORY_REF:
             return payload
@@ -534,6 +543,7 @@ class PushOutcome:
     actions: list[Action]
     dry_run: bool = False
     refusal: str | None = None
+    missing: list[Finding] = field(default_factory=list)  # capabilities the plan needs and the account lacks
     result: ApplyResult | None = None
     in_doubt: int = 0
     run_id: int | None = None
@@ -544,7 +554,7 @@ class PushOutcome:
         if self.result is not None:
             return self.result.exit_code
         # A dry run answers like the real push would, so scripts can check a plan with --dry-run.
-        return EXIT_PARTIAL if self.refusal else EXIT_OK
+        return EXIT_PARTIAL if self.refusal or self.missing else EXIT_OK
 
     def summary(self) -> dict[str, Any]:
         """Counts for the runs table and the closing line; ``failed_actions``/``skipped_actions`` name each."""
@@ -554,6 +564,8 @@ class PushOutcome:
         out: dict[str, Any] = {"planned": counts, "in_doubt_resolved": self.in_doubt}
         if self.refusal:
             out["refused"] = self.refusal
+        if self.missing:
+            out["missing_capabilities"] = [f.capability or f.check for f in self.missing]
         if self.result is not None:
             out.update(self.result.counts())
             out["failed_actions"] = [f"{a.op} {a.kind} {a.key}: {why}" for a, why in self.result.failed]
@@ -570,7 +582,7 @@ def push(
     force_delete: bool = False,
     max_deletes: int = 3,
 ) -> PushOutcome:
-    """Read Moodle, plan, check the mass-delete guard and (unless dry-run) apply; records a run."""
+    """Read Moodle, plan, check the mass-delete guard and the capabilities, and (unless dry-run) apply; records a run."""
     run_id = None if dry_run else store.start_run("push")
     try:
         return _push(client, store, desired, run_id, dry_run=dry_run, force_delete=force_delete,
@@ -606,13 +618,16 @@ def _push(
     outcome = PushOutcome(actions=actions, dry_run=dry_run, in_doubt=len(doubtful), run_id=run_id)
     if not force_delete:
         outcome.refusal = mass_delete_refusal(actions, desired, remote, state, max_deletes)
+    if outcome.refusal is None:
+        # A plan that would stop half-way for want of a capability stops before its first write.
+        outcome.missing = preflight(client, actions, remote, desired.role_id)
     if dry_run:
         return outcome
     assert run_id is not None
     resolve_in_doubt(store, doubtful, run_id)
-    if outcome.refusal is None:
+    if outcome.refusal is None and not outcome.missing:
         outcome.result = Applier(client, store, desired, remote, run_id).run(actions)
     code = outcome.exit_code
-    status = "ok" if code == EXIT_OK else ("refused" if outcome.refusal else "partial")
+    status = "ok" if code == EXIT_OK else ("refused" if outcome.refusal or outcome.missing else "partial")
     store.finish_run(run_id, status, code, outcome.summary())
     return outcome

@@ -103,6 +103,13 @@ def _plan_category(desired: Desired, remote: Remote, state: State) -> list[Actio
         return [Action("create", "category", want.idnumber, f"no category with idnumber {want.idnumber!r} in Moodle",
                        payload=(("name", want.name), ("idnumber", want.idnumber), ("parent", 0)),
                        content_hash=wanted_hash)]
+    if remote.category_made_by_hand:
+        # Made by hand with the programme's category name and no idnumber: adopt it by giving it the idnumber.
+        category = remote.category
+        return [Action("update", "category", want.idnumber,
+                       f"made by hand (named {category.name!r}, no idnumber): adopting it", moodle_id=category.id,
+                       changes=(("idnumber", category.idnumber or "", want.idnumber),),
+                       payload=(("idnumber", want.idnumber),), content_hash=wanted_hash)]
     if mapping is None or mapping.moodle_id != remote.category.id or mapping.content_hash != wanted_hash:
         # Exists in Moodle but the store does not know it (lost store, in-doubt create): adopt it.
         # Its name is left alone: a category may hold other courses and be named by the site's admins.
@@ -131,18 +138,32 @@ def _plan_course(desired: Desired, remote: Remote, state: State) -> list[Action]
         # Missing in Moodle: create it (in the category, whose id is resolved when applying).
         payload = {"idnumber": want.idnumber, "categoryid": CATEGORY_REF, "summaryformat": 1, **want.fields()}
         reason = "deleted in Moodle; recreating" if mapping else f"no course with idnumber {want.idnumber!r} in Moodle"
+        taken = remote.shortname_taken_by
+        if taken is not None:
+            # Moodle will refuse it: say which course holds the shortname and what to do.
+            reason += (f"; but shortname {want.shortname!r} belongs to course {taken.id} (idnumber "
+                       f"{taken.idnumber!r}): set another [course].shortname in the programme")
         return [Action("create", "course", want.idnumber, reason, payload=tuple(payload.items()),
                        content_hash=wanted_hash)]
     course = remote.course
     changes = _diff(_course_remote_fields(course), want.fields(), html_fields=("summary",))
+    if remote.course_made_by_hand:
+        # Made by hand with the programme's shortname and no idnumber: adopt it, giving it the idnumber.
+        changes = (("idnumber", course.idnumber or "", want.idnumber), *changes)
     if remote.category_checked and (remote.category is None or course.categoryid != remote.category.id):
         # The course is in another category than the programme's (moved by hand, or category re-created).
         changes += (("categoryid", course.categoryid, CATEGORY_REF),)
     if changes:
         # Fields differ: update only those, with the programme's values.
         reason = _why_changed(mapping.content_hash if mapping else None, wanted_hash, "course")
+        if remote.course_made_by_hand:
+            reason = f"made by hand (shortname {course.shortname!r}, no idnumber): adopting it"
+        payload = dict((name, new) for name, _, new in changes)
+        if {"startdate", "enddate"} & set(payload):
+            # Moodle validates only the dates it is sent: an end date alone is "nostartdatenoenddate".
+            payload.update(startdate=want.startdate, enddate=want.enddate)
         return [Action("update", "course", want.idnumber, reason, moodle_id=course.id, changes=changes,
-                       payload=tuple((name, new) for name, _, new in changes), content_hash=wanted_hash)]
+                       payload=tuple(payload.items()), content_hash=wanted_hash)]
     if mapping is None or mapping.moodle_id != course.id or mapping.content_hash != wanted_hash:
         # Matches the programme but the store does not know it (lost store, in-doubt write): adopt.
         return [Action("adopt", "course", want.idnumber, "found in Moodle by idnumber", moodle_id=course.id,
@@ -164,6 +185,16 @@ def _event_changes(event: CalendarEvent, want: DesiredEvent) -> tuple[tuple[str,
     return _diff(_event_remote_fields(event), want.fields(), html_fields=("description",))
 
 
+def _made_by_hand(remote: Remote, state: State) -> dict[tuple[int, int], list[CalendarEvent]]:
+    """Course events no lms_sync run made (no marker, no mapping), by (start, duration)."""
+    mapped = {m.moodle_id for m in state.of_kind("event")}
+    found: dict[tuple[int, int], list[CalendarEvent]] = {}
+    for event in sorted(remote.events, key=lambda e: e.id):
+        if parse_marker(event.description) is None and event.id not in mapped:
+            found.setdefault((event.timestart, event.timeduration), []).append(event)
+    return found
+
+
 def _plan_events(desired: Desired, remote: Remote, state: State) -> list[Action]:
     actions: list[Action] = []
     wanted_keys = {e.key for e in desired.events}
@@ -173,6 +204,7 @@ def _plan_events(desired: Desired, remote: Remote, state: State) -> list[Action]
         found = parse_marker(event.description)
         if found and found[0] == desired.programme_id:
             marked.setdefault(found[1], []).append(event)
+    by_hand = _made_by_hand(remote, state)
     handled: set[int] = set()
 
     for want in desired.events:
@@ -183,6 +215,20 @@ def _plan_events(desired: Desired, remote: Remote, state: State) -> list[Action]
         if mapped is not None and mapped not in candidates and parse_marker(mapped.description) is None:
             # The mapped event lost its marker in a hand edit: still ours, by its id.
             candidates.append(mapped)
+        same_time = by_hand.pop((want.timestart, want.timeduration), [])
+        adopted_now = not candidates and bool(same_time)
+        if adopted_now:
+            # Made by hand at the session's very start and duration: that session's event. Adopt it; the
+            # replace below brings it in step and marks it.
+            adopted = same_time.pop(0)
+            actions.append(Action("adopt", "event", want.key, "made by hand at the same time", moodle_id=adopted.id))
+            candidates.append(adopted)
+            mapping = None
+        for extra in same_time:
+            # Another event made by hand at the same time: a second copy of the session in every calendar.
+            actions.append(Action("delete", "event", want.key, f"made by hand at the same time as the session's "
+                                  "own event: a duplicate", moodle_id=extra.id,
+                                  changes=(("name", extra.name, None),), destructive=True))
         handled.update(e.id for e in candidates)
         if not candidates:
             # No event in Moodle: restore one deleted by hand, or create a new session's.
@@ -202,6 +248,8 @@ def _plan_events(desired: Desired, remote: Remote, state: State) -> list[Action]
         if changes:
             # The event differs: replace it (see the module docstring for why not the event form).
             reason = _why_changed(mapping.content_hash if mapping else None, wanted_hash, "event")
+            if adopted_now:
+                reason = "made by hand: bringing it in step with the programme and marking it"
             actions.append(Action("replace", "event", want.key, reason, moodle_id=keep.id, changes=changes,
                                   payload=tuple(want.fields().items()), content_hash=wanted_hash))
         elif mapping is None or mapping.moodle_id != keep.id or mapping.content_hash != wanted_hash:

@@ -4,6 +4,10 @@ A push where nothing changed makes exactly three calls: the course by idnumber, 
 events, and the course's active participants (with the profile fields we compare). The category
 is looked up only when the course is missing or not in the category the state store remembers,
 and users by username (batched) only for roster entries not already among the participants.
+
+What an admin made by hand before lms_sync arrived is found too, so that push adopts it instead of
+making a second one: a course with the programme's shortname and no idnumber, a category with the
+programme's category name and no idnumber (two more calls, only while they have no idnumber).
 """
 
 from __future__ import annotations
@@ -39,6 +43,11 @@ class Remote:
     category: Category | None = None
     category_checked: bool = True
     events: list[CalendarEvent] = field(default_factory=list)
+    # Found by shortname (course) or by name (category), with no idnumber: made by hand, to adopt.
+    course_made_by_hand: bool = False
+    category_made_by_hand: bool = False
+    # A course holding the programme's shortname under another idnumber: a create would be refused.
+    shortname_taken_by: Course | None = None
     users: dict[str, RemoteUser] = field(default_factory=dict)  # by username
     enrolled: dict[int, frozenset[int]] = field(default_factory=dict)  # active participant id -> role ids
 
@@ -56,8 +65,16 @@ def to_remote_user(user: User) -> RemoteUser:
 def read_remote(client: MoodleClient, desired: Desired, state: State) -> Remote:
     """Look up the category, course, its events and the roster's users and enrolments."""
     remote = Remote()
-    found = client.get_courses_by_field("idnumber", desired.course.idnumber).courses
-    remote.course = next((c for c in found if c.idnumber == desired.course.idnumber), None)
+    want = desired.course
+    found = client.get_courses_by_field("idnumber", want.idnumber).courses
+    remote.course = next((c for c in found if c.idnumber == want.idnumber), None)
+    if remote.course is None:
+        named = client.get_courses_by_field("shortname", want.shortname).courses
+        same = next((c for c in named if c.shortname == want.shortname), None)
+        if same is not None and not same.idnumber:
+            remote.course, remote.course_made_by_hand = same, True
+        elif same is not None:
+            remote.shortname_taken_by = same
 
     mapped_category = state.get("category", desired.category.idnumber)
     if remote.course is not None and mapped_category is not None and remote.course.categoryid == mapped_category.moodle_id:
@@ -65,6 +82,9 @@ def read_remote(client: MoodleClient, desired: Desired, state: State) -> Remote:
     else:
         categories = client.get_categories(idnumber=desired.category.idnumber)
         remote.category = next((c for c in categories if c.idnumber == desired.category.idnumber), None)
+        if remote.category is None:
+            remote.category = _category_made_by_hand(client, desired, remote.course)
+            remote.category_made_by_hand = remote.category is not None
 
     if remote.course is not None:
         remote.events = lookup_events(client, remote.course.id)
@@ -81,6 +101,13 @@ def read_remote(client: MoodleClient, desired: Desired, state: State) -> Remote:
         for user in client.get_users_by_field("username", missing):
             remote.users[user.username] = to_remote_user(user)
     return remote
+
+
+def _category_made_by_hand(client: MoodleClient, desired: Desired, course: Course | None) -> Category | None:
+    """The category named like the programme's, with no idnumber: the course's own first, else the only one."""
+    named = [c for c in client.get_categories(name=desired.category.name) if not c.idnumber]
+    own = next((c for c in named if course is not None and c.id == course.categoryid), None)
+    return own or (named[0] if len(named) == 1 else None)
 
 
 def lookup_events(client: MoodleClient, course_id: int) -> list[CalendarEvent]:

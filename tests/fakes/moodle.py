@@ -111,12 +111,17 @@ class Call:
 
 @dataclass
 class Fault:
-    """A fault to inject into the ``skip + 1``-th call matching ``wsfunction`` (any call when None)."""
+    """A fault to inject into the ``skip + 1``-th call matching ``wsfunction`` (any call when None).
+
+    Capability probes (writes Moodle refuses by design) are passed over unless ``probes`` is set, so
+    that a fault meant for a create hits the create.
+    """
 
     kind: str  # timeout_before, timeout_after, http500, crash_before, crash_after
     wsfunction: str | None = None
     writes_only: bool = False
     skip: int = 0
+    probes: bool = False
 
 
 FAULT_KINDS = ("timeout_before", "timeout_after", "http500", "crash_before", "crash_after")
@@ -176,6 +181,16 @@ def _listify(node: Any) -> Any:
     if items and all(k.isdigit() for k in items):
         return [items[k] for k in sorted(items, key=int)]
     return items
+
+
+def is_probe(wsfunction: str, params: dict[str, Any]) -> bool:
+    """Whether a call is one of lms_sync's capability probes (``lms_sync/moodle/probes.py``): a write Moodle refuses."""
+    if wsfunction not in WRITE_FUNCTIONS:
+        return False
+    text = json.dumps(params)
+    return any(mark in text for mark in ('"lms-sync-probe', '"999999999"', '"startdate": "2", "enddate": "1"',
+                                         '"fullname": ""', '"shortname": ""', '"probe@example.invalid"',
+                                         '"courseid": "1"'))
 
 
 def clean_html(text: str) -> str:
@@ -256,24 +271,32 @@ class FakeMoodle:
         rsps.add_callback(responses.POST, self.endpoint, callback=self._callback)
         return self
 
-    def inject(self, kind: str, wsfunction: str | None = None, *, writes_only: bool = False, skip: int = 0) -> None:
-        """Make the ``skip + 1``-th matching call fail with ``kind`` (see FAULT_KINDS)."""
+    def inject(self, kind: str, wsfunction: str | None = None, *, writes_only: bool = False, skip: int = 0,
+               probes: bool = False) -> None:
+        """Make the ``skip + 1``-th matching call fail with ``kind`` (see FAULT_KINDS); probes count if ``probes``."""
         if kind not in FAULT_KINDS:
             raise ValueError(kind)
-        self.faults.append(Fault(kind, wsfunction, writes_only, skip))
+        self.faults.append(Fault(kind, wsfunction, writes_only, skip, probes))
 
     @property
     def write_calls(self) -> list[Call]:
-        """The calls that change the site."""
+        """The calls that changed the site (a write Moodle refused is not one), or failed before it could tell."""
         return [c for c in self.calls if c.write]
+
+    @property
+    def write_attempts(self) -> list[Call]:
+        """Every call to a write function, refused ones (the capability probes) included."""
+        return [c for c in self.calls if c.wsfunction in WRITE_FUNCTIONS]
 
     def reset_calls(self) -> None:
         """Forget the calls recorded so far (the state stays)."""
         self.calls.clear()
 
-    def _take_fault(self, wsfunction: str, write: bool) -> Fault | None:
+    def _take_fault(self, wsfunction: str, write: bool, probe: bool) -> Fault | None:
         for fault in self.faults:
             if fault.wsfunction not in (None, wsfunction) or (fault.writes_only and not write):
+                continue
+            if probe and not fault.probes:
                 continue
             if fault.skip:
                 fault.skip -= 1
@@ -294,7 +317,7 @@ class FakeMoodle:
             self.sleep(self.latency)
         if self.before_call is not None:
             self.before_call(wsfunction, params)
-        fault = self._take_fault(wsfunction, write)
+        fault = self._take_fault(wsfunction, write, is_probe(wsfunction, params))
         if fault and fault.kind == "crash_before":
             raise Crash(f"killed before {wsfunction}")
         if fault and fault.kind == "timeout_before":
@@ -302,13 +325,18 @@ class FakeMoodle:
         if fault and fault.kind == "http500":
             self.calls.append(Call(wsfunction, params, write))
             return 500, {"Content-Type": "text/html"}, "<html><body>Internal Server Error</body></html>"
-        self.calls.append(Call(wsfunction, params, write))
+        before = self._digest() if write else ""
         status, answer = self._dispatch(form, wsfunction, params)
+        # A write call Moodle refused (an error, a warning per item: the capability probes) changed nothing.
+        self.calls.append(Call(wsfunction, params, write and self._digest() != before))
         if fault and fault.kind == "crash_after":
             raise Crash(f"killed after {wsfunction} was applied")
         if fault and fault.kind == "timeout_after":
             raise requests.exceptions.ReadTimeout(f"no answer to {wsfunction} (it was applied)")
         return status, {"Content-Type": "application/json; charset=utf-8"}, json.dumps(answer, ensure_ascii=False)
+
+    def _digest(self) -> str:
+        return repr((self.categories, self.courses, self.events, self.users, self.enrolments))
 
     def _dispatch(self, form: dict[str, str], wsfunction: str, params: dict[str, Any]) -> tuple[int, Any]:
         if form.get("wstoken") != self.token:
@@ -573,8 +601,11 @@ class FakeMoodle:
                     raise MoodleFault("errorinvalidparam", f'The param "{key}" is invalid.')
         if site:
             raise MoodleFault("invalidcourse", "Invalid course")
-        start, end = item.get("startdate"), item.get("enddate")
-        if start and end and _int(end) and _int(end) < _int(start):
+        # course_validate_dates() looks at the dates sent, not the stored ones.
+        start, end = _int(item.get("startdate"), 0), _int(item.get("enddate"), 0)
+        if end and not start:
+            raise MoodleFault("nostartdatenoenddate", "A course end date can only be set if a start date is also set.")
+        if end and end < start:
             raise MoodleFault("enddatebeforestartdate", "The course end date must be after the start date.")
         return course
 

@@ -1,7 +1,9 @@
 """A Hypothesis state machine for push (after vdirsyncer's SyncMachine).
 
-Random programme and roster edits, hand edits in Moodle, injected timeouts, HTTP 500s and crashes
-between calls, pushes with and without --force-delete, a lost state store. Invariants: after every
+Random programme and roster edits, hand edits in Moodle (a course, its category and session events
+made by hand before the first push, more events typed by hand at a session's time later), injected
+timeouts, HTTP 500s and crashes between calls, pushes with and without --force-delete, a lost state
+store. Invariants: after every
 push that exits 0, Moodle holds exactly the programme (one course, one event per session with the
 right name, times and description, the roster as active participants, no duplicate) and a second
 plan is empty; a push whose plan is refused writes nothing to Moodle.
@@ -17,6 +19,7 @@ from pathlib import Path
 import responses
 from tests.sync.conftest import moodle_settings
 from tests.fakes.moodle import FAULT_KINDS, Crash, FakeMoodle
+from tests.sync.test_push_adopt import hand_made
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -57,6 +60,7 @@ class PushMachine(RuleBasedStateMachine):
         # participant leaves the roster (see lose_state_store).
         self.synced = False
         self.stores = 0
+        self.by_hand: set[int] = set()  # events a teacher typed: lms_sync's only at a session's very time
 
     def teardown(self) -> None:
         self.store.close()
@@ -72,10 +76,14 @@ class PushMachine(RuleBasedStateMachine):
     def _desired(self):
         return desired_state(self.programme, self.roster, PushSettings())
 
-    @initialize(n=st.integers(0, 3))
-    def start_roster(self, n: int) -> None:
+    @initialize(n=st.integers(0, 3), by_hand=st.booleans())
+    def start(self, n: int, by_hand: bool) -> None:
         for _ in range(n):
             self.add_participant()
+        if by_hand:
+            # ENA's usual first day: the course, its category and the four events were made by hand.
+            hand_made(self.fake, self.programme)
+            self.by_hand |= set(self.fake.events)
 
     # ---------------------------------------------------------------------------- programme edits
 
@@ -147,15 +155,33 @@ class PushMachine(RuleBasedStateMachine):
     def inject_fault(self, kind: str, wsfunction: str | None, skip: int) -> None:
         self.fake.inject(kind, wsfunction, writes_only=wsfunction is None, skip=skip)
 
-    @precondition(lambda self: self.fake.events)
+    @precondition(lambda self: self.fake.course_by_idnumber(BASE.id) or self.fake.courses)
+    @rule(index=st.integers(0, 20))
+    def event_typed_by_hand(self, index: int) -> None:
+        # A teacher adds the session to the calendar by hand, at its very time: a copy to remove.
+        course = self.fake.course_by_idnumber(BASE.id) or next(iter(self.fake.courses.values()))
+        session = self.programme.sessions[index % len(self.programme.sessions)]
+        eid = self.fake.new_id()
+        self.by_hand.add(eid)
+        self.fake.events[eid] = {"id": eid, "name": "Séance (à la main)", "description": "", "format": 1,
+                                 "courseid": course["id"], "userid": 2, "eventtype": "course",
+                                 "timestart": int(self.programme.aware(session.start).timestamp()),
+                                 "timeduration": int((session.end - session.start).total_seconds()),
+                                 "visible": 1, "sequence": 1}
+
+    @precondition(lambda self: self._ours())
     @rule(pick=st.integers(0, 50), delete=st.booleans())
     def hand_edit_event(self, pick: int, delete: bool) -> None:
-        ids = sorted(self.fake.events)
+        # Only events lms_sync made: one made by hand and moved off the session's time is not the session's.
+        ids = self._ours()
         eid = ids[pick % len(ids)]
         if delete:
             del self.fake.events[eid]
         else:
             self.fake.events[eid]["timestart"] += 1800
+
+    def _ours(self) -> list[int]:
+        return sorted(eid for eid, e in self.fake.events.items() if "#lms-sync:" in e["description"])
 
     # ------------------------------------------------------------------------------- state store
 
@@ -205,6 +231,9 @@ class PushMachine(RuleBasedStateMachine):
         assert sum(1 for c in self.fake.courses.values() if c["idnumber"] == self.programme.id) == 1
         desired = self._desired()
         events = self.fake.course_events(course["id"])
+        times = {(e.timestart, e.timeduration) for e in desired.events}
+        # Typed by hand at another time than any session's: not a session, left alone.
+        events = [e for e in events if e["id"] not in self.by_hand or (e["timestart"], e["timeduration"]) in times]
         have = sorted((e["name"], e["timestart"], e["timeduration"], e["description"]) for e in events)
         want = sorted((e.name, e.timestart, e.timeduration, e.description) for e in desired.events)
         assert have == want

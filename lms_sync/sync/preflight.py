@@ -1,0 +1,52 @@
+"""Before a push writes anything: may the sync account do what its plan needs? The same probes as ``check``.
+
+A plan that would fail half-way for want of a capability (a course summary to change without
+``moodle/course:changesummary``, say) is stopped before its first write, with what to add.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..moodle.client import MoodleClient
+from ..moodle.probes import COURSE_FIELD_CAPABILITIES, Finding, Status, Target, probe_capabilities
+from .plan import Action
+from .remote import Remote
+
+# (kind, op) -> the capabilities Moodle checks for that write, whatever its fields.
+WRITE_CAPABILITIES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("category", "create"): ("moodle/category:manage",),
+    ("category", "update"): ("moodle/category:manage",),
+    ("course", "create"): ("moodle/course:create",),
+    ("course", "update"): ("moodle/course:update",),
+    ("event", "create"): ("moodle/calendar:manageentries",),
+    ("event", "replace"): ("moodle/calendar:manageentries",),
+    ("event", "delete"): ("moodle/calendar:manageentries",),
+    ("user", "create"): ("moodle/user:create",),
+    ("user", "update"): ("moodle/user:update",),
+    ("enrolment", "enrol"): ("enrol/manual:enrol", "moodle/role:assign"),
+    ("enrolment", "suspend"): ("enrol/manual:enrol", "moodle/role:assign"),
+}
+
+
+def needed_capabilities(actions: Iterable[Action]) -> set[str]:
+    """The capabilities the plan's writes need, the course fields it changes included."""
+    needed: set[str] = set()
+    for action in actions:
+        needed.update(WRITE_CAPABILITIES.get((action.kind, action.op), ()))
+        if (action.kind, action.op) == ("course", "update"):
+            needed.update(COURSE_FIELD_CAPABILITIES[name] for name, _, _ in action.changes
+                          if name in COURSE_FIELD_CAPABILITIES)
+    return needed
+
+
+def preflight(client: MoodleClient, actions: list[Action], remote: Remote, role_id: int) -> list[Finding]:
+    """The capabilities the plan needs that the account lacks (empty: the plan may run). Writes nothing."""
+    needed = needed_capabilities(actions)
+    if not needed:
+        return []
+    info = client.get_site_info()
+    if info.userissiteadmin:
+        return []  # an administrator holds every capability
+    target = Target(info.userid, info.username, info.siteid, remote.course, role_id)
+    return [f for f in probe_capabilities(client, target, needed) if f.status is Status.FAIL]
