@@ -29,17 +29,9 @@ from ..settings import MoodleSettings
 from .client import MoodleClient
 from .functions import Feature, capabilities_for, functions_for
 from .models import Course, SiteInfo
-from .probes import Finding, Status, Target, probe_capabilities
+from .probes import CourseRef, Finding, Status, Target, course_exists_unseen, probe_capabilities
 
 ROLE_PRESET = "deploy/moodle/lms_sync-role.xml"
-
-
-@dataclass(frozen=True)
-class CourseRef:
-    """How the programme's course is found: by idnumber, else (a course made by hand) by shortname."""
-
-    idnumber: str
-    shortname: str
 
 
 @dataclass
@@ -51,6 +43,7 @@ class CheckResult:
     config_error: bool = False
     unavailable: bool = False  # the site could not be used at all (or stopped answering)
     step: str = "site"  # what was being checked, to name the row if the site stops answering
+    course_unseen: bool = False
 
     def add(self, check: str, status: Status, detail: str, todo: str | None = None) -> None:
         """Record one finding."""
@@ -194,6 +187,7 @@ def _check_site(
             site_course_id=info.siteid,
             course=course,
             role_id=role_id,
+            course_unseen=result.course_unseen,
         )
         result.findings += probe_capabilities(client, target, capabilities_for(features))
     result.step = "report builder"
@@ -211,13 +205,21 @@ def _check_course(client: MoodleClient, ref: CourseRef | None, result: CheckResu
         by_name = client.get_courses_by_field("shortname", ref.shortname).courses
         course = next((c for c in by_name if c.shortname == ref.shortname), None)
         if course is None:
+            if course_exists_unseen(client, ref, next(iter(c.id for c in client.get_categories()), None)):
+                result.course_unseen = True
+                result.add("course", Status.FAIL, f"a course with shortname {ref.shortname} or idnumber "
+                           f"{ref.idnumber} exists, but the account cannot see it (it is hidden)")
+                return None
             result.add("course", Status.OK, f"no course {ref.idnumber} yet: `lms-sync push` creates it")
             return None
         result.add("course", Status.OK, f"{ref.shortname} (id {course.id}) has no idnumber: made by hand; push "
                    f"adopts it and gives it idnumber {ref.idnumber}")
     else:
         result.add("course", Status.OK, f"{ref.idnumber}: id {course.id}, {course.shortname}")
-    if course.enablecompletion:
+    if "enablecompletion" not in course.model_fields_set:
+        # Moodle gives only public fields to an account that cannot enter the course.
+        result.add("course completion", Status.UNPROVED, "Moodle did not say: the account cannot enter the course")
+    elif course.enablecompletion:
         result.add("course completion", Status.OK, "enabled")
     else:
         result.add("course completion", Status.FAIL, f"completion tracking is off in course {course.shortname}",

@@ -16,13 +16,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from ..errors import AccessDenied, InvalidParameter, MoodleError, MoodleRemoteError, MoodleUnavailable, NotFound
+from ..errors import AccessDenied, AlreadyExists, InvalidParameter, MoodleError, MoodleRemoteError, MoodleUnavailable, NotFound
 from .client import MoodleClient
 from .functions import ALL_FEATURES, capabilities_for
 from .models import Course, MoodleWarning
 
 GUEST_ID = 1  # Moodle's guest account: present on every site, a user the account may look at
 NO_SUCH_USER = 999_999_999
+_BAD_DATES = {"startdate": 2, "enddate": 1}  # an end before the start: refused after every other check
 PROBE_NAME = "lms-sync-probe"  # sent with an invalid companion value: Moodle refuses before writing it
 
 
@@ -48,6 +49,14 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class CourseRef:
+    """How the programme's course is found: by idnumber, else (a course made by hand) by shortname."""
+
+    idnumber: str
+    shortname: str
+
+
+@dataclass(frozen=True)
 class Target:
     """What the probes aim at: the account, the programme's course (when it exists), the site course."""
 
@@ -57,6 +66,7 @@ class Target:
     course: Course | None = None
     role_id: int = 5  # the role enrolments give (push.role_id)
     participant_id: int | None = None
+    course_unseen: bool = False  # the course exists but is hidden from the account (course_exists_unseen)
 
 
 @dataclass
@@ -114,6 +124,27 @@ def _guarded(run: _Run, capability: str, body: Callable[[], None]) -> None:
 # ------------------------------------------------------------------------------------------- probes
 
 
+def course_exists_unseen(client: MoodleClient, ref: CourseRef, category_id: int | None) -> bool | None:
+    """Whether a course the lookups cannot see holds the programme's shortname or idnumber (None: cannot tell).
+
+    A hidden course is invisible, public fields included, to an account without viewhiddencourses.
+    Moodle checks shortname and idnumber before the dates when it creates a course, so a creation
+    that ends before it starts answers "taken" when such a course exists, and creates nothing.
+    """
+    if category_id is None:
+        return None
+    try:
+        client.create_courses([{"fullname": PROBE_NAME, "shortname": ref.shortname, "idnumber": ref.idnumber,
+                                "categoryid": category_id, **_BAD_DATES}])
+    except AlreadyExists:
+        return True
+    except MoodleUnavailable:
+        raise
+    except MoodleError as exc:
+        return False if exc.errorcode == "enddatebeforestartdate" else None
+    return None
+
+
 def _categories(run: _Run) -> None:
     client = run.client
 
@@ -167,7 +198,6 @@ def _course_create(run: _Run) -> None:
 
 # Each course field push may change, the capability Moodle checks for it, and a request that fails
 # validation after that check (end before start: enddatebeforestartdate; an empty name: errorinvalidparam).
-_BAD_DATES = {"startdate": 2, "enddate": 1}
 COURSE_FIELD_CAPABILITIES: dict[str, str] = {
     "fullname": "moodle/course:changefullname",
     "shortname": "moodle/course:changeshortname",
@@ -323,6 +353,12 @@ IN_COURSE_CAPABILITIES = ("moodle/course:enrolreview", "moodle/site:accessallgro
 
 def _in_course(run: _Run) -> None:
     client, course = run.client, run.target.course
+    if course is None and run.target.course_unseen:
+        run.missing("moodle/course:viewhiddencourses", "the programme's course is hidden, and the account cannot "
+                    "see it at all")
+        for cap in ("moodle/course:view", *IN_COURSE_CAPABILITIES):
+            run.unproved(cap, "the account cannot see the programme's course")
+        return
     if course is None:
         for cap in ("moodle/course:view", "moodle/course:viewhiddencourses", *IN_COURSE_CAPABILITIES):
             run.unproved(cap, "the programme's course does not exist yet (push creates it)")

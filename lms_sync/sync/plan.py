@@ -120,7 +120,9 @@ def _plan_category(desired: Desired, remote: Remote, state: State) -> list[Actio
 
 
 def _course_remote_fields(course: Course) -> dict[str, Any]:
-    return {
+    # Only what Moodle reported: to an account that cannot enter the course it gives the public fields
+    # alone, and a field it left out is unknown, not different.
+    fields = {
         "shortname": course.shortname,
         "fullname": course.fullname,
         "summary": course.summary,
@@ -128,6 +130,7 @@ def _course_remote_fields(course: Course) -> dict[str, Any]:
         "enddate": course.enddate,
         "enablecompletion": bool(course.enablecompletion),
     }
+    return {name: value for name, value in fields.items() if name in course.model_fields_set}
 
 
 def _plan_course(desired: Desired, remote: Remote, state: State) -> list[Action]:

@@ -9,7 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..moodle.client import MoodleClient
-from ..moodle.probes import COURSE_FIELD_CAPABILITIES, Finding, Status, Target, probe_capabilities
+from ..moodle.probes import (
+    COURSE_FIELD_CAPABILITIES,
+    CourseRef,
+    Finding,
+    Status,
+    Target,
+    course_exists_unseen,
+    probe_capabilities,
+)
 from .plan import Action
 from .remote import Remote
 
@@ -49,4 +57,22 @@ def preflight(client: MoodleClient, actions: list[Action], remote: Remote, role_
     if info.userissiteadmin:
         return []  # an administrator holds every capability
     target = Target(info.userid, info.username, info.siteid, remote.course, role_id)
-    return [f for f in probe_capabilities(client, target, needed) if f.status is Status.FAIL]
+    missing = [f for f in probe_capabilities(client, target, needed) if f.status is Status.FAIL]
+    create = next((a for a in actions if (a.kind, a.op) == ("course", "create")), None)
+    if create is not None and not missing:
+        missing += _hidden_course(client, create, remote)
+    return missing
+
+
+def _hidden_course(client: MoodleClient, create: Action, remote: Remote) -> list[Finding]:
+    """A course push cannot see but Moodle holds (hidden, without viewhiddencourses): creating one more would fail."""
+    ref = CourseRef(create.key, str(create.fields()["shortname"]))
+    category = remote.category.id if remote.category is not None else None
+    if category is None:
+        category = next((c.id for c in client.get_categories()), None)
+    if not course_exists_unseen(client, ref, category):
+        return []
+    capability = "moodle/course:viewhiddencourses"
+    return [Finding(capability, Status.FAIL, f"a course with shortname {ref.shortname} or idnumber {ref.idnumber} "
+                    "exists but the account cannot see it (hidden): push would try to create it again",
+                    capability=capability)]

@@ -61,6 +61,11 @@ CAPABILITY_NAMES = {
     "moodle/course:enrolreview": "Review course enrolments",
     "report/progress:view": "View activity completion reports",
 }
+# What get_courses_by_field returns about a course the account cannot enter.
+PUBLIC_COURSE_FIELDS = frozenset({"id", "fullname", "displayname", "shortname", "courseimage", "categoryid",
+                                  "categoryname", "sortorder", "summary", "summaryformat", "summaryfiles",
+                                  "overviewfiles", "showactivitydates", "showcompletionconditions", "contacts",
+                                  "enrollmentmethods"})
 # Course fields update_courses checks a capability for, when the value changes.
 CHANGE_CAPABILITIES = {"categoryid": "moodle/course:changecategory", "fullname": "moodle/course:changefullname",
                        "shortname": "moodle/course:changeshortname", "idnumber": "moodle/course:changeidnumber",
@@ -511,11 +516,16 @@ class FakeMoodle:
             courses = [c for c in courses if c[fieldname] == value]
         else:
             raise invalid_parameter()
-        if not (self.can("moodle/course:viewhiddencourses") or self.can("moodle/course:update")):
+        # A hidden course passes the first test with course:update, then the account cannot enter it, and
+        # without viewhiddencourses not even its public information comes back: invisible.
+        if not self.can("moodle/course:viewhiddencourses"):
             courses = [c for c in courses if c["visible"]]
         out = [self._course_out(c) for c in sorted(courses, key=lambda c: c["id"])]
-        if not self.can("moodle/course:update"):  # the idnumber comes back only with course:update
-            for course in out:
+        for course in out:
+            if not self.can("moodle/course:view"):  # cannot enter it: the public information only
+                for key in set(course) - PUBLIC_COURSE_FIELDS:
+                    course.pop(key)
+            elif not self.can("moodle/course:update"):  # the idnumber comes back only with course:update
                 course.pop("idnumber")
         return {"courses": out, "warnings": []}
 
@@ -544,6 +554,9 @@ class FakeMoodle:
                 raise MoodleFault("shortnametaken", f"Short name is already used for another course ({item['shortname']})")
             if item.get("idnumber") and item["idnumber"] in idnumbers:
                 raise MoodleFault("courseidnumbertaken", f"ID number is already used for another course ({item['idnumber']})")
+            start, end = _int(item.get("startdate"), NOW), _int(item.get("enddate"), 0)
+            if end and end < start:
+                raise MoodleFault("enddatebeforestartdate", "The course end date must be after the start date.")
             shortnames.add(item["shortname"])
             idnumbers.add(item.get("idnumber", ""))
         out = []

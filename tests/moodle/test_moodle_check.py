@@ -20,7 +20,8 @@ from tests.fakes.moodle import TOKEN as FAKE_TOKEN
 from tests.fakes.moodle_completion import add_completion, add_participant
 
 from lms_sync.commands.check import CHECK_HELP, render_check
-from lms_sync.moodle.check import CourseRef, run_check
+from lms_sync.moodle.check import run_check
+from lms_sync.moodle.probes import CourseRef
 from lms_sync.moodle.client import MoodleClient
 from lms_sync.moodle.functions import ALL_FEATURES, CORE_FEATURES, FUNCTIONS, Feature, capabilities_for
 from lms_sync.moodle.probes import PROBED

@@ -4,7 +4,9 @@
 //   php moodle_admin.php <config.php> capability <role shortname> <capability> allow|inherit
 //   php moodle_admin.php <config.php> course <course id> <field> <value>     (visible, groupmode, idnumber...)
 //   php moodle_admin.php <config.php> event <course id> <name> <timestart> <duration>   (a course event by hand)
-//   php moodle_admin.php <config.php> attendance-status ...                  (reserved for the attendance tests)
+//   php moodle_admin.php <config.php> snapshot                 counts and change times of what push writes
+//   php moodle_admin.php <config.php> role <shortname>         the role's capabilities, assignable roles, levels
+//   php moodle_admin.php <config.php> preset-valid <file>      whether Moodle accepts the file as a role preset
 //
 // Prints one JSON line with what was done.
 
@@ -46,6 +48,43 @@ switch ($action) {
             'eventtype' => 'course', 'timestart' => (int) $timestart, 'timeduration' => (int) $duration, 'visible' => 1,
         ], false);
         $result = ['event' => (int) $event->id];
+        break;
+
+    case 'snapshot':
+        // What a push could have written: if these are equal before and after, it wrote nothing.
+        $result = [];
+        foreach (['course', 'course_categories', 'event', 'user', 'user_enrolments', 'role_assignments',
+                  'groups', 'groups_members'] as $table) {
+            $result[$table] = (int) $DB->count_records($table);
+        }
+        $result['course_modified'] = (int) $DB->get_field_sql('SELECT COALESCE(SUM(timemodified), 0) FROM {course}');
+        $result['category_modified'] = (int) $DB->get_field_sql(
+            'SELECT COALESCE(SUM(timemodified), 0) FROM {course_categories}');
+        $result['event_modified'] = (int) $DB->get_field_sql('SELECT COALESCE(SUM(timemodified), 0) FROM {event}');
+        $result['user_modified'] = (int) $DB->get_field_sql('SELECT COALESCE(SUM(timemodified), 0) FROM {user}');
+        $result['enrol_modified'] = (int) $DB->get_field_sql(
+            'SELECT COALESCE(SUM(timemodified), 0) FROM {user_enrolments}');
+        break;
+
+    case 'role':
+        [$shortname] = $args;
+        $role = $DB->get_record('role', ['shortname' => $shortname], '*', MUST_EXIST);
+        $caps = $DB->get_fieldset_select('role_capabilities', 'capability',
+            'roleid = ? AND contextid = ? AND permission = ?', [$role->id, $system->id, CAP_ALLOW]);
+        sort($caps);
+        $assign = $DB->get_fieldset_sql('SELECT r.shortname FROM {role_allow_assign} a JOIN {role} r ON r.id = a.allowassign
+                                          WHERE a.roleid = ? ORDER BY r.shortname', [$role->id]);
+        $levels = array_values(array_map('intval', get_role_contextlevels($role->id)));
+        $result = ['id' => (int) $role->id, 'name' => $role->name, 'capabilities' => $caps,
+                   'allowassign' => $assign, 'contextlevels' => $levels];
+        break;
+
+    case 'preset-valid':
+        [$file] = $args;
+        $xml = file_get_contents($file);
+        $info = core_role_preset::parse_preset($xml);
+        $result = ['valid' => core_role_preset::is_valid_preset($xml), 'shortname' => $info['shortname'] ?? null,
+                   'capabilities' => count(array_filter($info['permissions'] ?? [], fn($p) => $p == CAP_ALLOW))];
         break;
 
     default:
