@@ -15,14 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from .completion import pull_completion
-from .context import Context
 from .errors import EXIT_INTERNAL, EXIT_OK, EXIT_PARTIAL, ConfigError, LmsSyncError, MoodleUnavailable
 from .files import write_atomic
 from .lock import run_lock
 from .log import set_run_id
 from .moodle.client import MoodleClient
+from .program import Participant, Programme
 from .publish import publish_feed
-from .store import utcnow
+from .settings import Settings
+from .store import Store, utcnow
 from .sync import desired_state, push
 
 log = logging.getLogger(__name__)
@@ -73,37 +74,45 @@ class DailyOutcome:
         return f"sync run {self.run_id}: {stages}; exit {self.exit_code} in {self.seconds:.1f} s"
 
 
-def run_daily(ctx: Context) -> DailyOutcome:
-    """Run push, pull and feed under the lock, recording one ``sync`` run; raises LockHeld if busy."""
-    settings = ctx.settings
-    programme = ctx.programme  # a bad programme stops here, before anything is locked or written
-    desired = desired_state(programme, ctx.roster, settings.push)
+def run_daily(
+    settings: Settings,
+    programme: Programme,
+    roster: list[Participant] | None,
+    store: Callable[[], Store],
+    moodle_client: Callable[[], MoodleClient],
+) -> DailyOutcome:
+    """Run push, pull and feed under the lock, recording one ``sync`` run; raises LockHeld if busy.
+
+    ``store`` and ``moodle_client`` are opened only once the lock is held; ``moodle_client`` may
+    raise ConfigError (no URL or token), which fails the Moodle stages and leaves the feed to run.
+    """
+    desired = desired_state(programme, roster, settings.push)
     with run_lock(settings.state_path):
-        store = ctx.store
+        store_ = store()
         started = time.monotonic()
-        run_id = store.start_run("sync")
+        run_id = store_.start_run("sync")
         set_run_id(run_id)
         log.info("sync started")
         stages: list[Stage] = []
         client: MoodleClient | None = None
         try:
             try:
-                client = ctx.moodle_client()
+                client = moodle_client()
             except ConfigError as err:
                 stages.append(_failed(Stage("push"), err))
             else:
-                stages.append(_stage("push", lambda s: _push(client, ctx, desired, s)))  # type: ignore[arg-type]
+                stages.append(_stage("push", lambda s: _push(client, store_, settings, desired, s)))  # type: ignore[arg-type]
             if client is not None and not any(s.moodle_unusable for s in stages):
-                stages.append(_stage("pull", lambda s: _pull(client, ctx, s)))  # type: ignore[arg-type]
+                stages.append(_stage("pull", lambda s: _pull(client, store_, settings, programme, s)))  # type: ignore[arg-type]
             else:
                 stages.append(Stage("pull", error="skipped: Moodle is not usable (see push)"))
-            stages.append(_stage("feed", lambda s: _feed(ctx, s)))
+            stages.append(_stage("feed", lambda s: _feed(store_, settings, programme, s)))
         finally:
             if client is not None:
                 client.close()
         outcome = DailyOutcome(run_id, stages, time.monotonic() - started)
         status = "ok" if outcome.exit_code == EXIT_OK else ("failed" if outcome.exit_code > EXIT_PARTIAL else "partial")
-        store.finish_run(
+        store_.finish_run(
             run_id, status, outcome.exit_code, {"stages": {s.name: s.as_dict() for s in stages}}, utcnow()
         )
         log.log(logging.INFO if outcome.exit_code == EXIT_OK else logging.WARNING, "%s", outcome.summary_line())
@@ -132,9 +141,8 @@ def _failed(stage: Stage, err: LmsSyncError) -> Stage:
     return stage
 
 
-def _push(client: MoodleClient, ctx: Context, desired: Any, stage: Stage) -> None:
-    push_settings = ctx.settings.push
-    outcome = push(client, ctx.store, desired, max_deletes=push_settings.max_deletes)
+def _push(client: MoodleClient, store: Store, settings: Settings, desired: Any, stage: Stage) -> None:
+    outcome = push(client, store, desired, max_deletes=settings.push.max_deletes)
     stage.exit_code = outcome.exit_code
     stage.status = "ok" if outcome.exit_code == EXIT_OK else "partial"
     stage.counts["run_id"] = outcome.run_id
@@ -154,8 +162,8 @@ def _push(client: MoodleClient, ctx: Context, desired: Any, stage: Stage) -> Non
         log.error("push stage %s", stage.error)
 
 
-def _pull(client: MoodleClient, ctx: Context, stage: Stage) -> None:
-    result = pull_completion(client, ctx.store, ctx.programme, ctx.settings)
+def _pull(client: MoodleClient, store: Store, settings: Settings, programme: Programme, stage: Stage) -> None:
+    result = pull_completion(client, store, programme, settings)
     stage.exit_code = result.exit_code
     stage.status = "ok" if result.complete else "partial"
     stage.counts.update(
@@ -163,9 +171,8 @@ def _pull(client: MoodleClient, ctx: Context, stage: Stage) -> None:
     )
 
 
-def _feed(ctx: Context, stage: Stage) -> None:
-    settings = ctx.settings.feed
-    result = publish_feed(ctx.programme, ctx.store, settings)
-    written = write_atomic(Path(settings.out_path), result.data)
+def _feed(store: Store, settings: Settings, programme: Programme, stage: Stage) -> None:
+    result = publish_feed(programme, store, settings.feed)
+    written = write_atomic(Path(settings.feed.out_path), result.data)
     stage.status = "ok"
     stage.counts.update(events=result.events, changed=len(result.changed), file="written" if written else "unchanged")

@@ -33,4 +33,6 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
 
 def cmd_sync(ctx: Context, args: argparse.Namespace) -> int:
     """Run the stages; everything is reported through the log, ending with the one-line summary."""
-    return run_daily(ctx).exit_code
+    settings = ctx.settings
+    programme, roster = ctx.programme, ctx.roster  # bad input stops here, before anything is locked or written
+    return run_daily(settings, programme, roster, lambda: ctx.store, ctx.moodle_client).exit_code
