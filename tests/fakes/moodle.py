@@ -728,12 +728,16 @@ class FakeMoodle:
             "fullname": f"{u['firstname']} {u['lastname']}", "email": u["email"], "department": u["department"],
             "idnumber": u["idnumber"],
             "firstaccess": 0, "lastaccess": 0, "auth": u["auth"], "suspended": False, "confirmed": True,
-            "lang": "en", "theme": "", "timezone": "99", "mailformat": 1, "trackforums": 0, "city": "", "country": "",
+            "lang": "en", "theme": "", "timezone": "99", "mailformat": 1, "trackforums": 0,
             "profileimageurlsmall": f"{self.url}/theme/image.php/boost/core/1/u/f2",
             "profileimageurl": f"{self.url}/theme/image.php/boost/core/1/u/f1",
         }
-        if u["institution"]:  # Moodle leaves an empty institution out (see username.ok.json)
-            out["institution"] = u["institution"]
+        # Moodle leaves these out when empty (username.ok.json, guest.ok.json); department it keeps.
+        for key in ("institution", "idnumber", "city", "country"):
+            if u.get(key):
+                out[key] = u[key]
+            else:
+                out.pop(key, None)
         return self._visible_fields(out)
 
     def _visible_fields(self, user: dict[str, Any]) -> dict[str, Any]:

@@ -14,11 +14,13 @@ from tests.sync.conftest import FIXTURES_DIR
 from tests.fakes.moodle import ENDPOINT, TOKEN, FakeMoodle
 
 # fixture file -> what the fake must hold before the recorded request is replayed
-# The recordings' sync role could not see e-mail addresses (no moodle/site:viewuseridentity): so replayed.
+# The first recordings' sync role could not see e-mail addresses (no moodle/site:viewuseridentity).
 WITHOUT: dict[str, set[str]] = {
     "core_user_get_users_by_field.username.ok.json": {"moodle/site:viewuseridentity"},
     "core_user_get_users_by_field.not_found.ok.json": {"moodle/site:viewuseridentity"},
 }
+# The REST-only account of tests/realmoodle (what every authenticated user has, plus course:view).
+LIMITED = {"webservice/rest:use", "moodle/course:view", "moodle/category:viewcourselist", "moodle/reportbuilder:view"}
 
 SEEDS: dict[str, set[str]] = {
     "core_course_get_categories.by_idnumber.ok.json": {"category"},
@@ -46,6 +48,24 @@ SEEDS: dict[str, set[str]] = {
     "core_enrol_get_enrolled_users.options.ok.json": {"category", "course", "users", "enrolments"},
     "core_enrol_get_enrolled_users.limit_institution.ok.json": {"category", "course", "users", "enrolments"},
     "error.invalid_token.json": set(),
+    # Recorded from the real test Moodle (tests/realmoodle/record.py): check's probes and push's new calls.
+    "core_course_get_categories.criteria_idnumber.wslimited.error.json": {"category"},
+    "core_course_get_categories.criteria_visible.wslimited.error.json": {"category"},
+    "core_course_create_categories.empty_name.error.json": set(),
+    "core_course_create_categories.empty_name.wslimited.error.json": set(),
+    "core_course_update_categories.set_idnumber.ok.json": {"category"},
+    "core_course_create_courses.empty_fullname.error.json": {"category"},
+    "core_course_create_courses.end_before_start.error.json": {"category"},
+    "core_course_update_courses.bad_dates.warning.json": {"category", "course"},
+    "core_course_update_courses.end_date_alone.warning.json": {"category", "course"},
+    "core_course_update_courses.site_course.warning.json": set(),
+    "core_course_update_courses.site_course.wslimited.warning.json": set(),
+    "core_user_update_users.nonexistent_id.warning.json": set(),
+    "core_user_update_users.nonexistent_id.wslimited.error.json": set(),
+    "enrol_manual_enrol_users.front_page.error.json": set(),
+    "core_user_get_users_by_field.guest.ok.json": set(),
+    "core_user_get_users_by_field.guest.wslimited.ok.json": set(),
+    "core_course_get_courses_by_field.shortname_hand_made.ok.json": {"category", "course"},
 }
 
 
@@ -71,6 +91,7 @@ def seed(fake: FakeMoodle, parts: set[str]) -> None:
             fake.users[uid] = {"id": uid, "username": username, "firstname": "Prénom", "lastname": "Nom",
                                "email": f"{username}@example.invalid", "idnumber": f"DGIDT-{uid:04d}",
                                "institution": institution, "department": "DRH", "auth": "manual",
+                               "city": "Tunis", "country": "TN",
                                "password": "sent", "password_changes": 0}
     if "enrolments" in parts:
         for uid in fake.users:
@@ -116,6 +137,8 @@ def test_fake_answers_like_the_recording(name: str) -> None:
     fixture = json.loads(path.read_text(encoding="utf-8"))
     fake = FakeMoodle()
     fake.capabilities -= WITHOUT.get(name, set())
+    if ".wslimited." in name:
+        fake.capabilities = set(LIMITED)
     seed(fake, SEEDS[name])
     params = {k: str(v) for k, v in fixture["request_params"].items()}
     if params.get("wstoken") == "REDACTED" and name != "error.invalid_token.json":
