@@ -13,7 +13,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_PROGRAM = REPO / "config" / "program.toml"
 SHIPPED_ROSTER = REPO / "config" / "roster.example.csv"
-# Request/answer pairs recorded from a real Moodle 5.1 (copied from shared/moodle-fixtures; see its README).
+# Request/answer pairs recorded from a real Moodle 5.1 (from shared/moodle-fixtures, and from tests/realmoodle).
 RECORDINGS = REPO / "tests" / "recordings"
 
 
