@@ -154,7 +154,7 @@ def _push(client: MoodleClient, store: Store, settings: Settings, desired: Any, 
         if outcome.result.fatal is not None:
             _failed(stage, outcome.result.fatal)
     if outcome.refusal:
-        stage.error = f"refused: {outcome.refusal} (run `lms-sync push --force-delete` if intended)"
+        stage.error = f"refused: {outcome.refusal} ({outcome.refusal.hint})"
         log.error("push stage refused: %s", outcome.refusal)
     if outcome.missing:
         missing = ", ".join(f.capability or f.check for f in outcome.missing)

@@ -10,6 +10,7 @@ LANGS: tuple[Lang, ...] = ("fr", "en")
 MESSAGES: dict[str, dict[Lang, str]] = {
     "cancelled_prefix": {"fr": "ANNULÉ – ", "en": "CANCELLED – "},
     "platform": {"fr": "Plateforme", "en": "Platform"},
+    "attendance_name": {"fr": "Présence aux séances", "en": "Session attendance"},
     "programme": {"fr": "Programme", "en": "Programme"},
     "organizer": {"fr": "Organisateur", "en": "Organiser"},
     "partners": {"fr": "Partenaires", "en": "Partners"},

@@ -44,6 +44,9 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
                         help="print the plan and make no write call; exit 1 if push would refuse the plan")
     parser.add_argument("--force-delete", action="store_true",
                         help="allow a plan that deletes many objects or every session's event")
+    parser.add_argument("--force-attendance", action="store_true",
+                        help="allow moving, cancelling or removing Attendance sessions already taken: their "
+                        "statuses (who was present) are deleted with them")
 
 
 def cmd_push(ctx: Context, args: argparse.Namespace) -> int:
@@ -53,7 +56,8 @@ def cmd_push(ctx: Context, args: argparse.Namespace) -> int:
     with run_lock(settings.state_path), ctx.moodle_client() as client:
         outcome = push(
             client, ctx.store, desired,
-            dry_run=args.dry_run, force_delete=args.force_delete, max_deletes=settings.push.max_deletes,
+            dry_run=args.dry_run, force_delete=args.force_delete, force_attendance=args.force_attendance,
+            max_deletes=settings.push.max_deletes,
         )
     print(render_plan(outcome.actions, dry_run=args.dry_run), end="")
     if outcome.in_doubt and args.dry_run:
@@ -66,8 +70,7 @@ def cmd_push(ctx: Context, args: argparse.Namespace) -> int:
     if outcome.refusal:
         verb = "would be refused" if args.dry_run else "refused"
         print(f"error: push {verb}: {outcome.refusal}", file=sys.stderr)
-        print("hint: check the programme and roster; if the deletions are intended, run "
-              "`lms-sync push --force-delete`", file=sys.stderr)
+        print(f"hint: {outcome.refusal.hint}", file=sys.stderr)
         return outcome.exit_code
     if outcome.missing:
         verb = "would stop" if args.dry_run else "stopped"

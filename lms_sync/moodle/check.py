@@ -29,7 +29,8 @@ from ..settings import MoodleSettings
 from .client import MoodleClient
 from .functions import Feature, capabilities_for, functions_for
 from .models import Course, SiteInfo
-from .probes import CourseRef, Finding, Status, Target, course_exists_unseen, probe_capabilities
+from .lookups import find_course
+from .probes import CourseRef, Finding, Status, Target, course_exists_unseen, first_category, probe_capabilities
 
 ROLE_PRESET = "deploy/moodle/lms_sync-role.xml"
 
@@ -199,19 +200,29 @@ def _check_course(client: MoodleClient, ref: CourseRef | None, result: CheckResu
     if ref is None:
         result.add("course", Status.SKIP, "no programme given")
         return None
-    found = client.get_courses_by_field("idnumber", ref.idnumber).courses
-    course = next((c for c in found if c.idnumber == ref.idnumber), None)
-    if course is None:
-        by_name = client.get_courses_by_field("shortname", ref.shortname).courses
-        course = next((c for c in by_name if c.shortname == ref.shortname), None)
-        if course is None:
-            if course_exists_unseen(client, ref, next(iter(c.id for c in client.get_categories()), None)):
-                result.course_unseen = True
-                result.add("course", Status.FAIL, f"a course with shortname {ref.shortname} or idnumber "
-                           f"{ref.idnumber} exists, but the account cannot see it (it is hidden)")
-                return None
-            result.add("course", Status.OK, f"no course {ref.idnumber} yet: `lms-sync push` creates it")
+    try:
+        match = find_course(client, ref.idnumber, ref.shortname)
+        course = match.course
+        if course is None and match.taken_by is None and course_exists_unseen(client, ref, first_category(client)):
+            result.course_unseen = True
+            result.add("course", Status.FAIL, f"a course with shortname {ref.shortname} or idnumber {ref.idnumber} "
+                       "exists, but the account cannot see it (it is hidden)")
             return None
+    except MoodleUnavailable:
+        raise
+    except MoodleError as exc:
+        result.add("course", Status.FAIL, _message(exc), exc.hint)
+        return None
+    if match.taken_by is not None:
+        taken = match.taken_by
+        result.add("course", Status.FAIL, f"no course {ref.idnumber}, and its shortname {ref.shortname} belongs to "
+                   f"course {taken.id} (idnumber {taken.idnumber!r}): push would be refused",
+                   "set another [course].shortname in the programme, or give that course's idnumber to the programme")
+        return None
+    if course is None:
+        result.add("course", Status.OK, f"no course {ref.idnumber} yet: `lms-sync push` creates it")
+        return None
+    if match.made_by_hand:
         result.add("course", Status.OK, f"{ref.shortname} (id {course.id}) has no idnumber: made by hand; push "
                    f"adopts it and gives it idnumber {ref.idnumber}")
     else:

@@ -26,6 +26,9 @@ from .models import (
     ActivitiesCompletionResult,
     AdministrationOptionsResult,
     AllowedEventTypesResult,
+    AttendanceCreated,
+    AttendanceSession,
+    AttendanceSessionCreated,
     CalendarEvent,
     CalendarEventsResult,
     ContentSection,
@@ -399,6 +402,7 @@ class MoodleClient:
         userfields: Sequence[str] = (),
         only_active: bool = False,
         with_capability: str | None = None,
+        group_id: int | None = None,
         limit_from: int = 0,
         limit_number: int = 0,
         sort_by: Literal["id", "firstname", "lastname", "siteorder"] | None = None,
@@ -411,6 +415,8 @@ class MoodleClient:
             options.append({"name": "onlyactive", "value": 1})
         if with_capability:
             options.append({"name": "withcapability", "value": with_capability})
+        if group_id is not None:
+            options.append({"name": "groupid", "value": group_id})
         if sort_by:
             options += [{"name": "sortby", "value": sort_by}, {"name": "sortdirection", "value": "ASC"}]
         if limit_from:
@@ -442,6 +448,49 @@ class MoodleClient:
             "core_reportbuilder_retrieve_report", {"reportid": report_id, "page": page, "perpage": perpage}
         )
         return result
+
+
+    # ----------------------------------------------------------------------------- Attendance activity
+
+    def add_attendance(
+        self, course_id: int, name: str, *, intro: str = "", groupmode: int = 0, retry_safe: bool = False
+    ) -> int:
+        """``mod_attendance_add_attendance``: a new Attendance activity (section 0); returns its attendance id.
+
+        The course-module id is not returned (find it with ``get_course_contents``). Re-sending makes a
+        second activity: retry only after looking it up.
+        """
+        result: AttendanceCreated = self._write(
+            "mod_attendance_add_attendance",
+            {"courseid": course_id, "name": name, "intro": intro, "groupmode": groupmode},
+            retry_safe=retry_safe,
+        )
+        return result.attendanceid
+
+    def get_attendance_sessions(self, attendance_id: int) -> list[AttendanceSession]:
+        """``mod_attendance_get_sessions``: every session of the activity with every status taken, in one call."""
+        result: list[AttendanceSession] = self._read("mod_attendance_get_sessions", {"attendanceid": attendance_id})
+        return result
+
+    def add_attendance_session(
+        self, attendance_id: int, *, sessiontime: int, duration: int, description: str, groupid: int = 0,
+        retry_safe: bool = False,
+    ) -> int:
+        """``mod_attendance_add_session`` without a calendar event of its own; returns the session id.
+
+        Moodle accepts duplicates (no key on sessions): retry only after looking it up by its marker.
+        """
+        result: AttendanceSessionCreated = self._write(
+            "mod_attendance_add_session",
+            {"attendanceid": attendance_id, "description": description, "sessiontime": sessiontime,
+             "duration": duration, "groupid": groupid, "addcalendarevent": False},
+            retry_safe=retry_safe,
+        )
+        return result.sessionid
+
+    def remove_attendance_session(self, session_id: int, *, retry_safe: bool = False) -> None:
+        """``mod_attendance_remove_session``: removes the session and its statuses; NotFound when already gone."""
+        self._write("mod_attendance_remove_session", {"sessionid": session_id}, retry_safe=retry_safe)
 
 
 # ------------------------------------------------------------------------------ combining chunk answers

@@ -21,6 +21,9 @@ from ..errors import MoodleRemoteError
 from .models import (
     ActivitiesCompletionResult,
     AdministrationOptionsResult,
+    AttendanceCreated,
+    AttendanceSession,
+    AttendanceSessionCreated,
     AllowedEventTypesResult,
     CalendarEventResult,
     CalendarEventsResult,
@@ -51,6 +54,8 @@ class Feature(StrEnum):
     PULL = "pull"  # participants and completion
     REPORT_BUILDER = "pull through Report builder"  # moodle.completion_report_id
     ACTIVITY_IDNUMBER = "sessions naming their activity by idnumber"
+    ATTENDANCE = "the Attendance activity"  # [attendance] source = "mod_attendance"
+    ATTENDANCE_CREATE = "creating the Attendance activity"  # [attendance] create = true
 
 
 # What every installation needs: a push with a roster and a pull (Report builder and idnumbers are opt-in).
@@ -124,8 +129,21 @@ FUNCTIONS: tuple[WsFunction, ...] = (
        caps=(*_IN_COURSE, "report/progress:view")),
     # The report's audience must also hold the sync account (Report builder > Audience): not a capability.
     _f("core_reportbuilder_retrieve_report", ReportResult, Feature.REPORT_BUILDER, caps=("moodle/reportbuilder:view",)),
-    _f("core_course_get_contents", list[ContentSection], Feature.ACTIVITY_IDNUMBER, caps=_IN_COURSE),
-    _f("core_course_get_course_module", CourseModuleResult, Feature.ACTIVITY_IDNUMBER, caps=_IN_COURSE),
+    _f("core_course_get_contents", list[ContentSection], Feature.ACTIVITY_IDNUMBER, Feature.ATTENDANCE,
+       caps=_IN_COURSE),
+    # The module's idnumber comes back only to an account that may manage activities.
+    _f("core_course_get_course_module", CourseModuleResult, Feature.ACTIVITY_IDNUMBER, Feature.ATTENDANCE,
+       caps=(*_IN_COURSE, "moodle/course:manageactivities")),
+    # The Attendance activity: its page must be visible to the account (mod/attendance:view, else
+    # requireloginerror), and sessions are kept with manageattendances.
+    _f("mod_attendance_get_sessions", list[AttendanceSession], Feature.ATTENDANCE,
+       caps=(*_IN_COURSE, "mod/attendance:view", "mod/attendance:manageattendances")),
+    _f("mod_attendance_add_session", AttendanceSessionCreated, Feature.ATTENDANCE,
+       caps=("mod/attendance:view", "mod/attendance:manageattendances"), writes=True),
+    _f("mod_attendance_remove_session", bool, Feature.ATTENDANCE,
+       caps=("mod/attendance:view", "mod/attendance:manageattendances"), writes=True),
+    _f("mod_attendance_add_attendance", AttendanceCreated, Feature.ATTENDANCE_CREATE,
+       caps=("moodle/course:manageactivities", "mod/attendance:addinstance"), writes=True),
 )
 
 # Answers modelled for the test doubles and the recordings, which lms_sync itself never asks for.
@@ -153,9 +171,16 @@ def capabilities_for(features: Iterable[Feature]) -> list[str]:
     return sorted({cap for f in functions_for(features) for cap in f.capabilities})
 
 
-def features_of(*, report_builder: bool, activity_idnumbers: bool, roster: bool = True) -> frozenset[Feature]:
+def features_of(
+    *, report_builder: bool, activity_idnumbers: bool, roster: bool = True, attendance: bool = False,
+    attendance_create: bool = False,
+) -> frozenset[Feature]:
     """The features a configuration uses."""
     features = {Feature.SITE, Feature.PUSH, Feature.PULL}
+    if attendance or attendance_create:
+        features.add(Feature.ATTENDANCE)
+    if attendance_create:
+        features.add(Feature.ATTENDANCE_CREATE)
     if roster:
         features.add(Feature.ROSTER)
     if report_builder:

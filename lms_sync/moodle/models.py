@@ -233,6 +233,7 @@ class User(MoodleModel):
     timezone: str = ""
     city: str = ""
     country: str = ""
+    lastcourseaccess: int | None = None  # when they last opened the course (0: never), with userfields
     roles: list[Role] = Field(default_factory=list)
 
 
@@ -357,7 +358,9 @@ class ContentModule(MoodleModel):
     """A course module as ``core_course_get_contents`` lists it (without its idnumber in 5.1)."""
 
     id: int
+    name: str = ""
     modname: str = ""
+    instance: int | None = None  # the activity's own id (an Attendance activity's attendanceid)
     completion: int = 0
     idnumber: str | None = None
 
@@ -380,9 +383,6 @@ class CourseModuleResult(MoodleModel):
 
     cm: CourseModule
     warnings: list[MoodleWarning] = Field(default_factory=list)
-
-
-# wsfunction -> the type its answer parses into; ``None`` where Moodle answers the JSON literal null.
 
 
 # ---------------------------------------------------------------------------------- capability probes
@@ -418,3 +418,50 @@ class AdministrationOptionsResult(MoodleModel):
 
     courses: list[CourseAdministrationOptions] = Field(default_factory=list)
     warnings: list[MoodleWarning] = Field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------- Attendance activity
+
+
+class AttendanceCreated(MoodleModel):
+    """``mod_attendance_add_attendance``: only the instance id (the course-module id is not returned)."""
+
+    attendanceid: int
+
+
+class AttendanceSessionCreated(MoodleModel):
+    """``mod_attendance_add_session``: only the new session's id."""
+
+    sessionid: int
+
+
+class AttendanceStatus(MoodleModel):
+    """One status of an Attendance activity (its own copy of P/L/E/A, with ids in no useful order)."""
+
+    id: int
+    acronym: str
+    description: str = ""
+    grade: float = 0
+    deleted: int = 0
+
+
+class AttendanceLog(MoodleModel):
+    """One participant's status in one session; ``statusid`` comes as a string."""
+
+    studentid: int
+    statusid: int
+
+
+class AttendanceSession(MoodleModel):
+    """One session of an Attendance activity with every status taken (``mod_attendance_get_sessions``)."""
+
+    id: int
+    attendanceid: int
+    sessdate: int
+    duration: int = 0
+    description: str = ""  # raw, exactly as sent: the lms_sync marker survives
+    groupid: int = 0
+    lasttaken: int | None = None
+    lasttakenby: int = 0
+    statuses: list[AttendanceStatus] = Field(default_factory=list)
+    attendance_log: list[AttendanceLog] = Field(default_factory=list)

@@ -67,6 +67,7 @@ class Target:
     role_id: int = 5  # the role enrolments give (push.role_id)
     participant_id: int | None = None
     course_unseen: bool = False  # the course exists but is hidden from the account (course_exists_unseen)
+    attendance_id: int | None = None  # the programme's Attendance activity, when it has one
 
 
 @dataclass
@@ -124,10 +125,16 @@ def _guarded(run: _Run, capability: str, body: Callable[[], None]) -> None:
 # ------------------------------------------------------------------------------------------- probes
 
 
+def first_category(client: MoodleClient) -> int | None:
+    """A course category the account sees, to probe course creation in (None: it sees none)."""
+    return next((c.id for c in client.get_categories()), None)
+
+
 def course_exists_unseen(client: MoodleClient, ref: CourseRef, category_id: int | None) -> bool | None:
     """Whether a course the lookups cannot see holds the programme's shortname or idnumber (None: cannot tell).
 
-    A hidden course is invisible, public fields included, to an account without viewhiddencourses.
+    A hidden course is invisible, public fields included, to an account without viewhiddencourses
+    (and its idnumber is left out without course:update, which check reports on its own row).
     Moodle checks shortname and idnumber before the dates when it creates a course, so a creation
     that ends before it starts answers "taken" when such a course exists, and creates nothing.
     """
@@ -250,14 +257,18 @@ def _course_update(run: _Run) -> None:
 def _calendar(run: _Run) -> None:
     cap = "moodle/calendar:manageentries"
 
+    course = run.target.course
+
     def probe() -> None:
-        types = run.client.get_allowed_event_types(0).allowedeventtypes
-        # "site" needs manageentries above every course: what reading and writing events of a course
-        # the account is not enrolled in takes.
-        if "site" in types:
-            run.ok(cap, "may manage calendar events site-wide")
+        # In the course: "course" (manageentries there, what reading and writing its events takes for an
+        # account that is not a participant). With no course yet: "site", manageentries above every course.
+        wanted, where = ("course", f"in course {course.shortname}") if course else ("site", "site-wide")
+        types = run.client.get_allowed_event_types(course.id if course else 0).allowedeventtypes
+        if wanted in types:
+            run.ok(cap, f"may manage calendar events {where}")
         else:
-            run.missing(cap, f"the account may create only {', '.join(types) or 'no'} events, not course events")
+            run.missing(cap, f"the account may create only {', '.join(types) or 'no'} events {where}, "
+                        "not course events")
 
     _guarded(run, cap, probe)
 
@@ -383,7 +394,8 @@ def _in_course(run: _Run) -> None:
             run.ok("moodle/course:viewhiddencourses", f"enters course {course.shortname}, which is hidden")
 
     _guarded(run, "moodle/course:view", view)
-    if run.failed("moodle/course:view") or run.failed("moodle/course:viewhiddencourses") and not course.visible:
+    cannot_enter = run.failed("moodle/course:view") or (not course.visible and run.failed("moodle/course:viewhiddencourses"))
+    if cannot_enter:
         for cap in IN_COURSE_CAPABILITIES:
             run.unproved(cap, "the account cannot enter the course")
         return
@@ -397,15 +409,27 @@ def _in_course(run: _Run) -> None:
             return
         run.ok(cap, "lists the course's active participants")
         run.target = replace(run.target, participant_id=first[0].id if first else None)
-        groups = "moodle/site:accessallgroups"
-        if course.groupmode != 1:
-            run.unproved(groups, "needed only if the course is in separate-groups mode; it is not")
-        elif first:
-            run.ok(groups, "sees every group's participants of a separate-groups course")
-        else:
-            run.missing(groups, "the course is in separate-groups mode and the account sees none of its participants")
+
+    def groups() -> None:
+        cap = "moodle/site:accessallgroups"
+        try:
+            # Naming a group the account is not in (here one that does not exist) takes accessallgroups.
+            client.get_enrolled_users(course.id, userfields=("id",), group_id=NO_SUCH_USER, limit_number=1)
+        except AccessDenied:
+            if course.groupmode == 1:
+                run.missing(cap, "the course is in separate-groups mode: without it the account sees none of "
+                            "its participants")
+            else:
+                run.findings[cap] = Finding(cap, Status.WARN, "missing: needed if the course is put in "
+                                            "separate-groups mode", capability=cap)
+            return
+        run.ok(cap, "sees the participants of every group")
 
     _guarded(run, "moodle/course:enrolreview", enrolreview)
+    if not run.failed("moodle/course:enrolreview"):
+        _guarded(run, "moodle/site:accessallgroups", groups)
+    else:
+        run.unproved("moodle/site:accessallgroups", "moodle/course:enrolreview is missing")
     other = run.target.participant_id or 2  # user 2 is the site's first administrator
     if not course.enablecompletion:
         for cap in ("report/completion:view", "report/progress:view"):
@@ -438,6 +462,83 @@ def _in_course(run: _Run) -> None:
     _guarded(run, "report/progress:view", progress)
 
 
+ATTENDANCE_CAPABILITIES = ("mod/attendance:view", "mod/attendance:manageattendances")
+
+
+def _activities(run: _Run) -> None:
+    client, course = run.client, run.target.course
+    manage = "moodle/course:manageactivities"
+    if course is None:
+        run.unproved(manage, "the programme's course does not exist yet (push creates it)")
+    else:
+        def modules() -> None:
+            first = next((m for section in client.get_course_contents(course.id) for m in section.modules), None)
+            if first is None:
+                run.unproved(manage, f"course {course.shortname} has no activity to probe with")
+                return
+            # Moodle gives an activity's idnumber (and grades) only to who may manage activities.
+            if "idnumber" in client.get_course_module(first.id).cm.model_fields_set:
+                run.ok(manage, f"manages the activities of course {course.shortname}")
+            else:
+                run.missing(manage, "Moodle leaves activities' idnumbers out: the account may not manage them")
+
+        _guarded(run, manage, modules)
+
+    def addinstance() -> None:
+        cap = "mod/attendance:addinstance"
+        if course is None:
+            run.unproved(cap, "the programme's course does not exist yet (push creates it)")
+            return
+        try:
+            # An invalid group mode is refused after both capability checks: nothing is created.
+            client.add_attendance(course.id, PROBE_NAME, groupmode=99)
+        except InvalidParameter:
+            run.ok(cap, "may add an Attendance activity")
+            return
+        except AccessDenied:
+            if run.failed(manage):
+                run.unproved(cap, "moodle/course:manageactivities is missing, and Moodle checks it first")
+            else:
+                run.missing(cap, "Moodle refuses to add an Attendance activity")
+            return
+        run.odd(cap, MoodleRemoteError("the activity probe was accepted", wsfunction="mod_attendance_add_attendance"))
+
+    _guarded(run, "mod/attendance:addinstance", addinstance)
+
+
+def _attendance(run: _Run) -> None:
+    instance = run.target.attendance_id
+    if instance is None:
+        for cap in ATTENDANCE_CAPABILITIES:
+            run.unproved(cap, "the programme's Attendance activity does not exist yet (push creates it)")
+        return
+
+    def probe() -> None:
+        try:
+            # A group in an activity without groups is refused after the capability checks: no session made.
+            run.client.add_attendance_session(instance, sessiontime=0, duration=0, description=PROBE_NAME,
+                                              groupid=NO_SUCH_USER)
+        except InvalidParameter:
+            run.ok("mod/attendance:view", "enters the Attendance activity")
+            run.ok("mod/attendance:manageattendances", "may add and remove its sessions")
+            return
+        except AccessDenied:
+            run.ok("mod/attendance:view", "enters the Attendance activity")
+            run.missing("mod/attendance:manageattendances", "Moodle refuses to manage the activity's sessions")
+            return
+        except MoodleRemoteError as exc:
+            if exc.errorcode == "requireloginerror":
+                run.missing("mod/attendance:view", "the Attendance activity is not accessible to the account")
+                run.unproved("mod/attendance:manageattendances", "mod/attendance:view is missing, and Moodle "
+                             "checks it first")
+                return
+            raise
+        run.odd("mod/attendance:manageattendances", MoodleRemoteError(
+            "the session probe was accepted", wsfunction="mod_attendance_add_session"))
+
+    _guarded(run, "mod/attendance:manageattendances", probe)
+
+
 # Probes in the order Moodle's own checks mask one another (course:update before the change* ones...).
 _PROBES: tuple[tuple[frozenset[str], Callable[[_Run], None]], ...] = (
     (frozenset({"moodle/category:viewcourselist", "moodle/category:manage", "moodle/category:viewhiddencategories"}),
@@ -449,6 +550,8 @@ _PROBES: tuple[tuple[frozenset[str], Callable[[_Run], None]], ...] = (
                 "moodle/site:viewuseridentity"}), _users),
     (frozenset({"enrol/manual:enrol", "moodle/role:assign"}), _enrol),
     (frozenset({"moodle/course:view", "moodle/course:viewhiddencourses", *IN_COURSE_CAPABILITIES}), _in_course),
+    (frozenset({"moodle/course:manageactivities", "mod/attendance:addinstance"}), _activities),
+    (frozenset(ATTENDANCE_CAPABILITIES), _attendance),
 )
 # Proved by the very fact that the check got an answer, or by the Report builder row.
 PROVED_ELSEWHERE = frozenset({"webservice/rest:use", "moodle/reportbuilder:view"})

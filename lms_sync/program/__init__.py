@@ -1,10 +1,21 @@
 """The programme and roster: frozen models and the loaders that validate the files under config/."""
 
 from .loader import load_programme
-from .models import CourseSpec, Organizer, Participant, Programme, Session, SessionStatus
+from .models import (
+    AttendanceSource,
+    AttendanceSpec,
+    CourseSpec,
+    Organizer,
+    Participant,
+    Programme,
+    Session,
+    SessionStatus,
+)
 from .roster import load_roster
 
 __all__ = [
+    "AttendanceSource",
+    "AttendanceSpec",
     "CourseSpec",
     "Organizer",
     "Participant",

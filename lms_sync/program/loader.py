@@ -12,9 +12,9 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError, Problem
 from ..files import read_toml
-from .models import CourseSpec, Programme, ProgrammeHeader, Session
+from .models import AttendanceSource, AttendanceSpec, CourseSpec, Programme, ProgrammeHeader, Session
 
-TOP_LEVEL_KEYS = ("program", "course", "sessions")
+TOP_LEVEL_KEYS = ("program", "course", "attendance", "sessions")
 DATETIME_HINT = "write a local date-time like 2020-12-09T09:00:00 (no quotes, no offset)"
 
 
@@ -40,6 +40,7 @@ def load_programme(path: Path) -> tuple[Programme, list[Problem]]:
     tz = _zone(header.get("timezone"))
 
     course = _validate(CourseSpec, data.get("course", {}), file, "course", problems)
+    attendance = _validate(AttendanceSpec, data["attendance"], file, "attendance", problems) if "attendance" in data else None
 
     raw_sessions = data.get("sessions", [])
     if not isinstance(raw_sessions, list):
@@ -56,6 +57,12 @@ def load_programme(path: Path) -> tuple[Programme, list[Problem]]:
 
     _check_session_ids(file, raw_sessions, problems)
     _check_times(file, sessions, problems)
+    if attendance is not None and attendance.source is AttendanceSource.MOD_ATTENDANCE:
+        for index, session in sessions:
+            if session.activity is not None:
+                problems.append(Problem(file, f"sessions[{index}].activity",
+                                        "with [attendance] source = \"mod_attendance\" attendance is taken in the "
+                                        "Attendance activity: remove this session's activity"))
 
     programme = None
     if not any(p.severity == "error" for p in problems) and header_ok is not None:
@@ -63,6 +70,7 @@ def load_programme(path: Path) -> tuple[Programme, list[Problem]]:
             **dict(header_ok),
             course=course or CourseSpec(),
             sessions=tuple(s for _, s in sessions),
+            attendance=attendance,
         )
     if programme is None:
         raise ConfigError(problems, hint=f"fix {file} and run `lms-sync validate` again")

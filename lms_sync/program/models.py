@@ -7,7 +7,7 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SLUG = r"^[a-z0-9][a-z0-9._-]*$"
 
@@ -38,6 +38,41 @@ class CourseSpec(_Frozen):
     summary: str | None = None
     category_idnumber: str = Field(default="dgidt-cat-ia", min_length=1, max_length=100)
     category_name: str = Field(default="Intelligence artificielle", min_length=1)
+
+
+class AttendanceSource(StrEnum):
+    """Where per-session attendance is read from."""
+
+    ACTIVITY_COMPLETION = "activity_completion"  # each session names an activity; completing it = attended
+    MOD_ATTENDANCE = "mod_attendance"  # the Attendance activity: a teacher marks P/L/E/A per session
+
+
+class AttendanceSpec(_Frozen):
+    """The ``[attendance]`` table: how attendance is taken (absent: sessions' ``activity`` completion)."""
+
+    source: AttendanceSource
+    activity: int | str | None = Field(
+        default=None, description="the Attendance activity: course-module id or activity idnumber"
+    )
+    create: bool = Field(default=False, description="push creates the Attendance activity in the course")
+    name: str | None = Field(default=None, min_length=1, max_length=255,
+                             description="the Attendance activity's name when push creates it")
+    attended: tuple[str, ...] = Field(
+        default=("P", "L"), min_length=1, description="status acronyms that count as attended (Present, Late)"
+    )
+
+    @model_validator(mode="after")
+    def _one_way_to_find_it(self) -> AttendanceSpec:
+        if self.source is AttendanceSource.MOD_ATTENDANCE:
+            if self.activity is None and not self.create:
+                raise ValueError("with source = \"mod_attendance\", name the activity (activity = its course-module "
+                                 "id or idnumber) or let push make one (create = true)")
+            if self.activity is not None and self.create:
+                raise ValueError("give either activity (an existing Attendance activity) or create = true, not both")
+        elif self.activity is not None or self.create or self.name is not None:
+            raise ValueError("with source = \"activity_completion\" each session names its own activity "
+                             "([[sessions]] activity = ...); activity, create and name belong to mod_attendance")
+        return self
 
 
 class Session(_Frozen):
@@ -145,6 +180,12 @@ class Programme(ProgrammeHeader):
 
     course: CourseSpec = CourseSpec()
     sessions: tuple[Session, ...] = ()
+    attendance: AttendanceSpec | None = None
+
+    @property
+    def takes_attendance_in_moodle(self) -> bool:
+        """True when attendance is taken in an Attendance activity (mod_attendance)."""
+        return self.attendance is not None and self.attendance.source is AttendanceSource.MOD_ATTENDANCE
 
     def session(self, session_id: str) -> Session | None:
         """The session with this id, if any."""

@@ -46,7 +46,15 @@ from .journal import (
     resolve_in_doubt,
     save_mapping,
 )
-from .plan import CATEGORY_REF, Action, mass_delete_refusal, plan
+from .plan import (
+    CATEGORY_REF,
+    Action,
+    Refusal,
+    attendance_refusal,
+    held_records_refusal,
+    mass_delete_refusal,
+    plan,
+)
 from .preflight import preflight
 from .remote import Remote, lookup_events, read_remote
 
@@ -138,8 +146,11 @@ class Applier:
         for username, user in remote.users.items():
             self.ids[("user", username)] = user.id
         # Events that existed before this run: a lookup after a lost answer must not mistake the
-        # old event of a replace (same marker) for the new one.
+        # old event of a replace (same marker) for the new one. Likewise attendance sessions.
         self.known_event_ids = {e.id for e in remote.events}
+        self.known_session_ids = {s.id for s in remote.attendance_sessions}
+        if remote.attendance is not None and desired.attendance is not None:
+            self.ids[("attendance", desired.attendance.key)] = remote.attendance.id
 
     # ------------------------------------------------------------------------------------- driver
 
@@ -151,6 +162,7 @@ class Applier:
                              ("user", "create"), ("user", "update")):
                 self._dispatch(kind, op, [a for a in actions if a.kind == kind and a.op == op])
             self._events([a for a in actions if a.kind == "event" and a.writes])
+            self._attendance([a for a in actions if a.kind in ("attendance", "attendance_session") and a.writes])
             self._dispatch("enrolment", "enrol", [a for a in actions if a.kind == "enrolment" and a.op == "enrol"])
             self._dispatch("enrolment", "suspend", [a for a in actions if a.kind == "enrolment" and a.op == "suspend"])
         except Abort as abort:
@@ -500,6 +512,84 @@ class Applier:
         items = [{"eventid": a.moodle_id, "repeat": 0} for a in actions]
         self._batches(actions, items, "events", write, record)
 
+    # ------------------------------------------------------------------------ Attendance activity
+
+    def _attendance(self, actions: list[Action]) -> None:
+        if not actions:
+            return
+        course_id = self._course_id()
+        want = self.desired.attendance
+        if course_id is None or want is None:
+            self._skip(actions, "skipped: the course could not be created")
+            return
+        creates = [a for a in actions if a.kind == "attendance"]
+        if creates:
+            self._create_attendance(creates, course_id)
+        self._attendance_sessions([a for a in actions if a.kind == "attendance_session"], want.key)
+
+    def _create_attendance(self, actions: list[Action], course_id: int) -> None:
+        name = str(actions[0].fields()["name"])
+        write = Writer(lambda _items, safe: [self.client.add_attendance(course_id, name, retry_safe=safe)],
+                       lambda _items, ids: list(ids))
+
+        def lookup(_: list[Action]) -> dict[str, int]:
+            # Created before its answer was lost: the course now holds an Attendance activity of that name.
+            for section in self.client.get_course_contents(course_id):
+                for module in section.modules:
+                    if module.modname == "attendance" and module.name == name and module.instance:
+                        return {actions[0].key: int(module.instance)}
+            return {}
+
+        self._one_batch(actions, [{"name": name}], write, self._mapper("attendance"), lookup)
+
+    def _attendance_sessions(self, actions: list[Action], key: str) -> None:
+        if not actions:
+            return
+        instance = self.ids.get(("attendance", key))
+        if instance is None:
+            self._skip(actions, "skipped: the Attendance activity could not be created")
+            return
+        creates = [a for a in actions if a.op in ("create", "replace")]
+        before = len(self.result.done)
+
+        def send(items: list[dict[str, Any]], safe: bool) -> list[int]:
+            item = items[0]
+            return [self.client.add_attendance_session(instance, sessiontime=int(item["sessdate"]),
+                                                       duration=int(item["duration"]),
+                                                       description=str(item["description"]), retry_safe=safe)]
+
+        def lookup(batch: list[Action]) -> dict[str, int]:
+            found: dict[str, int] = {}
+            for session in self.client.get_attendance_sessions(instance):
+                marker = parse_marker(session.description)
+                if session.id not in self.known_session_ids and marker and marker[0] == self.desired.programme_id:
+                    found.setdefault(marker[1], session.id)
+            return {a.key: found[a.key] for a in batch if a.key in found}
+
+        write = Writer(send, lambda _items, ids: list(ids))
+        for action in creates:  # one session per call: the plugin has no batch form
+            self._one_batch([action], [action.fields()], write, self._mapper("attendance_session"), lookup)
+        self.known_session_ids |= {i for (kind, _), i in self.ids.items() if kind == "attendance_session"}
+        replaced = {id(a) for a in self.result.done[before:] if a.op == "replace"}
+        deletes = [a for a in actions if a.op == "delete"]
+        deletes += [Action("delete", "attendance_session", a.key, "replaced", moodle_id=a.moodle_id)
+                    for a in creates if id(a) in replaced]
+
+        def remove(items: list[dict[str, Any]], safe: bool) -> None:
+            try:
+                self.client.remove_attendance_session(int(items[0]["id"]), retry_safe=safe)
+            except NotFound:
+                pass  # already gone (removed by hand, or our earlier remove whose answer was lost): done
+
+        def forget(db: sqlite3.Connection, action: Action, moodle_id: int | None) -> None:
+            db.execute("DELETE FROM push_mappings WHERE kind = 'attendance_session' AND key = ? AND moodle_id = ?",
+                       (action.key, action.moodle_id))
+
+        # Removing an absent session answers NotFound, taken as done: safe to repeat.
+        write_remove = Writer(remove, lambda items, _answer: [int(i["id"]) for i in items])
+        for action in deletes:
+            self._one_batch([action], [{"id": action.moodle_id}], write_remove, forget, None)
+
     # --------------------------------------------------------------------------------- enrolments
 
     def _enrol_enrolment(self, actions: list[Action]) -> None:
@@ -542,7 +632,7 @@ class PushOutcome:
 
     actions: list[Action]
     dry_run: bool = False
-    refusal: str | None = None
+    refusal: Refusal | None = None
     missing: list[Finding] = field(default_factory=list)  # capabilities the plan needs and the account lacks
     result: ApplyResult | None = None
     in_doubt: int = 0
@@ -563,7 +653,7 @@ class PushOutcome:
             counts[action.op] = counts.get(action.op, 0) + 1
         out: dict[str, Any] = {"planned": counts, "in_doubt_resolved": self.in_doubt}
         if self.refusal:
-            out["refused"] = self.refusal
+            out["refused"] = str(self.refusal)
         if self.missing:
             out["missing_capabilities"] = [f.capability or f.check for f in self.missing]
         if self.result is not None:
@@ -580,13 +670,14 @@ def push(
     *,
     dry_run: bool = False,
     force_delete: bool = False,
+    force_attendance: bool = False,
     max_deletes: int = 3,
 ) -> PushOutcome:
-    """Read Moodle, plan, check the mass-delete guard and the capabilities, and (unless dry-run) apply; records a run."""
+    """Read Moodle, plan, check the guards and the capabilities, and (unless dry-run) apply; records a run."""
     run_id = None if dry_run else store.start_run("push")
     try:
         return _push(client, store, desired, run_id, dry_run=dry_run, force_delete=force_delete,
-                     max_deletes=max_deletes)
+                     force_attendance=force_attendance, max_deletes=max_deletes)
     except LmsSyncError as exc:
         if run_id is not None:
             # Class and Moodle error code only: the CLI prints the message; the runs table gets no personal data.
@@ -607,6 +698,7 @@ def _push(
     *,
     dry_run: bool,
     force_delete: bool,
+    force_attendance: bool,
     max_deletes: int,
 ) -> PushOutcome:
     """The body of ``push`` once the run is recorded (``run_id`` is None for a dry run)."""
@@ -616,7 +708,10 @@ def _push(
     remote = read_remote(client, desired, state)
     actions = plan(desired, remote, state)
     outcome = PushOutcome(actions=actions, dry_run=dry_run, in_doubt=len(doubtful), run_id=run_id)
-    if not force_delete:
+    outcome.refusal = attendance_refusal(remote)
+    if outcome.refusal is None and not force_attendance:
+        outcome.refusal = held_records_refusal(actions)
+    if outcome.refusal is None and not force_delete:
         outcome.refusal = mass_delete_refusal(actions, desired, remote, state, max_deletes)
     if outcome.refusal is None:
         # A plan that would stop half-way for want of a capability stops before its first write.

@@ -125,6 +125,31 @@ class DesiredUser:
 
 
 @dataclass(frozen=True)
+class DesiredAttendanceSession:
+    """One session of the Attendance activity per programme session that takes place; ``key`` is its id."""
+
+    key: str
+    sessdate: int
+    duration: int
+    description: str  # plain text ending with the marker: get_sessions returns it exactly as sent
+
+    def fields(self) -> dict[str, object]:
+        """The fields compared with Moodle's session."""
+        return {"sessdate": self.sessdate, "duration": self.duration, "description": self.description}
+
+
+@dataclass(frozen=True)
+class DesiredAttendance:
+    """The Attendance activity of ``[attendance] source = "mod_attendance"``; ``key`` is the programme id."""
+
+    key: str
+    activity: int | str | None  # an existing activity (course-module id or idnumber); None with create
+    create: bool
+    name: str
+    sessions: tuple[DesiredAttendanceSession, ...]
+
+
+@dataclass(frozen=True)
 class Desired:
     """Everything a push makes Moodle hold; ``users`` is None when no roster is configured."""
 
@@ -135,6 +160,7 @@ class Desired:
     users: tuple[DesiredUser, ...] | None
     role_id: int
     auth: str
+    attendance: DesiredAttendance | None = None
 
 
 def _timestamp(programme: Programme, local: datetime) -> int:
@@ -154,6 +180,35 @@ def event_description(programme: Programme, text: str, session_id: str) -> str:
     link = f'<a href="{html.escape(href)}">{html.escape(host, quote=False)}</a>'
     parts.append(f"<p>{html.escape(t('platform', programme.lang), quote=False)} : {link}</p>")
     return "".join(parts)
+
+
+def attendance_description(programme: Programme, title: str, session_id: str) -> str:
+    """The session's title and its marker, as plain text (the Attendance activity keeps it as sent)."""
+    return f"{title} #{marker(programme.id, session_id)}"
+
+
+def _attendance(programme: Programme) -> DesiredAttendance | None:
+    spec = programme.attendance
+    if spec is None or not programme.takes_attendance_in_moodle:
+        return None
+    # Cancelled sessions get no attendance session: nobody is marked present at a session that does not happen.
+    sessions = tuple(
+        DesiredAttendanceSession(
+            key=s.id,
+            sessdate=_timestamp(programme, s.start),
+            duration=_timestamp(programme, s.end) - _timestamp(programme, s.start),
+            description=attendance_description(programme, s.title, s.id),
+        )
+        for s in programme.sessions
+        if not s.cancelled
+    )
+    return DesiredAttendance(
+        key=programme.id,
+        activity=spec.activity,
+        create=spec.create,
+        name=spec.name or t("attendance_name", programme.lang),
+        sessions=sessions,
+    )
 
 
 def desired_state(programme: Programme, roster: list[Participant] | None, settings: PushSettings) -> Desired:
@@ -209,4 +264,5 @@ def desired_state(programme: Programme, roster: list[Participant] | None, settin
         users=users,
         role_id=settings.role_id,
         auth=settings.auth,
+        attendance=_attendance(programme),
     )

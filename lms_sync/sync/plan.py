@@ -17,16 +17,52 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
-from ..moodle.models import CalendarEvent, Course
-from .desired import Desired, DesiredEvent, content_hash, parse_marker
+from ..moodle.models import AttendanceSession, CalendarEvent, Course
+from .desired import Desired, DesiredAttendanceSession, DesiredEvent, content_hash, parse_marker
 from .journal import State
 from .remote import Remote
 
 # Operations that change nothing in Moodle: only the state store is updated.
 LOCAL_OPS = frozenset({"adopt", "forget"})
 CATEGORY_REF = "$category"  # placeholder for the category id, known only once it exists
+
+
+class RefusalKind(StrEnum):
+    """Why a whole plan is refused before any write."""
+
+    MASS_DELETE = "mass_delete"  # --force-delete lets it run
+    HELD_RECORDS = "held_records"  # --force-attendance lets it run
+    ATTENDANCE = "attendance"  # nothing lets it run: the programme must change
+
+
+# What to do about each refusal, written once (the command line and the nightly log both say it).
+REFUSAL_HINTS = {
+    RefusalKind.MASS_DELETE: "check the programme and roster; if the deletions are intended, run "
+                             "`lms-sync push --force-delete`",
+    RefusalKind.HELD_RECORDS: "a session that took place keeps its date: fix the programme; to delete those "
+                              "statuses anyway, run `lms-sync push --force-attendance`",
+    RefusalKind.ATTENDANCE: "fix [attendance] in the programme, then run `lms-sync push` again",
+}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A plan refused before any write: which guard refused it and why, with its data."""
+
+    kind: RefusalKind
+    reason: str
+    count: int = 0
+
+    def __str__(self) -> str:
+        return self.reason
+
+    @property
+    def hint(self) -> str:
+        """What the user should do."""
+        return REFUSAL_HINTS[self.kind]
 
 
 @dataclass(frozen=True)
@@ -42,6 +78,7 @@ class Action:
     payload: tuple[tuple[str, Any], ...] = ()
     content_hash: str = ""
     destructive: bool = False  # counted by the mass-delete guard
+    statuses: int = 0  # attendance statuses (people's records) the action deletes: see held_records_refusal
 
     @property
     def writes(self) -> bool:
@@ -86,6 +123,8 @@ def plan(desired: Desired, remote: Remote, state: State) -> list[Action]:
     if desired.users is not None:
         actions += _plan_users(desired, remote, state)
     actions += _plan_events(desired, remote, state)
+    if desired.attendance is not None:
+        actions += _plan_attendance(desired, remote, state)
     if desired.users is not None:
         actions += _plan_enrolments(desired, remote, state)
     return actions
@@ -218,20 +257,15 @@ def _plan_events(desired: Desired, remote: Remote, state: State) -> list[Action]
         if mapped is not None and mapped not in candidates and parse_marker(mapped.description) is None:
             # The mapped event lost its marker in a hand edit: still ours, by its id.
             candidates.append(mapped)
-        same_time = by_hand.pop((want.timestart, want.timeduration), [])
+        same_time = by_hand.get((want.timestart, want.timeduration), [])
         adopted_now = not candidates and bool(same_time)
         if adopted_now:
-            # Made by hand at the session's very start and duration: that session's event. Adopt it; the
-            # replace below brings it in step and marks it.
+            # Made by hand at the session's very start and duration: that session's event (one per session,
+            # should two sessions share a time). Adopt it; the replace below brings it in step and marks it.
             adopted = same_time.pop(0)
             actions.append(Action("adopt", "event", want.key, "made by hand at the same time", moodle_id=adopted.id))
             candidates.append(adopted)
             mapping = None
-        for extra in same_time:
-            # Another event made by hand at the same time: a second copy of the session in every calendar.
-            actions.append(Action("delete", "event", want.key, f"made by hand at the same time as the session's "
-                                  "own event: a duplicate", moodle_id=extra.id,
-                                  changes=(("name", extra.name, None),), destructive=True))
         handled.update(e.id for e in candidates)
         if not candidates:
             # No event in Moodle: restore one deleted by hand, or create a new session's.
@@ -260,6 +294,16 @@ def _plan_events(desired: Desired, remote: Remote, state: State) -> list[Action]
             actions.append(Action("adopt", "event", want.key, "found in Moodle by its marker", moodle_id=keep.id,
                                   content_hash=wanted_hash))
 
+    at_time = {(w.timestart, w.timeduration): w.key for w in reversed(desired.events)}
+    for moment, leftovers in sorted(by_hand.items()):
+        for extra in leftovers if moment in at_time else ():
+            # Another unmarked event at a session's very time, beside the session's own: a second copy in
+            # every calendar. Not counted by the guard, like any duplicate: the session keeps its event
+            # (this is also what a run killed between the two halves of a replace leaves).
+            handled.add(extra.id)
+            actions.append(Action("delete", "event", at_time[moment], "made by hand at the same time as the "
+                                  "session's own event: a duplicate", moodle_id=extra.id,
+                                  changes=(("name", extra.name, None),)))
     for key, events in sorted(marked.items()):
         if key in wanted_keys:
             continue
@@ -293,6 +337,123 @@ def _pick(candidates: list[CalendarEvent], mapped_id: int | None, want: DesiredE
     equal = [e for e in candidates if not _event_changes(e, want)]
     pool = equal or candidates
     return next((e for e in pool if e.id == mapped_id), None) or min(pool, key=lambda e: e.id)
+
+
+def _att_fields(session: AttendanceSession) -> dict[str, Any]:
+    return {"sessdate": session.sessdate, "duration": session.duration, "description": session.description}
+
+
+def _att_changes(session: AttendanceSession, want: DesiredAttendanceSession) -> tuple[tuple[str, Any, Any], ...]:
+    return _diff(_att_fields(session), want.fields())
+
+
+def _plan_attendance(desired: Desired, remote: Remote, state: State) -> list[Action]:
+    want = desired.attendance
+    assert want is not None
+    actions: list[Action] = []
+    if remote.attendance_problem or remote.course is None and not want.create:
+        return []  # nothing to plan with: push refuses (attendance_refusal) or the course comes first
+    mapping = state.get("attendance", want.key)
+    if remote.attendance is None:
+        # No Attendance activity yet and the programme asks push to make one: create it, then every session.
+        actions.append(Action("create", "attendance", want.key, "no Attendance activity of the programme in the "
+                              "course", payload=(("name", want.name),)))
+        for s in want.sessions:
+            actions.append(Action("create", "attendance_session", s.key, "new Attendance activity",
+                                  payload=tuple(s.fields().items()), content_hash=content_hash(s)))
+        return actions
+    if mapping is None or mapping.moodle_id != remote.attendance.id:
+        # Exists in the course but the store does not know it (lost store, named in the programme): adopt.
+        actions.append(Action("adopt", "attendance", want.key, "found in the course", moodle_id=remote.attendance.id))
+
+    sessions = remote.attendance_sessions
+    by_id = {s.id: s for s in sessions}
+    wanted_keys = {s.key for s in want.sessions}
+    mapped_ids = {m.moodle_id for m in state.of_kind("attendance_session")}
+    marked: dict[str, list[AttendanceSession]] = {}
+    by_hand: dict[tuple[int, int], list[AttendanceSession]] = {}
+    for s in sorted(sessions, key=lambda s: s.id):
+        found = parse_marker(s.description)
+        if found and found[0] == desired.programme_id:
+            marked.setdefault(found[1], []).append(s)
+        elif found is None and s.id not in mapped_ids:
+            by_hand.setdefault((s.sessdate, s.duration), []).append(s)
+    handled: set[int] = set()
+
+    for w in want.sessions:
+        m = state.get("attendance_session", w.key)
+        wanted_hash = content_hash(w)
+        candidates = list(marked.get(w.key, []))
+        mapped = by_id.get(m.moodle_id) if m else None
+        if mapped is not None and mapped not in candidates:
+            candidates.append(mapped)  # ours by its id (a session adopted by its time carries no marker)
+        if not candidates and by_hand.get((w.sessdate, w.duration)):
+            # Made by hand at the session's very time: that session's. Adopted; marked below when it can be.
+            candidates.append(by_hand[(w.sessdate, w.duration)].pop(0))
+        handled.update(s.id for s in candidates)
+        if not candidates:
+            actions.append(Action("create", "attendance_session", w.key, "deleted in Moodle; restoring it"
+                                  if m else "new session", payload=tuple(w.fields().items()), content_hash=wanted_hash))
+            continue
+        # Keep the one holding statuses (people's records) first, then one equal to the programme, then the mapped one.
+        keep = sorted(candidates, key=lambda s: (not s.attendance_log, bool(_att_changes(s, w)),
+                                                 s.id != (m.moodle_id if m else None), s.id))[0]
+        for extra in candidates:
+            if extra.id != keep.id:
+                # A second session for the same programme session (a create whose answer was lost, a copy).
+                actions.append(Action("delete", "attendance_session", w.key, f"duplicate of session {keep.id}",
+                                      moodle_id=extra.id, statuses=len(extra.attendance_log)))
+        changes = _att_changes(keep, w)
+        moved = [c for c in changes if c[0] != "description"]
+        if changes and (moved or not keep.attendance_log):
+            # Different from the programme and no update call: replace it (refused when it holds statuses).
+            actions.append(Action("replace", "attendance_session", w.key,
+                                  _why_changed(m.content_hash if m else None, wanted_hash, "session"),
+                                  moodle_id=keep.id, changes=changes, payload=tuple(w.fields().items()),
+                                  content_hash=wanted_hash, statuses=len(keep.attendance_log)))
+        elif m is None or m.moodle_id != keep.id or (m.content_hash != wanted_hash and not changes):
+            # In step (or only its description differs from a session already taken, left as taken): record it.
+            reason = "made by hand at the same time" if parse_marker(keep.description) is None else "found by its marker"
+            actions.append(Action("adopt", "attendance_session", w.key, reason, moodle_id=keep.id,
+                                  content_hash=wanted_hash if not changes else ""))
+
+    for key, found_sessions in sorted(marked.items()):
+        if key in wanted_keys:
+            continue
+        for session in found_sessions:
+            # Its session left the programme or was cancelled: remove it (refused when it holds statuses).
+            handled.add(session.id)
+            actions.append(Action("delete", "attendance_session", key, "session cancelled or removed from the "
+                                  "programme", moodle_id=session.id, destructive=True,
+                                  statuses=len(session.attendance_log)))
+    for m in state.of_kind("attendance_session"):
+        if m.key in wanted_keys or m.moodle_id in handled:
+            continue
+        if m.moodle_id in by_id:
+            session = by_id[m.moodle_id]
+            actions.append(Action("delete", "attendance_session", m.key, "session cancelled or removed from the "
+                                  "programme", moodle_id=m.moodle_id, destructive=True,
+                                  statuses=len(session.attendance_log)))
+        else:
+            actions.append(Action("forget", "attendance_session", m.key, "no longer in the programme nor in Moodle",
+                                  moodle_id=m.moodle_id))
+    return actions
+
+
+def attendance_refusal(remote: Remote) -> Refusal | None:
+    """Why push cannot keep the Attendance activity (the programme names one the course lacks), or None."""
+    return Refusal(RefusalKind.ATTENDANCE, remote.attendance_problem) if remote.attendance_problem else None
+
+
+def held_records_refusal(actions: list[Action]) -> Refusal | None:
+    """Why the plan must not run without ``--force-attendance``: it deletes statuses a teacher took, or None."""
+    held = [a for a in actions if a.statuses]
+    if not held:
+        return None
+    what = ", ".join(f"{a.key} ({a.statuses} status{'es' if a.statuses > 1 else ''})" for a in held)
+    return Refusal(RefusalKind.HELD_RECORDS, f"the plan would delete attendance already taken, in session(s) "
+                   f"{what}: moving, cancelling or removing a session that took place deletes its statuses with it",
+                   sum(a.statuses for a in held))
 
 
 def _plan_users(desired: Desired, remote: Remote, state: State) -> list[Action]:
@@ -361,7 +522,7 @@ def _plan_enrolments(desired: Desired, remote: Remote, state: State) -> list[Act
 
 def mass_delete_refusal(
     actions: list[Action], desired: Desired, remote: Remote, state: State, max_deletes: int
-) -> str | None:
+) -> Refusal | None:
     """Why the plan must not run without ``--force-delete`` (vdirsyncer's guard), or None when it may.
 
     Counted: events deleted because their session left the programme, and enrolments suspended
@@ -375,12 +536,16 @@ def mass_delete_refusal(
     ours = {e.id for e in remote.events if (parse_marker(e.description) or ("",))[0] == desired.programme_id}
     ours |= {m.moodle_id for m in state.of_kind("event") if m.moodle_id in ids}
     event_deletes = {a.moodle_id for a in destructive if a.kind == "event"}
-    if event_deletes and ours <= event_deletes:
-        return f"the plan deletes every event of the programme in Moodle ({len(event_deletes)})"
+    if event_deletes and ours and ours <= event_deletes:
+        return Refusal(RefusalKind.MASS_DELETE,
+                       f"the plan deletes every event of the programme in Moodle ({len(event_deletes)})",
+                       len(event_deletes))
     active = {m.moodle_id for m in state.of_kind("enrolment") if m.moodle_id in remote.enrolled}
     suspends = {a.moodle_id for a in destructive if a.kind == "enrolment"}
     if suspends and active <= suspends:
-        return f"the plan suspends every participant of the course ({len(suspends)})"
+        return Refusal(RefusalKind.MASS_DELETE, f"the plan suspends every participant of the course ({len(suspends)})",
+                       len(suspends))
     if len(destructive) > max_deletes:
-        return f"the plan deletes or suspends {len(destructive)} objects, more than push.max_deletes = {max_deletes}"
+        return Refusal(RefusalKind.MASS_DELETE, f"the plan deletes or suspends {len(destructive)} objects, more than "
+                       f"push.max_deletes = {max_deletes}", len(destructive))
     return None

@@ -16,6 +16,7 @@ from ..moodle.probes import (
     Status,
     Target,
     course_exists_unseen,
+    first_category,
     probe_capabilities,
 )
 from .plan import Action
@@ -67,9 +68,7 @@ def preflight(client: MoodleClient, actions: list[Action], remote: Remote, role_
 def _hidden_course(client: MoodleClient, create: Action, remote: Remote) -> list[Finding]:
     """A course push cannot see but Moodle holds (hidden, without viewhiddencourses): creating one more would fail."""
     ref = CourseRef(create.key, str(create.fields()["shortname"]))
-    category = remote.category.id if remote.category is not None else None
-    if category is None:
-        category = next((c.id for c in client.get_categories()), None)
+    category = remote.category.id if remote.category is not None else first_category(client)
     if not course_exists_unseen(client, ref, category):
         return []
     capability = "moodle/course:viewhiddencourses"

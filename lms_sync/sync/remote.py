@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..errors import NotFound
 from ..moodle.client import MoodleClient
-from ..moodle.models import CalendarEvent, Category, Course, User
-from .desired import Desired
+from ..moodle.lookups import find_course
+from ..moodle.models import AttendanceSession, CalendarEvent, Category, Course, User
+from .desired import Desired, DesiredAttendance, parse_marker
 from .journal import State
 
 # Fields asked of core_enrol_get_enrolled_users: about a quarter of the default answer's size.
@@ -31,6 +33,15 @@ class RemoteUser:
     id: int
     username: str
     fields: dict[str, str]
+
+
+@dataclass(frozen=True)
+class AttendanceInstance:
+    """An Attendance activity of the course: its attendance id and, when it was looked up, its module."""
+
+    id: int
+    cmid: int | None = None
+    name: str = ""
 
 
 @dataclass
@@ -48,6 +59,10 @@ class Remote:
     category_made_by_hand: bool = False
     # A course holding the programme's shortname under another idnumber: a create would be refused.
     shortname_taken_by: Course | None = None
+    # The Attendance activity ([attendance] source = "mod_attendance") and its sessions with their statuses.
+    attendance: AttendanceInstance | None = None
+    attendance_sessions: list[AttendanceSession] = field(default_factory=list)
+    attendance_problem: str | None = None  # the programme names an activity the course does not have
     users: dict[str, RemoteUser] = field(default_factory=dict)  # by username
     enrolled: dict[int, frozenset[int]] = field(default_factory=dict)  # active participant id -> role ids
 
@@ -66,15 +81,8 @@ def read_remote(client: MoodleClient, desired: Desired, state: State) -> Remote:
     """Look up the category, course, its events and the roster's users and enrolments."""
     remote = Remote()
     want = desired.course
-    found = client.get_courses_by_field("idnumber", want.idnumber).courses
-    remote.course = next((c for c in found if c.idnumber == want.idnumber), None)
-    if remote.course is None:
-        named = client.get_courses_by_field("shortname", want.shortname).courses
-        same = next((c for c in named if c.shortname == want.shortname), None)
-        if same is not None and not same.idnumber:
-            remote.course, remote.course_made_by_hand = same, True
-        elif same is not None:
-            remote.shortname_taken_by = same
+    match = find_course(client, want.idnumber, want.shortname)
+    remote.course, remote.course_made_by_hand, remote.shortname_taken_by = match.course, match.made_by_hand, match.taken_by
 
     mapped_category = state.get("category", desired.category.idnumber)
     if remote.course is not None and mapped_category is not None and remote.course.categoryid == mapped_category.moodle_id:
@@ -88,6 +96,8 @@ def read_remote(client: MoodleClient, desired: Desired, state: State) -> Remote:
 
     if remote.course is not None:
         remote.events = lookup_events(client, remote.course.id)
+        if desired.attendance is not None:
+            _read_attendance(client, desired.attendance, remote.course, state, remote)
 
     if desired.users is None:
         return remote
@@ -103,11 +113,57 @@ def read_remote(client: MoodleClient, desired: Desired, state: State) -> Remote:
     return remote
 
 
+def _read_attendance(
+    client: MoodleClient, want: DesiredAttendance, course: Course, state: State, remote: Remote
+) -> None:
+    """The Attendance activity and its sessions: the one push recorded (one call), else looked up in the course."""
+    mapping = state.get("attendance", want.key)
+    if mapping is not None:
+        try:
+            remote.attendance_sessions = client.get_attendance_sessions(mapping.moodle_id)
+            remote.attendance = AttendanceInstance(mapping.moodle_id)
+            return
+        except NotFound:
+            pass  # deleted in Moodle: look again, as with a lost store
+    remote.attendance, remote.attendance_problem = find_attendance(client, want, course)
+    if remote.attendance is not None:
+        remote.attendance_sessions = client.get_attendance_sessions(remote.attendance.id)
+
+
+def find_attendance(
+    client: MoodleClient, want: DesiredAttendance, course: Course
+) -> tuple[AttendanceInstance | None, str | None]:
+    """The programme's Attendance activity in the course, or why there is none to use (None: push creates it)."""
+    modules = [m for section in client.get_course_contents(course.id) for m in section.modules
+               if m.modname == "attendance" and m.instance is not None]
+    if isinstance(want.activity, int):
+        found = next((m for m in modules if m.id == want.activity), None)
+        what = f"course-module id {want.activity}"
+    elif isinstance(want.activity, str):
+        found = next((m for m in modules if (m.idnumber if m.idnumber is not None
+                                             else client.get_course_module(m.id).cm.idnumber) == want.activity), None)
+        what = f"idnumber {want.activity!r}"
+    else:
+        # create = true: the one lms_sync made has sessions marked for this programme, or (none yet)
+        # carries the programme's attendance name.
+        marked = [m for m in modules if any((parse_marker(s.description) or ("",))[0] == want.key
+                                            for s in client.get_attendance_sessions(int(m.instance or 0)))]
+        named = [m for m in modules if m.name == want.name]
+        found = (marked or (named if len(named) == 1 else []) or [None])[0]
+        return (AttendanceInstance(int(found.instance or 0), found.id, found.name) if found else None), None
+    if found is None:
+        return None, (f"course {course.shortname} has no Attendance activity with {what} ([attendance] activity "
+                      "in the programme): check the id, or set create = true to let push make one")
+    return AttendanceInstance(int(found.instance or 0), found.id, found.name), None
+
+
 def _category_made_by_hand(client: MoodleClient, desired: Desired, course: Course | None) -> Category | None:
-    """The category named like the programme's, with no idnumber: the course's own first, else the only one."""
+    """The category named like the programme's, with no idnumber: the course's own, else the only top-level one."""
     named = [c for c in client.get_categories(name=desired.category.name) if not c.idnumber]
     own = next((c for c in named if course is not None and c.id == course.categoryid), None)
-    return own or (named[0] if len(named) == 1 else None)
+    # Elsewhere only at the top, where push would have made it: a subcategory of that name is someone else's.
+    top = [c for c in named if c.parent == 0]
+    return own or (top[0] if len(top) == 1 else None)
 
 
 def lookup_events(client: MoodleClient, course_id: int) -> list[CalendarEvent]:

@@ -840,6 +840,11 @@ class FakeMoodle:
         course = self.enter_course(courseid, wrap="errorcoursecontextnotvalid")
         if not (self.can("moodle/course:viewparticipants") or self.can("moodle/course:enrolreview")):
             raise no_permission("moodle/course:viewparticipants")
+        if options.get("groupid") not in (None, "", "0"):
+            # A group the account is not in (it is in none): only with accessallgroups. No such groups here.
+            if not self.can("moodle/site:accessallgroups"):
+                raise no_permission("moodle/site:accessallgroups")
+            return []
         if (only_active or only_suspended) and not self.can("moodle/course:enrolreview"):
             raise no_permission("moodle/course:enrolreview")
         if course.get("groupmode") == 1 and not self.can("moodle/site:accessallgroups"):

@@ -114,13 +114,9 @@ UNMODELLED_FUNCTIONS: dict[str, str] = {
     "core_group_delete_group_members": "course groups: modelled when push keeps groups (cohort issue)",
     "core_group_get_course_groups": "course groups: modelled when push keeps groups (cohort issue)",
     "core_group_get_group_members": "course groups: modelled when pull records membership (cohort issue)",
-    "mod_attendance_add_attendance": "Attendance activity: modelled when push creates it (attendance issue)",
-    "mod_attendance_add_session": "Attendance activity: modelled when push keeps its sessions (attendance issue)",
     "mod_attendance_get_courses_with_today_sessions": "teacher-side list; not needed by a sync",
     "mod_attendance_get_session": "one session; pull reads every session at once (get_sessions)",
-    "mod_attendance_get_sessions": "Attendance statuses: modelled when pull reads them (attendance issue)",
     "mod_attendance_remove_attendance": "leaves an orphan course module; never called (see the recordings' README)",
-    "mod_attendance_remove_session": "Attendance activity: modelled when push keeps its sessions (attendance issue)",
     "mod_attendance_update_user_status": "teachers take attendance; lms_sync only reads it",
 }
 

@@ -29,7 +29,8 @@ def test_preset_holds_exactly_the_declared_capabilities_at_system_level() -> Non
     assert {p.tag for p in permissions} == {"allow"}
     assert [p.text for p in permissions] == capabilities_for(ALL_FEATURES)
     assert [level.text for level in role.iter("level")] == ["system"]
-    assert [s.text for s in role.find("allowassign") or []] == ["student"]
+    assign = role.find("allowassign")
+    assert assign is not None and [s.text for s in assign] == ["student"]
     for must in ("moodle/course:changesummary", "moodle/course:changefullname", "moodle/course:changeidnumber",
                  "moodle/reportbuilder:view", "webservice/rest:use"):
         assert must in capabilities_for(ALL_FEATURES)

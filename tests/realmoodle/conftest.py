@@ -8,6 +8,7 @@ with the Moodle source available they fail instead, so a green CI always include
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
 import os
 import subprocess
@@ -52,7 +53,9 @@ class RealMoodle:
 
     def reset(self) -> None:
         """Put the site back to its built state (a database copy, caches purged): about a second."""
-        subprocess.run([str(SITE_SH), "reset"], check=True, capture_output=True, timeout=120)
+        # The test run already holds the site's lock (real_moodle): reset must not wait for it.
+        subprocess.run([str(SITE_SH), "reset"], check=True, capture_output=True, timeout=120,
+                       env={**os.environ, "TEST_MOODLE_LOCKED": "1"})
 
     def admin(self, *args: str) -> Any:
         """Run ``moodle_admin.php`` with ``args`` as the web server's user; its JSON answer."""
@@ -120,13 +123,18 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 
 @pytest.fixture(scope="session")
-def real_moodle() -> RealMoodle:
-    """The running test site (the collection hook skipped every test here when there is none)."""
+def real_moodle() -> Iterator[RealMoodle]:
+    """The running test site (the collection hook skipped every test here when there is none).
+
+    One test run at a time per site: they reset it, so a second run (another clone) waits here.
+    """
     site = _SITE[0] if _SITE else _running_site()
     if site is None:
         pytest.fail("CI has the Moodle source but no test site answers: .ci/run runs "
                     "`tests/realmoodle/site.sh up` before the tests (see its output)", pytrace=False)
-    return site
+    with Path(f"{SITE_HOME}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield site
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ PACKAGES=(php8.2-fpm php8.2-cli php8.2-pgsql php8.2-intl php8.2-xml php8.2-mbstr
 
 say() { printf 'test-moodle: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
-first() { for f in "$@"; do [ -e "$f" ] && { echo "$f"; return; }; done; }
+first() { for f in "$@"; do [ -e "$f" ] && { echo "$f"; return 0; }; done; return 0; }
 
 MOODLE_SRC=${MOODLE_SRC:-$(first "$REPO"/../shared/moodle/moodle-*.tar.xz)}
 ATTENDANCE_SRC=${ATTENDANCE_SRC:-$(first "$REPO"/../shared/moodle/mod_attendance-*.tar.xz)}
@@ -202,8 +202,14 @@ complete_source() {  # the shared tarball has no file named config.php at all: s
 install_site() {  # a fresh Moodle from source, installed with Moodle's CLI; snapshot "moodle_installed"
   [ -n "$MOODLE_SRC" ] && [ -e "$MOODLE_SRC" ] || die "no Moodle source: set MOODLE_SRC to a Moodle 5.1 folder or tarball"
   stop_all
+  # TEST_MOODLE_HOME comes from the environment and this runs as root: only ever delete a folder
+  # this script made (it leaves a mark), or an empty one.
+  if [ -d "$SITE" ] && [ ! -f "$SITE/.lms-sync-test-moodle" ] && [ -n "$(ls -A "$SITE")" ]; then
+    die "$SITE exists and was not made by this script: choose another TEST_MOODLE_HOME"
+  fi
   rm -rf "$SITE"
   mkdir -p "$SITE"/{etc,log,run/pg,nginx} "$SITE/moodledata"
+  touch "$SITE/.lms-sync-test-moodle"
   chmod 755 "$SITE"
   say "unpacking $MOODLE_SRC"
   unpack "$MOODLE_SRC" "$SITE/moodle"
@@ -296,8 +302,12 @@ install_key() {
   INSTALL_KEY="moodle:$(fingerprint_of "$MOODLE_SRC") attendance:$( [ -n "$ATTENDANCE_SRC" ] && fingerprint_of "$ATTENDANCE_SRC") site.sh:$(cat "$HERE/site.sh" "$HERE"/standins/public/*.php "$HERE"/standins/public/*/*/*.php | sha256sum | cut -c1-16) port:$HTTP_PORT"
 }
 
-provision_key() {
-  PROVISION_KEY="$INSTALL_KEY setup:$(cat "$HERE/admin_setup.php" "$HERE/moodle_admin.php" "$HERE/spec.py" "$REPO/deploy/moodle/lms_sync-role.xml" | sha256sum | cut -c1-16)"
+provision_key() {  # the set-up scripts and what they are given (lms_sync's functions, the role, the course by hand)
+  [ -x "$PYTHON" ] || die "no Python with lms_sync at $PYTHON (set PYTHON, or create the .venv first)"
+  local spec
+  spec=$(cd "$REPO" && "$PYTHON" -m tests.realmoodle.spec) || die "tests.realmoodle.spec failed"
+  PROVISION_KEY="$INSTALL_KEY setup:$( { cat "$HERE/admin_setup.php" "$HERE/moodle_admin.php" \
+    "$REPO/deploy/moodle/lms_sync-role.xml"; printf '%s' "$spec"; } | sha256sum | cut -c1-16)"
 }
 
 up() {
@@ -318,12 +328,18 @@ up() {
   say "up: http://127.0.0.1:$HTTP_PORT (tokens and ids in $SITE/site.json)"
 }
 
+# One change at a time per site (two clones, CI and a developer): a rebuild or reset under a running
+# test run would pull the database away from it. The tests take the same lock (tests/realmoodle/conftest.py).
+lock_site() {
+  mkdir -p "$SITE" && exec 9>>"$SITE.lock" && flock 9
+}
+
 case "${1:-}" in
-  up) up ;;
+  up) lock_site; up ;;
   _install) packages; install_key; install_site ;;  # the install step alone (for working on the set-up)
   _start) pg_start; web_start ;;
-  reset) pg_running || die "the site is not running: run $0 up"; restore_from moodle_base ;;
-  down) stop_all; say "stopped" ;;
+  reset) [ "${TEST_MOODLE_LOCKED:-}" = 1 ] || lock_site; pg_running || die "the site is not running: run $0 up"; restore_from moodle_base ;;
+  down) lock_site; stop_all; say "stopped" ;;
   status)
     if pg_running && curl -fsS -o /dev/null "http://127.0.0.1:$HTTP_PORT/login/index.php" 2>/dev/null; then
       say "running: http://127.0.0.1:$HTTP_PORT ($SITE)"

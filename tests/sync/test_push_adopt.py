@@ -6,7 +6,7 @@ And a push that stops before its first write when the sync account lacks a capab
 from __future__ import annotations
 
 import pytest
-from tests.fakes.moodle import FakeMoodle
+from tests.fakes.moodle import Crash, FakeMoodle
 from tests.sync.test_push import assert_matches, moved, run
 
 from lms_sync.program import Programme
@@ -60,15 +60,51 @@ def test_hand_made_course_is_adopted_with_one_event_per_session(fake, client, st
 
 
 def test_events_made_by_hand_beside_lms_syncs_own_are_removed(fake, client, store, programme) -> None:
-    """The issue's site: four events by hand and four by an older push. The copies go; the guard asks first."""
+    """The issue's site: four events by hand and four by an older push. The copies go: one event per session."""
     hand_made(fake, programme, events=False)
     assert run(client, store, programme, None).exit_code == 0
     hand_events(fake, programme, 2)
     outcome = run(client, store, programme, None)
-    assert outcome.refusal is not None and "4 objects" in outcome.refusal  # four deletes > push.max_deletes
-    outcome = run(client, store, programme, None, force_delete=True)
+    assert outcome.exit_code == 0, outcome.summary()
+    deletes = [a for a in outcome.actions if a.op == "delete"]
+    assert len(deletes) == 4 and all(a.reason.startswith("made by hand at the same time") for a in deletes)
+    assert_matches(fake, programme, None)
+
+
+def test_push_killed_between_the_halves_of_an_adopting_replace(fake, client, store, programme) -> None:
+    """Killed after the marked events were created, before the hand-made ones were deleted: no refusal next time."""
+    hand_made(fake, programme)
+    fake.inject("crash_before", "core_calendar_delete_calendar_events")
+    with pytest.raises(Crash):
+        run(client, store, programme, None)
+    assert len(fake.course_events(2)) == 2 * len(programme.sessions)
+    outcome = run(client, store, programme, None)
+    assert outcome.refusal is None and outcome.exit_code == 0, outcome.summary()
+    assert_matches(fake, programme, None)
+
+
+def test_two_sessions_at_the_same_time_adopt_one_event_each(fake, client, store, programme) -> None:
+    """Parallel sessions (same start and length): each adopts its own hand-made event, none is deleted."""
+    first = programme.sessions[0]
+    twin = first.model_copy(update={"id": "seance-1-bis", "title": "Séance 1 bis"})
+    parallel = programme.model_copy(update={"sessions": (*programme.sessions, twin)})
+    hand_made(fake, programme)
+    extra = fake.new_id()
+    fake.events[extra] = {**fake.events[min(fake.events)], "id": extra, "name": "Séance 1 bis"}
+    outcome = run(client, store, parallel, None)
     assert outcome.exit_code == 0
-    assert sorted(a.reason for a in outcome.actions)[0].startswith("made by hand at the same time")
+    assert [a for a in outcome.actions if a.op == "delete" and a.reason.startswith("made by hand")] == []
+    assert_matches(fake, parallel, None)
+
+
+def test_first_push_with_a_hand_made_copy_is_not_refused(fake, client, store, programme) -> None:
+    """A session typed twice by hand: one adopted, the copy deleted; nothing of lms_sync's exists yet."""
+    hand_made(fake, programme)
+    copy = fake.new_id()
+    fake.events[copy] = {**fake.events[min(fake.events)], "id": copy}
+    outcome = run(client, store, programme, None)
+    assert outcome.refusal is None and outcome.exit_code == 0
+    assert copy not in fake.events
     assert_matches(fake, programme, None)
 
 
