@@ -18,7 +18,7 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from ..errors import InvalidParameter, MoodleError, MoodleRemoteError
+from ..errors import AccessDenied, InvalidParameter, MoodleError, MoodleRemoteError
 from ..settings import MoodleSettings
 from .batching import ItemResult, PartialBatch, RateLimiter, chunk_by_budget, map_parallel
 from .functions import parse_response
@@ -469,7 +469,14 @@ class MoodleClient:
 
     def get_attendance_sessions(self, attendance_id: int) -> list[AttendanceSession]:
         """``mod_attendance_get_sessions``: every session of the activity with every status taken, in one call."""
-        result: list[AttendanceSession] = self._read("mod_attendance_get_sessions", {"attendanceid": attendance_id})
+        try:
+            result: list[AttendanceSession] = self._read("mod_attendance_get_sessions", {"attendanceid": attendance_id})
+        except InvalidParameter as exc:
+            # The plugin's "Invalid session id or no permissions.": the id is an int, so it is the permission.
+            capability = "mod/attendance:manageattendances"
+            raise AccessDenied(f"Moodle refuses to show the Attendance activity's sessions (needs {capability})",
+                               capability=capability, wsfunction=exc.wsfunction, errorcode=exc.errorcode,
+                               hint=f"give the sync account's role {capability} at system level") from None
         return result
 
     def add_attendance_session(

@@ -496,10 +496,14 @@ def _activities(run: _Run) -> None:
             run.ok(cap, "may add an Attendance activity")
             return
         except AccessDenied:
-            if run.failed(manage):
+            found = run.findings.get(manage)
+            if found is not None and found.status is Status.FAIL:
                 run.unproved(cap, "moodle/course:manageactivities is missing, and Moodle checks it first")
-            else:
+            elif found is not None and found.status is Status.OK:
                 run.missing(cap, "Moodle refuses to add an Attendance activity")
+            else:  # either of the two it checks: both are named
+                run.missing(cap, "Moodle refuses to add an Attendance activity",
+                            f"give the sync account's role {manage} and {cap} at system level")
             return
         run.odd(cap, MoodleRemoteError("the activity probe was accepted", wsfunction="mod_attendance_add_attendance"))
 

@@ -35,6 +35,10 @@ WRITE_CAPABILITIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("user", "update"): ("moodle/user:update",),
     ("enrolment", "enrol"): ("enrol/manual:enrol", "moodle/role:assign"),
     ("enrolment", "suspend"): ("enrol/manual:enrol", "moodle/role:assign"),
+    ("attendance", "create"): ("moodle/course:manageactivities", "mod/attendance:addinstance"),
+    ("attendance_session", "create"): ("mod/attendance:view", "mod/attendance:manageattendances"),
+    ("attendance_session", "replace"): ("mod/attendance:view", "mod/attendance:manageattendances"),
+    ("attendance_session", "delete"): ("mod/attendance:view", "mod/attendance:manageattendances"),
 }
 
 
@@ -57,7 +61,8 @@ def preflight(client: MoodleClient, actions: list[Action], remote: Remote, role_
     info = client.get_site_info()
     if info.userissiteadmin:
         return []  # an administrator holds every capability
-    target = Target(info.userid, info.username, info.siteid, remote.course, role_id)
+    target = Target(info.userid, info.username, info.siteid, remote.course, role_id,
+                    attendance_id=remote.attendance.id if remote.attendance else None)
     missing = [f for f in probe_capabilities(client, target, needed) if f.status is Status.FAIL]
     create = next((a for a in actions if (a.kind, a.op) == ("course", "create")), None)
     if create is not None and not missing:

@@ -145,6 +145,9 @@ WRITE_FUNCTIONS = frozenset(
         "core_user_update_users",
         "enrol_manual_enrol_users",
         "enrol_manual_unenrol_users",
+        "mod_attendance_add_attendance",
+        "mod_attendance_add_session",
+        "mod_attendance_remove_session",
     }
 )
 

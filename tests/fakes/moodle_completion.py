@@ -200,7 +200,7 @@ def _contents(fake: FakeMoodle, params: dict[str, Any]) -> Any:
     modules = [
         # No idnumber: core_course_get_contents does not return it (recorded fixture).
         {"id": m["id"], "url": f"{fake.url}/mod/{m['modname']}/view.php?id={m['id']}", "name": m["name"],
-         "instance": 1, "contextid": 20 + m["id"], "visible": 1, "uservisible": True, "modname": m["modname"],
+         "instance": m.get("instance", 1), "contextid": 20 + m["id"], "visible": 1, "uservisible": True, "modname": m["modname"],
          "completion": m["completion"]}
         for m in _state(fake).modules.get(course["id"], [])
     ]
@@ -212,9 +212,12 @@ def _course_module(fake: FakeMoodle, params: dict[str, Any]) -> Any:
     for courseid, modules in _state(fake).modules.items():
         for m in modules:
             if m["id"] == cmid:
-                return {"cm": {"id": cmid, "course": courseid, "module": 1, "name": m["name"], "modname": m["modname"],
-                               "instance": 1, "section": 1, "idnumber": m["idnumber"], "completion": m["completion"]},
-                        "warnings": []}
+                cm = {"id": cmid, "course": courseid, "module": 1, "name": m["name"], "modname": m["modname"],
+                      "instance": m.get("instance", 1), "section": 1, "idnumber": m["idnumber"],
+                      "completion": m["completion"]}
+                if not fake.can("moodle/course:manageactivities"):
+                    cm.pop("idnumber")  # the full record, idnumber included, only to who manages activities
+                return {"cm": cm, "warnings": []}
     raise missing_record()
 
 

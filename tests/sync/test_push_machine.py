@@ -19,13 +19,14 @@ from pathlib import Path
 import responses
 from tests.sync.conftest import moodle_settings
 from tests.fakes.moodle import FAULT_KINDS, Crash, FakeMoodle
+from tests.fakes.moodle_attendance import add_attendance_support, take
 from tests.sync.test_push_adopt import hand_made
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from lms_sync.moodle.client import MoodleClient
-from lms_sync.program import Participant, Programme, load_programme
+from lms_sync.program import AttendanceSource, AttendanceSpec, Participant, Programme, load_programme
 from lms_sync.settings import PushSettings
 from lms_sync.store import Store
 from lms_sync.sync import desired_state, push
@@ -37,7 +38,8 @@ PROGRAM_FILE = Path(__file__).resolve().parents[2] / "config" / "program.toml"
 BASE = load_programme(PROGRAM_FILE)[0]
 WRITES = ["core_course_create_categories", "core_course_create_courses", "core_course_update_courses",
           "core_calendar_create_calendar_events", "core_calendar_delete_calendar_events", "core_user_create_users",
-          "core_user_update_users", "enrol_manual_enrol_users", None]
+          "core_user_update_users", "enrol_manual_enrol_users", "mod_attendance_add_attendance",
+          "mod_attendance_add_session", "mod_attendance_remove_session", None]
 
 
 class PushMachine(RuleBasedStateMachine):
@@ -49,6 +51,7 @@ class PushMachine(RuleBasedStateMachine):
         self.rsps = responses.RequestsMock(assert_all_requests_are_fired=False)
         self.rsps.start()
         self.fake = FakeMoodle().install(self.rsps)
+        add_attendance_support(self.fake)
         self.client = MoodleClient(moodle_settings(), sleep=lambda _s: None)
         self.store = Store(self.tmp / "state.sqlite3")
         self.programme: Programme = BASE
@@ -60,7 +63,10 @@ class PushMachine(RuleBasedStateMachine):
         # participant leaves the roster (see lose_state_store).
         self.synced = False
         self.stores = 0
-        self.by_hand: set[int] = set()  # events a teacher typed: lms_sync's only at a session's very time
+        self.by_hand: set[int] = set()
+        # The store was lost and no push has run fine since: it knows no enrolment, so one that leaves
+        # the roster now is (by design) left alone; the machine does not remove participants meanwhile.
+        self.blind = False  # events a teacher typed: lms_sync's only at a session's very time
 
     def teardown(self) -> None:
         self.store.close()
@@ -76,10 +82,14 @@ class PushMachine(RuleBasedStateMachine):
     def _desired(self):
         return desired_state(self.programme, self.roster, PushSettings())
 
-    @initialize(n=st.integers(0, 3), by_hand=st.booleans())
-    def start(self, n: int, by_hand: bool) -> None:
+    @initialize(n=st.integers(0, 3), by_hand=st.booleans(), attendance=st.booleans())
+    def start(self, n: int, by_hand: bool, attendance: bool) -> None:
         for _ in range(n):
             self.add_participant()
+        if attendance:
+            # Attendance taken in an Attendance activity that push creates and keeps in step.
+            spec = AttendanceSpec(source=AttendanceSource.MOD_ATTENDANCE, create=True)
+            self.programme = self.programme.model_copy(update={"attendance": spec})
         if by_hand:
             # ENA's usual first day: the course, its category and the four events were made by hand.
             hand_made(self.fake, self.programme)
@@ -137,7 +147,7 @@ class PushMachine(RuleBasedStateMachine):
         i = self._next()
         self.roster[k] = self.roster[k].model_copy(update={"email": f"changed{i}@example.tn", "department": f"D{i}"})
 
-    @precondition(lambda self: self.roster)
+    @precondition(lambda self: self.roster and not self.blind)
     @rule(index=st.integers(0, 20))
     def remove_participant(self, index: int) -> None:
         self.removed.append(self.roster.pop(index % len(self.roster)))
@@ -183,6 +193,13 @@ class PushMachine(RuleBasedStateMachine):
     def _ours(self) -> list[int]:
         return sorted(eid for eid, e in self.fake.events.items() if "#lms-sync:" in e["description"])
 
+    @precondition(lambda self: any(i.sessions for i in self.fake.attendance.instances.values()))
+    @rule(pick=st.integers(0, 50))
+    def teacher_takes_attendance(self, pick: int) -> None:
+        # Statuses are taken: from now on that session cannot move without --force-attendance.
+        sessions = sorted(sid for i in self.fake.attendance.instances.values() for sid in i.sessions)
+        take(self.fake, sessions[pick % len(sessions)], {1: "P"})
+
     # ------------------------------------------------------------------------------- state store
 
     # Only when the store knows every enrolment: a participant who left the roster while the store
@@ -193,6 +210,7 @@ class PushMachine(RuleBasedStateMachine):
         self.store.close()
         self.stores += 1
         self.store = Store(self.tmp / f"state-{self.stores}.sqlite3")
+        self.blind = True
 
     # -------------------------------------------------------------------------------------- push
 
@@ -200,7 +218,7 @@ class PushMachine(RuleBasedStateMachine):
     def push(self, force: bool) -> None:
         before = len(self.fake.calls)
         try:
-            outcome = push(self.client, self.store, self._desired(), force_delete=force)
+            outcome = push(self.client, self.store, self._desired(), force_delete=force, force_attendance=force)
         except Crash:
             self.pushed_ok = False
             return
@@ -214,15 +232,16 @@ class PushMachine(RuleBasedStateMachine):
             assert [c.wsfunction for c in self.fake.calls[before:] if c.write] == []
         self.pushed_ok = outcome.exit_code == 0
         if self.pushed_ok:
-            self.synced = True
+            self.synced, self.blind = True, False
             self.check_matches()
 
     @rule()
     def clear_faults_and_push(self) -> None:
         self.fake.faults.clear()
-        outcome = push(self.client, self.store, self._desired(), force_delete=True)
+        outcome = push(self.client, self.store, self._desired(), force_delete=True, force_attendance=True)
         assert outcome.exit_code == 0, outcome.summary()
         self.pushed_ok = self.synced = True
+        self.blind = False
         self.check_matches()
 
     def check_matches(self) -> None:
@@ -239,6 +258,13 @@ class PushMachine(RuleBasedStateMachine):
         assert have == want
         assert self.fake.active_usernames(course["id"]) == {p.username for p in self.roster}
         assert len(self.fake.categories) == 1
+        if desired.attendance is not None:
+            (instance,) = self.fake.attendance.instances.values()
+            # One per session at its time; a session already taken keeps the description it was taken with.
+            have_att = sorted((s["sessdate"], s["duration"]) for s in instance.sessions.values())
+            assert have_att == sorted((s.sessdate, s.duration) for s in desired.attendance.sessions)
+            untaken = {s["description"] for s in instance.sessions.values() if not s["log"]}
+            assert untaken <= {s.description for s in desired.attendance.sessions}
         usernames = [u["username"] for u in self.fake.users.values()]
         assert len(usernames) == len(set(usernames))
         for p in self.roster:
