@@ -102,7 +102,7 @@ def run_scenario(name: str, n: int) -> dict[str, Any]:
     from tests.fakes.moodle import BASE_URL, TOKEN
     from pydantic import SecretStr
 
-    from lms_sync.completion import pull_completion
+    from lms_sync.pull import pull_completion
     from lms_sync.moodle.client import MoodleClient
     from lms_sync.settings import MoodleSettings, Settings
     from lms_sync.store import Store

@@ -14,14 +14,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .completion import pull_completion
-from .errors import EXIT_INTERNAL, EXIT_OK, EXIT_PARTIAL, ConfigError, LmsSyncError, MoodleUnavailable
+from .errors import (
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    ConfigError,
+    LmsSyncError,
+    MoodleUnavailable,
+)
 from .files import write_atomic
 from .lock import run_lock
 from .log import set_run_id
 from .moodle.client import MoodleClient
 from .program import Participant, Programme
 from .publish import publish_feed
+from .pull import pull_completion
 from .settings import Settings
 from .store import Store, utcnow
 from .sync import desired_state, push

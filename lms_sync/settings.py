@@ -13,7 +13,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -97,6 +105,10 @@ class PullSettings(_Section):
     role_id: int = Field(default=5, ge=1, description="participants are the users holding this role (5 = student)")
     attendance_final_days: float = Field(
         default=7.0, ge=0, description="attendance of a session ended this long ago is not read again (Report builder)"
+    )
+    full_reread_days: float = Field(
+        default=7.0, gt=0, description="read every participant again after this long, to catch what teachers "
+        "changed (in between, only those who opened the course since)"
     )
 
 

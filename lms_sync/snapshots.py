@@ -46,10 +46,19 @@ class SessionInfo:
 
 @dataclass(frozen=True)
 class Attendance:
-    """Whether a participant attended one session (None: not tracked, or not read)."""
+    """Whether a participant attended one session (None: not tracked, not read, or not marked).
+
+    From activity completion: ``attended`` and when the activity was completed. From the Attendance
+    activity: the status a teacher took (``status`` acronym, ``status_label`` as the activity names
+    it), who took the session last and when.
+    """
 
     attended: bool | None
     time_completed: int | None = None
+    status: str | None = None
+    status_label: str | None = None
+    taken_by: int | None = None
+    taken_at: int | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,9 @@ class ParticipantRow:
     time_completed: int | None = None
     error: str | None = None
     attendance: Mapping[str, Attendance] = field(default_factory=dict)
+    # Not part of what was read about them, so two paths giving the same answers give equal rows:
+    lastaccess: str = field(default="", compare=False)  # last course access as Moodle said it ("": unknown)
+    read_at: datetime | None = field(default=None, compare=False)  # when their completion was last read
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,9 @@ class Snapshot:
     completion_enabled: bool
     sessions: tuple[SessionInfo, ...]
     notes: tuple[str, ...] = ()
+    attendance_source: str | None = None  # activity_completion or mod_attendance (None: no session tracked)
+    attendance_id: int | None = None  # the Attendance activity read
+    full_read_at: datetime | None = None  # the last pull that read every participant
 
 
 @dataclass(frozen=True)
@@ -106,8 +121,9 @@ def save_snapshot(store: Store, snapshot: Snapshot, rows: Sequence[ParticipantRo
     with store.transaction() as db:
         db.execute(
             """INSERT INTO snapshots (run_id, programme_id, programme_title, timezone, course_id, taken_at,
-                                      source, complete, completion_enabled, sessions, notes)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                      source, complete, completion_enabled, sessions, notes, attendance_source,
+                                      attendance_id, full_read_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
                 snapshot.run_id,
                 snapshot.programme_id,
@@ -120,6 +136,9 @@ def save_snapshot(store: Store, snapshot: Snapshot, rows: Sequence[ParticipantRo
                 int(snapshot.completion_enabled),
                 sessions,
                 json.dumps(list(snapshot.notes), ensure_ascii=False),
+                snapshot.attendance_source,
+                snapshot.attendance_id,
+                to_text(snapshot.full_read_at) if snapshot.full_read_at else None,
             ),
         )
         # Upsert: keep the first run that saw someone; an empty field from a path that does not
@@ -140,8 +159,8 @@ def save_snapshot(store: Store, snapshot: Snapshot, rows: Sequence[ParticipantRo
         )
         db.executemany(
             """INSERT INTO snapshot_rows (run_id, user_id, status, institution, department, completed,
-                                          time_completed, error)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                                          time_completed, error, lastaccess, read_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [
                 (
                     snapshot.run_id,
@@ -152,15 +171,19 @@ def save_snapshot(store: Store, snapshot: Snapshot, rows: Sequence[ParticipantRo
                     None if r.completed is None else int(r.completed),
                     r.time_completed,
                     r.error,
+                    r.lastaccess,
+                    to_text(r.read_at) if r.read_at else None,
                 )
                 for r in rows
             ],
         )
         db.executemany(
-            """INSERT INTO snapshot_attendance (run_id, user_id, session_id, attended, time_completed)
-               VALUES (?, ?, ?, ?, ?)""",
+            """INSERT INTO snapshot_attendance (run_id, user_id, session_id, attended, time_completed, status,
+                                                status_label, taken_by, taken_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [
-                (snapshot.run_id, r.user_id, sid, None if a.attended is None else int(a.attended), a.time_completed)
+                (snapshot.run_id, r.user_id, sid, None if a.attended is None else int(a.attended), a.time_completed,
+                 a.status, a.status_label, a.taken_by, a.taken_at)
                 for r in rows
                 for sid, a in sorted(r.attendance.items())
             ],
@@ -193,11 +216,10 @@ def previous_snapshot(store: Store, run_id: int, *, programme_id: str | None = N
 def load_rows(store: Store, run_id: int) -> list[ParticipantRow]:
     """Every participant row of a snapshot, ordered by Moodle user id."""
     attendance: dict[int, dict[str, Attendance]] = {}
-    for a in store.db.execute(
-        "SELECT user_id, session_id, attended, time_completed FROM snapshot_attendance WHERE run_id = ?", (run_id,)
-    ):
+    for a in store.db.execute("SELECT * FROM snapshot_attendance WHERE run_id = ?", (run_id,)):
         attended = None if a["attended"] is None else bool(a["attended"])
-        attendance.setdefault(a["user_id"], {})[a["session_id"]] = Attendance(attended, a["time_completed"])
+        attendance.setdefault(a["user_id"], {})[a["session_id"]] = Attendance(
+            attended, a["time_completed"], a["status"], a["status_label"], a["taken_by"], a["taken_at"])
     rows = store.db.execute(
         """SELECT r.*, p.username, p.idnumber, p.fullname, p.email
            FROM snapshot_rows r JOIN participants p USING (user_id)
@@ -218,6 +240,8 @@ def load_rows(store: Store, run_id: int) -> list[ParticipantRow]:
             time_completed=r["time_completed"],
             error=r["error"],
             attendance=attendance.get(r["user_id"], {}),
+            lastaccess=r["lastaccess"],
+            read_at=from_text(r["read_at"]) if r["read_at"] else None,
         )
         for r in rows
     ]
@@ -297,4 +321,7 @@ def _snapshot(row: sqlite3.Row) -> Snapshot:
         completion_enabled=bool(row["completion_enabled"]),
         sessions=tuple(SessionInfo(**s) for s in json.loads(row["sessions"])),
         notes=tuple(json.loads(row["notes"])),
+        attendance_source=row["attendance_source"],
+        attendance_id=row["attendance_id"],
+        full_read_at=from_text(row["full_read_at"]) if row["full_read_at"] else None,
     )

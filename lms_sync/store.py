@@ -132,6 +132,20 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0005_attendance",
+        """
+        ALTER TABLE snapshots ADD COLUMN attendance_source TEXT;      -- activity_completion, mod_attendance
+        ALTER TABLE snapshots ADD COLUMN attendance_id INTEGER;       -- the Attendance activity read
+        ALTER TABLE snapshots ADD COLUMN full_read_at TEXT;           -- ISO 8601 UTC: last pull that read everyone
+        ALTER TABLE snapshot_rows ADD COLUMN lastaccess TEXT NOT NULL DEFAULT '';  -- last course access, as Moodle said
+        ALTER TABLE snapshot_rows ADD COLUMN read_at TEXT;            -- when this participant's completion was read
+        ALTER TABLE snapshot_attendance ADD COLUMN status TEXT;       -- the Attendance status acronym (P, L, E, A)
+        ALTER TABLE snapshot_attendance ADD COLUMN status_label TEXT; -- its description in the activity (Present...)
+        ALTER TABLE snapshot_attendance ADD COLUMN taken_by INTEGER;  -- who last took the session (Moodle user id)
+        ALTER TABLE snapshot_attendance ADD COLUMN taken_at INTEGER;  -- when (Unix seconds)
+        """,
+    ),
 ]
 
 

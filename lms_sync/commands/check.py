@@ -10,7 +10,13 @@ from typing import TextIO
 from ..context import Context
 from ..errors import EXIT_CONFIG, EXIT_OK, EXIT_PARTIAL, EXIT_UNAVAILABLE, ConfigError
 from ..moodle.check import ROLE_PRESET, CheckResult, run_check
-from ..moodle.functions import ALL_FEATURES, Feature, capabilities_for, features_of, functions_for
+from ..moodle.functions import (
+    ALL_FEATURES,
+    Feature,
+    capabilities_for,
+    features_of,
+    functions_for,
+)
 from ..moodle.probes import CourseRef, Finding
 from ..moodle.role_preset import ROLE_SHORTNAME
 from ..sync import desired_state

@@ -6,10 +6,10 @@ import argparse
 import sys
 from typing import TextIO
 
-from ..completion import pull_completion
 from ..context import Context
-from ..log import set_run_id
 from ..lock import run_lock
+from ..log import set_run_id
+from ..pull import pull_completion
 from .base import SubParsers, add_command
 
 ORDER = 50

@@ -28,9 +28,17 @@ from ..errors import (
 from ..settings import MoodleSettings
 from .client import MoodleClient
 from .functions import Feature, capabilities_for, functions_for
-from .models import Course, SiteInfo
 from .lookups import find_course
-from .probes import CourseRef, Finding, Status, Target, course_exists_unseen, first_category, probe_capabilities
+from .models import Course, SiteInfo
+from .probes import (
+    CourseRef,
+    Finding,
+    Status,
+    Target,
+    course_exists_unseen,
+    first_category,
+    probe_capabilities,
+)
 
 ROLE_PRESET = "deploy/moodle/lms_sync-role.xml"
 

@@ -20,7 +20,13 @@ from zoneinfo import ZoneInfo
 
 from ..errors import AccessDenied, InvalidParameter, MoodleError, MoodleRemoteError
 from ..settings import MoodleSettings
-from .batching import ItemResult, PartialBatch, RateLimiter, chunk_by_budget, map_parallel
+from .batching import (
+    ItemResult,
+    PartialBatch,
+    RateLimiter,
+    chunk_by_budget,
+    map_parallel,
+)
 from .functions import parse_response
 from .models import (
     ActivitiesCompletionResult,
@@ -31,10 +37,10 @@ from .models import (
     AttendanceSessionCreated,
     CalendarEvent,
     CalendarEventsResult,
-    ContentSection,
-    CourseModuleResult,
     Category,
+    ContentSection,
     CourseCompletionResult,
+    CourseModuleResult,
     CoursesResult,
     CreatedCategory,
     CreatedCourse,

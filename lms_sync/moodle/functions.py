@@ -21,10 +21,10 @@ from ..errors import MoodleRemoteError
 from .models import (
     ActivitiesCompletionResult,
     AdministrationOptionsResult,
+    AllowedEventTypesResult,
     AttendanceCreated,
     AttendanceSession,
     AttendanceSessionCreated,
-    AllowedEventTypesResult,
     CalendarEventResult,
     CalendarEventsResult,
     Category,

@@ -11,7 +11,6 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 
-
 class MoodleModel(BaseModel):
     """Base of every answer model: frozen, extra keys ignored."""
 

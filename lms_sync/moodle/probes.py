@@ -16,7 +16,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from ..errors import AccessDenied, AlreadyExists, InvalidParameter, MoodleError, MoodleRemoteError, MoodleUnavailable, NotFound
+from ..errors import (
+    AccessDenied,
+    AlreadyExists,
+    InvalidParameter,
+    MoodleError,
+    MoodleRemoteError,
+    MoodleUnavailable,
+    NotFound,
+)
 from .client import MoodleClient
 from .functions import ALL_FEATURES, capabilities_for
 from .models import Course, MoodleWarning

@@ -12,7 +12,14 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError, Problem
 from ..files import read_toml
-from .models import AttendanceSource, AttendanceSpec, CourseSpec, Programme, ProgrammeHeader, Session
+from .models import (
+    AttendanceSource,
+    AttendanceSpec,
+    CourseSpec,
+    Programme,
+    ProgrammeHeader,
+    Session,
+)
 
 TOP_LEVEL_KEYS = ("program", "course", "attendance", "sessions")
 DATETIME_HINT = "write a local date-time like 2020-12-09T09:00:00 (no quotes, no offset)"

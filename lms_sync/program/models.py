@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..i18n import t
+
 SLUG = r"^[a-z0-9][a-z0-9._-]*$"
 
 
@@ -181,6 +183,11 @@ class Programme(ProgrammeHeader):
     course: CourseSpec = CourseSpec()
     sessions: tuple[Session, ...] = ()
     attendance: AttendanceSpec | None = None
+
+    @property
+    def attendance_name(self) -> str:
+        """The Attendance activity's name: ``[attendance] name``, else a default in the programme's language."""
+        return (self.attendance.name if self.attendance else None) or t("attendance_name", self.lang)
 
     @property
     def takes_attendance_in_moodle(self) -> bool:

@@ -30,12 +30,13 @@ from ..errors import (
     NotFound,
     TransientError,
 )
+from ..markers import parse_marker
 from ..moodle.batching import chunk_by_budget, partial_of
 from ..moodle.client import MoodleClient
 from ..moodle.models import CalendarEventsResult, WarningsResult
 from ..moodle.probes import Finding
 from ..store import Store
-from .desired import Desired, parse_marker
+from .desired import Desired
 from .journal import (
     Mapping,
     delete_mapping,

@@ -11,31 +11,14 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
 from ..i18n import t
+from ..markers import marker
 from ..program import Participant, Programme
 from ..settings import PushSettings
-
-# The marker is the fragment of the platform link in every event description:
-# <a href="https://formation.ena.tn/#lms-sync:dgidt-ia-2020:seance-1">. Ids are slugs ([a-z0-9._-]),
-# so ":" separates them without ambiguity.
-MARKER_PREFIX = "lms-sync:"
-MARKER_RE = re.compile(r"#lms-sync:([a-z0-9][a-z0-9._-]*):([a-z0-9][a-z0-9._-]*)")
-
-
-def marker(programme_id: str, session_id: str) -> str:
-    """The URL fragment that identifies a session's event, e.g. ``lms-sync:dgidt-ia-2020:seance-1``."""
-    return f"{MARKER_PREFIX}{programme_id}:{session_id}"
-
-
-def parse_marker(description: str) -> tuple[str, str] | None:
-    """``(programme_id, session_id)`` from an event description, or None when it carries no marker."""
-    found = MARKER_RE.search(description or "")
-    return (found.group(1), found.group(2)) if found else None
 
 
 def content_hash(value: object) -> str:
@@ -206,7 +189,7 @@ def _attendance(programme: Programme) -> DesiredAttendance | None:
         key=programme.id,
         activity=spec.activity,
         create=spec.create,
-        name=spec.name or t("attendance_name", programme.lang),
+        name=programme.attendance_name,
         sessions=sessions,
     )
 

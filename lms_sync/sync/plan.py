@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from ..markers import parse_marker
 from ..moodle.models import AttendanceSession, CalendarEvent, Course
-from .desired import Desired, DesiredAttendanceSession, DesiredEvent, content_hash, parse_marker
+from .desired import Desired, DesiredAttendanceSession, DesiredEvent, content_hash
 from .journal import State
 from .remote import Remote
 
@@ -358,9 +359,9 @@ def _plan_attendance(desired: Desired, remote: Remote, state: State) -> list[Act
         # No Attendance activity yet and the programme asks push to make one: create it, then every session.
         actions.append(Action("create", "attendance", want.key, "no Attendance activity of the programme in the "
                               "course", payload=(("name", want.name),)))
-        for s in want.sessions:
-            actions.append(Action("create", "attendance_session", s.key, "new Attendance activity",
-                                  payload=tuple(s.fields().items()), content_hash=content_hash(s)))
+        for new in want.sessions:
+            actions.append(Action("create", "attendance_session", new.key, "new Attendance activity",
+                                  payload=tuple(new.fields().items()), content_hash=content_hash(new)))
         return actions
     if mapping is None or mapping.moodle_id != remote.attendance.id:
         # Exists in the course but the store does not know it (lost store, named in the programme): adopt.
@@ -368,7 +369,7 @@ def _plan_attendance(desired: Desired, remote: Remote, state: State) -> list[Act
 
     sessions = remote.attendance_sessions
     by_id = {s.id: s for s in sessions}
-    wanted_keys = {s.key for s in want.sessions}
+    wanted_keys = {w.key for w in want.sessions}
     mapped_ids = {m.moodle_id for m in state.of_kind("attendance_session")}
     marked: dict[str, list[AttendanceSession]] = {}
     by_hand: dict[tuple[int, int], list[AttendanceSession]] = {}

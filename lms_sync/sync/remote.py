@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 from ..errors import NotFound
 from ..moodle.client import MoodleClient
-from ..moodle.lookups import find_course
+from ..moodle.lookups import AttendanceInstance, find_attendance, find_course
 from ..moodle.models import AttendanceSession, CalendarEvent, Category, Course, User
-from .desired import Desired, DesiredAttendance, parse_marker
+from .desired import Desired, DesiredAttendance
 from .journal import State
 
 # Fields asked of core_enrol_get_enrolled_users: about a quarter of the default answer's size.
@@ -33,15 +33,6 @@ class RemoteUser:
     id: int
     username: str
     fields: dict[str, str]
-
-
-@dataclass(frozen=True)
-class AttendanceInstance:
-    """An Attendance activity of the course: its attendance id and, when it was looked up, its module."""
-
-    id: int
-    cmid: int | None = None
-    name: str = ""
 
 
 @dataclass
@@ -125,36 +116,10 @@ def _read_attendance(
             return
         except NotFound:
             pass  # deleted in Moodle: look again, as with a lost store
-    remote.attendance, remote.attendance_problem = find_attendance(client, want, course)
+    remote.attendance, remote.attendance_problem = find_attendance(
+        client, course, programme_id=want.key, activity=want.activity, name=want.name)
     if remote.attendance is not None:
         remote.attendance_sessions = client.get_attendance_sessions(remote.attendance.id)
-
-
-def find_attendance(
-    client: MoodleClient, want: DesiredAttendance, course: Course
-) -> tuple[AttendanceInstance | None, str | None]:
-    """The programme's Attendance activity in the course, or why there is none to use (None: push creates it)."""
-    modules = [m for section in client.get_course_contents(course.id) for m in section.modules
-               if m.modname == "attendance" and m.instance is not None]
-    if isinstance(want.activity, int):
-        found = next((m for m in modules if m.id == want.activity), None)
-        what = f"course-module id {want.activity}"
-    elif isinstance(want.activity, str):
-        found = next((m for m in modules if (m.idnumber if m.idnumber is not None
-                                             else client.get_course_module(m.id).cm.idnumber) == want.activity), None)
-        what = f"idnumber {want.activity!r}"
-    else:
-        # create = true: the one lms_sync made has sessions marked for this programme, or (none yet)
-        # carries the programme's attendance name.
-        marked = [m for m in modules if any((parse_marker(s.description) or ("",))[0] == want.key
-                                            for s in client.get_attendance_sessions(int(m.instance or 0)))]
-        named = [m for m in modules if m.name == want.name]
-        found = (marked or (named if len(named) == 1 else []) or [None])[0]
-        return (AttendanceInstance(int(found.instance or 0), found.id, found.name) if found else None), None
-    if found is None:
-        return None, (f"course {course.shortname} has no Attendance activity with {what} ([attendance] activity "
-                      "in the programme): check the id, or set create = true to let push make one")
-    return AttendanceInstance(int(found.instance or 0), found.id, found.name), None
 
 
 def _category_made_by_hand(client: MoodleClient, desired: Desired, course: Course | None) -> Category | None:

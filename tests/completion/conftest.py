@@ -11,7 +11,7 @@ import pytest
 import responses
 from pydantic import SecretStr
 
-from tests.conftest import RECORDINGS as FIXTURES
+from tests.conftest import RECORDINGS as FIXTURES  # noqa: F401 (re-exported for the pull tests)
 from tests.fakes.moodle import BASE_URL, TOKEN, FakeMoodle
 from tests.fakes.moodle_completion import CompletionState, add_completion
 

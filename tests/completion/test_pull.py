@@ -10,14 +10,14 @@ from urllib.parse import parse_qsl
 
 import pytest
 import responses
-from tests.completion.conftest import FIXTURES, PROGRAMME_ID, make_programme, make_settings
-from tests.fakes.moodle import BASE_URL, ENDPOINT, TOKEN, FakeMoodle
-from tests.fakes.moodle_completion import REPORT_HEADERS, CompletionState, Report, add_course, add_module, add_participant
 
 from lms_sync.cli import main
-from lms_sync.completion import _Calls, check_report_course, mapped_course_id, pull_completion, resolve_idnumbers
 from lms_sync.errors import ConfigError, MoodleRemoteError, NotFound
 from lms_sync.moodle.models import Course
+from lms_sync.pull import pull_completion
+from lms_sync.pull.calls import Calls as _Calls
+from lms_sync.pull.report_builder import check_report_course
+from lms_sync.pull.sources import resolve_idnumbers
 from lms_sync.snapshots import (
     Attendance,
     ParticipantRow,
@@ -28,6 +28,21 @@ from lms_sync.snapshots import (
 )
 from lms_sync.store import Store
 from lms_sync.sync.journal import Mapping, save_mapping
+from tests.completion.conftest import (
+    FIXTURES,
+    PROGRAMME_ID,
+    make_programme,
+    make_settings,
+)
+from tests.fakes.moodle import BASE_URL, ENDPOINT, TOKEN, FakeMoodle
+from tests.fakes.moodle_completion import (
+    REPORT_HEADERS,
+    CompletionState,
+    Report,
+    add_course,
+    add_module,
+    add_participant,
+)
 
 # ------------------------------------------------------------------------------ recorded fixtures
 
@@ -366,32 +381,25 @@ def test_cli_pull_with_a_failed_participant_exits_1_and_reports_say_so(
         assert [r.failed for r in list_snapshots(s)] == [1]
 
 
-def test_course_found_through_the_push_mapping(
+def test_course_found_again_through_the_last_snapshot(
     fake: FakeMoodle, completion: CompletionState, client_for: Any, store: Store
 ) -> None:
-    """When push recorded the course, pull reads it by id even if its idnumber was changed in Moodle."""
+    """Its idnumber changed by hand in Moodle: pull reads the course the last snapshot read, with a warning."""
     ids = _site(fake, completion)
+    _pull(fake, client_for, store)
     fake.courses[ids["cid"]]["idnumber"] = "renamed-in-moodle"
-    with store.transaction() as db:
-        save_mapping(db, Mapping("course", PROGRAMME_ID, ids["cid"], ""))
     result = _pull(fake, client_for, store)
     assert load_snapshot(store).course_id == ids["cid"]  # type: ignore[union-attr]
     assert result.participants == 4
 
 
-def test_course_mapping_is_read_through_the_push_state(
-    fake: FakeMoodle, completion: CompletionState, client_for: Any, store: Store
-) -> None:
-    """The course id comes from push's own mapping API, not from a table that happens to look like one."""
+def test_pull_does_not_read_pushs_state(fake: FakeMoodle, completion: CompletionState, client_for: Any,
+                                        store: Store) -> None:
+    """The course is the programme's by idnumber: a mapping push recorded does not decide it."""
     ids = _site(fake, completion)
     decoy = add_course(fake, "decoy")
     with store.transaction() as db:
-        save_mapping(db, Mapping("course", PROGRAMME_ID, ids["cid"], "hash"))
-        # A table pull used to guess at before push's: whatever it holds must not be read.
-        db.execute("CREATE TABLE mappings (kind TEXT, key TEXT, moodle_id INTEGER)")
-        db.execute("INSERT INTO mappings VALUES ('course', ?, ?)", (PROGRAMME_ID, decoy))
-    assert mapped_course_id(store, PROGRAMME_ID) == ids["cid"]
-    assert mapped_course_id(store, "another-programme") is None
+        save_mapping(db, Mapping("course", PROGRAMME_ID, decoy, "hash"))
     _pull(fake, client_for, store)
     assert load_snapshot(store).course_id == ids["cid"]  # type: ignore[union-attr]
 

@@ -861,7 +861,7 @@ class FakeMoodle:
             full = {
                 "id": uid, "username": u["username"], "firstname": u["firstname"], "lastname": u["lastname"],
                 "fullname": f"{u['firstname']} {u['lastname']}", "email": u["email"], "department": u["department"],
-                "idnumber": u["idnumber"], "firstaccess": 0, "lastaccess": 0, "lastcourseaccess": 0, "city": "",
+                "idnumber": u["idnumber"], "firstaccess": 0, "lastaccess": 0, "lastcourseaccess": u.get("lastcourseaccess", 0), "city": "",
                 "country": "", "profileimageurlsmall": f"{self.url}/theme/image.php/boost/core/1/u/f2",
                 "profileimageurl": f"{self.url}/theme/image.php/boost/core/1/u/f1",
                 "roles": [{"roleid": r, "name": "", "shortname": "student" if r == 5 else f"role{r}", "sortorder": 0}

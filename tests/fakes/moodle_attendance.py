@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fakes.moodle import NOW, FakeMoodle, MoodleFault, _int, invalid_parameter, missing_record, no_permission
+from tests.fakes.moodle import NOW, FakeMoodle, MoodleFault, _int, invalid_parameter, missing_record
 from tests.fakes.moodle_completion import CompletionState, add_completion
 
 # The order get_session lists them (by grade), with ids in no useful order (recorded: P 5, L 7, E 8, A 6).

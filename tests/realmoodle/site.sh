@@ -88,7 +88,7 @@ pg_start() {
   pg_running && return
   as_pg "$PG_BIN/pg_ctl" -D "$SITE/pg" -l "$SITE/log/postgresql.log" -w -t 60 \
     -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $SITE/run/pg -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
-    start >/dev/null
+    start >/dev/null 9>&-  # the daemons must not inherit the site's lock (fd 9)
 }
 
 write_server_configs() {
@@ -157,12 +157,12 @@ web_start() {
   if ! { [ -f "$SITE/run/php-fpm.pid" ] && kill -0 "$(cat "$SITE/run/php-fpm.pid")" 2>/dev/null; }; then
     # opcache settings are INI_SYSTEM: they go on the command line, not in the pool.
     /usr/sbin/php-fpm8.2 -y "$SITE/etc/php-fpm.conf" -d opcache.enable=1 -d opcache.memory_consumption=256 \
-      -d opcache.max_accelerated_files=40000 -d opcache.validate_timestamps=0
+      -d opcache.max_accelerated_files=40000 -d opcache.validate_timestamps=0 9>&-
   fi
   if [ -f "$SITE/run/nginx.pid" ] && kill -0 "$(cat "$SITE/run/nginx.pid")" 2>/dev/null; then
     /usr/sbin/nginx -c "$SITE/etc/nginx.conf" -s reload
   else
-    /usr/sbin/nginx -c "$SITE/etc/nginx.conf"
+    /usr/sbin/nginx -c "$SITE/etc/nginx.conf" 9>&-
   fi
   local i
   for i in $(seq 1 50); do

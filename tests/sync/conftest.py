@@ -10,7 +10,7 @@ import responses
 from pydantic import SecretStr
 
 # tests/ is not a package: make ``fakes`` importable the way the other suites and benchmarks do.
-from tests.conftest import RECORDINGS as FIXTURES_DIR
+from tests.conftest import RECORDINGS as FIXTURES_DIR  # noqa: F401 (re-exported for the fake tests)
 from tests.fakes.moodle import BASE_URL, TOKEN, FakeMoodle
 
 from lms_sync.moodle.client import MoodleClient

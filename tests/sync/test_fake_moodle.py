@@ -4,7 +4,6 @@ answer's keys and value types are compared with the recorded answer, so the fake
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
