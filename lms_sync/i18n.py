@@ -48,6 +48,7 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     "rep_email": {"fr": "Courriel", "en": "Email"},
     "rep_institution": {"fr": "Institution", "en": "Institution"},
     "rep_department": {"fr": "Service", "en": "Department"},
+    "rep_attendance_rate": {"fr": "Taux de présence (%)", "en": "Attendance rate (%)"},
     "rep_completed": {"fr": "Formation achevée", "en": "Course completed"},
     "rep_time_completed": {"fr": "Achevée le", "en": "Completed on"},
     "rep_status": {"fr": "Lecture", "en": "Read status"},

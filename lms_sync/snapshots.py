@@ -36,12 +36,13 @@ class SessionInfo:
     end: str
     cancelled: bool = False
     activity: int | str | None = None  # as written in the programme
-    cmid: int | None = None  # resolved course-module id; None when not tracked
+    cmid: int | None = None  # resolved course-module id (activity completion); None when not tracked so
+    attendance_session: int | None = None  # the Attendance activity's session (mod_attendance)
 
     @property
     def tracked(self) -> bool:
         """True when attendance of this session is read from Moodle."""
-        return self.cmid is not None
+        return self.cmid is not None or self.attendance_session is not None
 
 
 @dataclass(frozen=True)
@@ -305,6 +306,7 @@ def _session_dict(s: SessionInfo) -> dict[str, object]:
         "cancelled": s.cancelled,
         "activity": s.activity,
         "cmid": s.cmid,
+        "attendance_session": s.attendance_session,
     }
 
 

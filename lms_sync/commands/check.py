@@ -9,7 +9,7 @@ from typing import TextIO
 
 from ..context import Context
 from ..errors import EXIT_CONFIG, EXIT_OK, EXIT_PARTIAL, EXIT_UNAVAILABLE, ConfigError
-from ..moodle.check import ROLE_PRESET, CheckResult, run_check
+from ..moodle.check import ROLE_PRESET, AttendanceRef, CheckResult, run_check
 from ..moodle.functions import (
     ALL_FEATURES,
     Feature,
@@ -131,10 +131,14 @@ def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
         programme = None
     wanted = desired_state(programme, None, settings.push).course if programme else None
     course = CourseRef(wanted.idnumber, wanted.shortname) if wanted else None
+    spec = programme.attendance if programme and programme.takes_attendance_in_moodle else None
     features = features_of(
         report_builder=settings.moodle.completion_report_id is not None,
         activity_idnumbers=any(isinstance(s.activity, str) for s in programme.sessions) if programme else False,
+        attendance=spec is not None,
+        attendance_create=bool(spec and spec.create),
     )
-    result = run_check(settings.moodle, course, features, role_id=settings.push.role_id)
+    attendance = AttendanceRef(programme.id, spec.activity, programme.attendance_name) if programme and spec else None
+    result = run_check(settings.moodle, course, features, attendance=attendance, role_id=settings.push.role_id)
     render_check(result, sys.stdout)
     return result.exit_code

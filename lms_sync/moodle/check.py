@@ -28,7 +28,7 @@ from ..errors import (
 from ..settings import MoodleSettings
 from .client import MoodleClient
 from .functions import Feature, capabilities_for, functions_for
-from .lookups import find_course
+from .lookups import find_attendance, find_course
 from .models import Course, SiteInfo
 from .probes import (
     CourseRef,
@@ -98,11 +98,21 @@ def _message(exc: MoodleError) -> str:
     return text.split(": ", 1)[1] if exc.wsfunction and text.startswith(exc.wsfunction + ": ") else text
 
 
+@dataclass(frozen=True)
+class AttendanceRef:
+    """The programme's Attendance activity: named (course-module id or idnumber), or created by push (None)."""
+
+    programme_id: str
+    activity: int | str | None
+    name: str
+
+
 def run_check(
     moodle: MoodleSettings,
     course: CourseRef | None,
     features: Iterable[Feature],
     *,
+    attendance: AttendanceRef | None = None,
     role_id: int = 5,
     client_factory: Callable[[MoodleSettings], MoodleClient] | None = None,
 ) -> CheckResult:
@@ -116,7 +126,7 @@ def run_check(
         return result
     with client:
         try:
-            _check_site(client, moodle, course, frozenset(features), role_id, result)
+            _check_site(client, moodle, course, frozenset(features), role_id, result, attendance)
         except MoodleUnavailable as exc:
             # The site stopped answering half-way: what was found stays in the table.
             result.add(result.step, Status.FAIL, _message(exc), exc.hint or "run the check again; if it persists, "
@@ -166,6 +176,7 @@ def _check_site(
     features: frozenset[Feature],
     role_id: int,
     result: CheckResult,
+    attendance: AttendanceRef | None = None,
 ) -> None:
     info = _site_info(client, result)
     if info is None:
@@ -188,6 +199,7 @@ def _check_site(
 
     result.step = "course"
     course = _check_course(client, ref, result)
+    attendance_id = _check_attendance(client, course, attendance, result) if attendance else None
     result.step = "capabilities"
     if not info.userissiteadmin:
         target = Target(
@@ -197,6 +209,7 @@ def _check_site(
             course=course,
             role_id=role_id,
             course_unseen=result.course_unseen,
+            attendance_id=attendance_id,
         )
         result.findings += probe_capabilities(client, target, capabilities_for(features))
     result.step = "report builder"
@@ -244,6 +257,32 @@ def _check_course(client: MoodleClient, ref: CourseRef | None, result: CheckResu
         result.add("course completion", Status.FAIL, f"completion tracking is off in course {course.shortname}",
                    f"edit course {course.shortname} > Completion tracking: Yes (and set its completion criteria)")
     return course
+
+
+def _check_attendance(
+    client: MoodleClient, course: Course | None, ref: AttendanceRef, result: CheckResult
+) -> int | None:
+    result.step = "attendance"
+    if course is None:
+        result.add("attendance", Status.SKIP, "the course does not exist yet")
+        return None
+    try:
+        instance, problem = find_attendance(client, course, programme_id=ref.programme_id, activity=ref.activity,
+                                            name=ref.name)
+    except MoodleUnavailable:
+        raise
+    except MoodleError as exc:
+        result.add("attendance", Status.FAIL, _message(exc), exc.hint)
+        return None
+    if problem:
+        result.add("attendance", Status.FAIL, problem, "fix [attendance] in the programme")
+        return None
+    if instance is None:
+        result.add("attendance", Status.OK, f"no Attendance activity “{ref.name}” yet: push creates it")
+        return None
+    result.add("attendance", Status.OK, f"Attendance activity “{instance.name or instance.id}” "
+               f"(course module {instance.cmid})")
+    return instance.id
 
 
 def _check_report(client: MoodleClient, moodle: MoodleSettings, result: CheckResult) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ..markers import parse_marker
 from .client import MoodleClient
-from .models import Course
+from .models import AttendanceSession, Course
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,14 @@ class AttendanceInstance:
 
 
 def find_attendance(
-    client: MoodleClient, course: Course, *, programme_id: str, activity: int | str | None, name: str
+    client: MoodleClient, course: Course, *, programme_id: str, activity: int | str | None, name: str,
+    read: dict[int, list[AttendanceSession]] | None = None,
 ) -> tuple[AttendanceInstance | None, str | None]:
-    """The programme's Attendance activity in the course, or why there is none to use (None, None: create one)."""
+    """The programme's Attendance activity in the course, or why there is none to use (None, None: create one).
+
+    The sessions it had to read to recognise the activity are left in ``read`` (attendance id -> sessions).
+    """
+    read = {} if read is None else read
     modules = [m for section in client.get_course_contents(course.id) for m in section.modules
                if m.modname == "attendance" and m.instance is not None]
     if isinstance(activity, int):
@@ -63,8 +68,10 @@ def find_attendance(
     else:
         # create = true: the one lms_sync made has sessions marked for this programme, or (none yet)
         # carries the programme's attendance name.
+        for m in modules:
+            read[int(m.instance or 0)] = client.get_attendance_sessions(int(m.instance or 0))
         marked = [m for m in modules if any((parse_marker(s.description) or ("",))[0] == programme_id
-                                            for s in client.get_attendance_sessions(int(m.instance or 0)))]
+                                            for s in read[int(m.instance or 0)])]
         named = [m for m in modules if m.name == name]
         chosen = marked or (named if len(named) == 1 else [])
         found = chosen[0] if chosen else None

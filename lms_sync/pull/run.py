@@ -194,6 +194,7 @@ def _pull(
             notes.append("the Attendance activity does not exist yet (`lms-sync push` creates it)")
         else:
             taken = attendance_taken(attendance_id, found, programme, sessions)
+            sessions = tuple(replace(s, attendance_session=taken.sessions.get(s.id)) for s in sessions)
             if taken.unknown_statuses:
                 notes.append(f"{taken.unknown_statuses} attendance status(es) with an id that is not one of the "
                              "activity's own statuses: not counted")

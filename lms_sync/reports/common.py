@@ -44,6 +44,7 @@ def participant_header(report: CompletionReport, lang: str) -> list[str]:
     return [
         t("rep_name", lang), t("rep_email", lang), t("rep_institution", lang), t("rep_department", lang),
         *(session_title(report, i, lang) for i in range(len(report.sessions))),
+        t("rep_attendance_rate", lang),
         t("rep_completed", lang), t("rep_time_completed", lang), t("rep_status", lang),
     ]
 
@@ -63,6 +64,7 @@ def institution_header(report: CompletionReport, lang: str) -> list[str]:
     return [
         t("rep_institution", lang), t("rep_enrolled", lang),
         *(t("rep_present", lang).format(session=session_title(report, i, lang)) for i in range(len(report.sessions))),
+        t("rep_attendance_rate", lang),
         t("rep_completed_count", lang), t("rep_rate", lang), t("rep_failed", lang), t("rep_no_access", lang),
     ]
 
@@ -71,16 +73,23 @@ def participant_cells(p: ParticipantLine, lang: str) -> list[str]:
     """Text cells of one participant."""
     return [
         p.fullname, p.email, p.institution, p.department,
-        *(yes_no(a, lang) for a in p.attended),
+        *(session_cell(p, i, lang) for i in range(len(p.attended))),
+        rate(p.attendance_rate, lang),
         yes_no(p.completed, lang), when(p.time_completed), status_text(p.status, lang),
     ]
+
+
+def session_cell(p: ParticipantLine, index: int, lang: str) -> str:
+    """A participant's attendance of one session: the status taken (Attendance activity), else yes/no."""
+    status = p.statuses[index] if index < len(p.statuses) else None
+    return status if status else yes_no(p.attended[index], lang)
 
 
 def institution_cells(line: InstitutionLine, lang: str, *, total: bool = False) -> list[str]:
     """Text cells of one institution (or of the totals)."""
     name = t("rep_total", lang) if total else institution_name(line.institution, lang)
-    return [name, str(line.enrolled), *(str(n) for n in line.attended), str(line.completed),
-            rate(line.rate, lang), str(line.failed), str(line.no_access)]
+    return [name, str(line.enrolled), *(str(n) for n in line.attended), rate(line.attendance_rate, lang),
+            str(line.completed), rate(line.rate, lang), str(line.failed), str(line.no_access)]
 
 
 def banner_lines(report: CompletionReport, lang: str) -> list[str]:

@@ -24,7 +24,9 @@ from ..snapshots import (
 from ..store import Store
 
 # 1.1: counts gained "no_access"; "enrolled" (and so "completion_rate") no longer counts them.
-SCHEMA_VERSION = "1.1"
+# 1.2: participants gained "statuses" (the Attendance activity's per session) and "attendance_rate";
+#      counts gained "marked" per session and "attendance_rate".
+SCHEMA_VERSION = "1.2"
 
 
 class NoSnapshot(LookupError):
@@ -44,6 +46,17 @@ class ParticipantLine:
     attended: tuple[bool | None, ...]  # aligned with CompletionReport.sessions
     completed: bool | None
     time_completed: datetime | None
+    statuses: tuple[str | None, ...] = ()  # the status taken (its label in the activity), aligned with sessions
+
+    @property
+    def marked(self) -> int:
+        """Sessions whose attendance is known for them (taken, or activity completion read)."""
+        return sum(1 for a in self.attended if a is not None)
+
+    @property
+    def attendance_rate(self) -> float | None:
+        """Sessions attended over sessions whose attendance is known; None when none is."""
+        return sum(1 for a in self.attended if a) / self.marked if self.marked else None
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,17 @@ class InstitutionLine:
     completed: int  # among the enrolled
     failed: int  # enrolled but not read: counted in enrolled, so the rate is a lower bound
     no_access: int = 0  # listed but no longer enrolled (Moodle said usernotenroled)
+    marked: tuple[int, ...] = ()  # per session, among the enrolled: those whose attendance is known
+
+    @property
+    def attendance_rate(self) -> float | None:
+        """Attended over known attendance, every session together; None when none is known."""
+        known = sum(self.marked)
+        return sum(self.attended) / known if known else None
+
+    def session_rate(self, index: int) -> float | None:
+        """One session's attendance: attended over those whose attendance is known."""
+        return self.attended[index] / self.marked[index] if self.marked and self.marked[index] else None
 
     @property
     def rate(self) -> float | None:
@@ -140,6 +164,8 @@ def _line(row: ParticipantRow, sessions: tuple[SessionInfo, ...], tz: ZoneInfo) 
         attended=tuple(row.attendance[s.id].attended if s.id in row.attendance else None for s in sessions),
         completed=row.completed,
         time_completed=datetime.fromtimestamp(row.time_completed, tz) if row.time_completed else None,
+        statuses=tuple(row.attendance[s.id].status_label or row.attendance[s.id].status
+                       if s.id in row.attendance else None for s in sessions),
     )
 
 
@@ -154,6 +180,7 @@ def _count(name: str, members: list[ParticipantLine], n_sessions: int) -> Instit
         completed=sum(1 for p in enrolled if p.completed),
         failed=sum(1 for p in enrolled if p.status == STATUS_FAILED),
         no_access=len(members) - len(enrolled),
+        marked=tuple(sum(1 for p in enrolled if p.attended[i] is not None) for i in range(n_sessions)),
     )
 
 

@@ -74,13 +74,15 @@ def _table(header: list[str], rows: list[tuple[list[str], str]]) -> str:
 def render_html(report: CompletionReport, *, lang: str = "fr") -> bytes:
     """The report as a single HTML page."""
     snap = report.snapshot
-    enrolled = report.totals.enrolled
     inst_items = [(institution_name(i.institution, lang), i.rate, f"{_pct(i.rate)} ({i.completed}/{i.enrolled})")
                   for i in report.institutions]
     sess_items = []
     for n, s in enumerate(report.sessions):
-        share = report.totals.attended[n] / enrolled if enrolled and s.tracked else None
-        text = f"{_pct(share)} ({report.totals.attended[n]}/{enrolled})" if s.tracked else t("rep_not_tracked", lang)
+        # Attended over those whose attendance is known (a session not yet taken has none: no bar).
+        share = report.totals.session_rate(n) if s.tracked else None
+        known = report.totals.marked[n] if report.totals.marked else 0
+        text = (f"{_pct(share)} ({report.totals.attended[n]}/{known})" if s.tracked and known
+                else t("rep_not_tracked", lang) if not s.tracked else "—")
         sess_items.append((session_title(report, n, lang), share, text))
     warnings = "".join(f'<p class="warn">{escape(line)}</p>' for line in banner_lines(report, lang))
     participants = _table(

@@ -32,6 +32,8 @@ def _counts(line: InstitutionLine, session_ids: list[str]) -> dict[str, Any]:
     return {
         "enrolled": line.enrolled,
         "attended": dict(zip(session_ids, line.attended, strict=True)),
+        "marked": dict(zip(session_ids, line.marked, strict=True)),
+        "attendance_rate": None if line.attendance_rate is None else round(line.attendance_rate, 4),
         "completed": line.completed,
         "completion_rate": None if line.rate is None else round(line.rate, 4),
         "failed": line.failed,
@@ -70,6 +72,8 @@ def report_dict(report: CompletionReport) -> dict[str, Any]:
                 "department": p.department,
                 "status": p.status,
                 "attended": dict(zip(ids, p.attended, strict=True)),
+                "statuses": dict(zip(ids, p.statuses, strict=True)),
+                "attendance_rate": None if p.attendance_rate is None else round(p.attendance_rate, 4),
                 "completed": p.completed,
                 "time_completed": _iso(p.time_completed),
             }

@@ -24,6 +24,7 @@ from .common import (
     institution_header,
     institution_name,
     participant_header,
+    session_cell,
     status_text,
     yes_no,
 )
@@ -84,14 +85,17 @@ def _participants(ws: Worksheet, report: CompletionReport, lang: str) -> None:
     _header(ws, participant_header(report, lang), top)
     for r, p in enumerate(report.participants, start=top + 1):
         values: list[object] = [p.fullname, p.email, p.institution, p.department,
-                                *(yes_no(a, lang) for a in p.attended), yes_no(p.completed, lang)]
+                                *(session_cell(p, i, lang) for i in range(len(p.attended)))]
         for c, value in enumerate(values, start=1):
             _put(ws, r, c, value)
+        ws.cell(row=r, column=len(values) + 1, value=p.attendance_rate).number_format = RATE_NUMBER_FORMAT
+        values += [None, yes_no(p.completed, lang)]
+        _put(ws, r, len(values), values[-1])
         when_cell = ws.cell(row=r, column=len(values) + 1,
                             value=p.time_completed.replace(tzinfo=None) if p.time_completed else None)
         when_cell.number_format = DATE_NUMBER_FORMAT  # a real date Excel can sort and filter
         _put(ws, r, len(values) + 2, status_text(p.status, lang) or None)
-    ws.column_dimensions[get_column_letter(len(report.sessions) + 6)].width = 17
+    ws.column_dimensions[get_column_letter(len(report.sessions) + 7)].width = 17
 
 
 def _institutions(ws: Worksheet, report: CompletionReport, lang: str) -> None:
@@ -100,9 +104,12 @@ def _institutions(ws: Worksheet, report: CompletionReport, lang: str) -> None:
     lines = [*((institution_name(i.institution, lang), i) for i in report.institutions),
              (t("rep_total", lang), report.totals)]
     for r, (name, line) in enumerate(lines, start=top + 1):
-        values: list[object] = [name, line.enrolled, *line.attended, line.completed]
+        values: list[object] = [name, line.enrolled, *line.attended]
         for c, value in enumerate(values, start=1):
             _put(ws, r, c, value)
+        ws.cell(row=r, column=len(values) + 1, value=line.attendance_rate).number_format = RATE_NUMBER_FORMAT
+        values += [None, line.completed]
+        _put(ws, r, len(values), line.completed)
         rate_cell = ws.cell(row=r, column=len(values) + 1, value=line.rate)
         rate_cell.number_format = RATE_NUMBER_FORMAT  # a number shown as a percentage
         ws.cell(row=r, column=len(values) + 2, value=line.failed)

@@ -116,10 +116,12 @@ def _read_attendance(
             return
         except NotFound:
             pass  # deleted in Moodle: look again, as with a lost store
+    read: dict[int, list[AttendanceSession]] = {}
     remote.attendance, remote.attendance_problem = find_attendance(
-        client, course, programme_id=want.key, activity=want.activity, name=want.name)
+        client, course, programme_id=want.key, activity=want.activity, name=want.name, read=read)
     if remote.attendance is not None:
-        remote.attendance_sessions = client.get_attendance_sessions(remote.attendance.id)
+        found = remote.attendance.id
+        remote.attendance_sessions = read[found] if found in read else client.get_attendance_sessions(found)
 
 
 def _category_made_by_hand(client: MoodleClient, desired: Desired, course: Course | None) -> Category | None:

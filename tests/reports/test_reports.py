@@ -55,18 +55,19 @@ def store(tmp_path: Path) -> Store:
 
 
 EXPECTED_CSV_FR = (
-    "\ufeffNom;Courriel;Institution;Service;Séance 1;Séance 2 (annulée);Formation achevée;Achevée le;Lecture\r\n"
-    "Zoé; \"Z\" d’Arçy;zoe@example.invalid;;;non;;non;;\r\n"
-    "Hélène Lefèvre;helene@example.invalid;Ministère de l'Industrie;études & développement;oui;;oui;"
+    "\ufeffNom;Courriel;Institution;Service;Séance 1;Séance 2 (annulée);Taux de présence (%);Formation achevée;"
+    "Achevée le;Lecture\r\n"
+    "Zoé; \"Z\" d’Arçy;zoe@example.invalid;;;non;;0,0;non;;\r\n"
+    "Hélène Lefèvre;helene@example.invalid;Ministère de l'Industrie;études & développement;oui;;100,0;oui;"
     "2020-12-10 12:33;\r\n"
-    "François Ménard;francois@example.invalid;STEG;DSI;non;;non;;\r\n"
+    "François Ménard;francois@example.invalid;STEG;DSI;non;;0,0;non;;\r\n"
     "\r\n"
-    "Institution;Inscrits;Présents – Séance 1;Présents – Séance 2 (annulée);Ont achevé;Taux d'achèvement (%);"
-    "Non lus;Plus inscrits\r\n"
-    "(non renseignée);1;0;0;0;0,0;0;0\r\n"
-    "Ministère de l'Industrie;1;1;0;1;100,0;0;0\r\n"
-    "STEG;1;0;0;0;0,0;0;0\r\n"
-    "Total;3;1;0;1;33,3;0;0\r\n"
+    "Institution;Inscrits;Présents – Séance 1;Présents – Séance 2 (annulée);Taux de présence (%);Ont achevé;"
+    "Taux d'achèvement (%);Non lus;Plus inscrits\r\n"
+    "(non renseignée);1;0;0;0,0;0;0,0;0;0\r\n"
+    "Ministère de l'Industrie;1;1;0;100,0;1;100,0;0;0\r\n"
+    "STEG;1;0;0;0,0;0;0,0;0;0\r\n"
+    "Total;3;1;0;33,3;1;33,3;0;0\r\n"
 ).replace('Zoé; "Z" d’Arçy', '"Zoé; ""Z"" d’Arçy"')
 
 
@@ -79,9 +80,11 @@ def test_csv_english_with_commas(store: Store) -> None:
     """--lang en --delimiter ,: English words, ',' separators, decimal point."""
     text = render_report(store, "csv", lang="en", delimiter=",").decode("utf-8-sig")
     lines = text.split("\r\n")
-    assert lines[0] == "Name,Email,Institution,Department,Séance 1,Séance 2 (cancelled),Course completed,Completed on,Read status"
-    assert lines[2] == "Hélène Lefèvre,helene@example.invalid,Ministère de l'Industrie,études & développement,yes,,yes,2020-12-10 12:33,"
-    assert lines[-2] == "Total,3,1,0,1,33.3,0,0"
+    assert lines[0] == ("Name,Email,Institution,Department,Séance 1,Séance 2 (cancelled),Attendance rate (%),"
+                        "Course completed,Completed on,Read status")
+    assert lines[2] == ("Hélène Lefèvre,helene@example.invalid,Ministère de l'Industrie,études & développement,yes,,"
+                        "100.0,yes,2020-12-10 12:33,")
+    assert lines[-2] == "Total,3,1,0,33.3,1,33.3,0,0"
 
 
 def test_xlsx_read_back(store: Store) -> None:
@@ -93,11 +96,12 @@ def test_xlsx_read_back(store: Store) -> None:
     assert [c.value for c in people[1]][:4] == ["Nom", "Courriel", "Institution", "Service"]
     helene = [c.value for c in people[3]]
     assert helene[0] == "Hélène Lefèvre"
-    assert helene[7] == datetime(2020, 12, 10, 12, 33, 20)  # a real date, in Tunis time
-    assert people.cell(row=3, column=8).number_format == "yyyy-mm-dd hh:mm"
+    assert helene[6] == 1.0 and people.cell(row=3, column=7).number_format == "0.0%"  # attendance rate
+    assert helene[8] == datetime(2020, 12, 10, 12, 33, 20)  # a real date, in Tunis time
+    assert people.cell(row=3, column=9).number_format == "yyyy-mm-dd hh:mm"
     total = [c.value for c in inst[inst.max_row]]
-    assert total[0] == "Total" and total[1] == 3 and total[4] == 1
-    assert total[5] == pytest.approx(1 / 3)
+    assert total[0] == "Total" and total[1] == 3 and total[4] == pytest.approx(1 / 3) and total[5] == 1
+    assert total[6] == pytest.approx(1 / 3)
     assert wb.properties.modified == TAKEN.replace(tzinfo=None)
 
 
@@ -106,12 +110,13 @@ def test_json_follows_its_schema(store: Store) -> None:
     data = json.loads(render_report(store, "json"))
     jsonschema.Draft202012Validator.check_schema(schema())
     jsonschema.Draft202012Validator(schema()).validate(data)
-    assert data["schema_version"] == "1.1"
+    assert data["schema_version"] == "1.2"
     assert data["snapshot"]["complete"] is True and data["snapshot"]["taken_at"] == "2021-01-21T09:30:00Z"
     helene = next(p for p in data["participants"] if p["user_id"] == 5)
     assert helene["attended"] == {"seance-1": True, "seance-2": None}
     assert helene["time_completed"] == "2020-12-10T12:33:20+01:00"
-    assert data["totals"] == {"enrolled": 3, "attended": {"seance-1": 1, "seance-2": 0}, "completed": 1,
+    assert data["totals"] == {"enrolled": 3, "attended": {"seance-1": 1, "seance-2": 0},
+                              "marked": {"seance-1": 3, "seance-2": 0}, "attendance_rate": 0.3333, "completed": 1,
                               "completion_rate": 0.3333, "failed": 0, "no_access": 0}
 
 
@@ -274,11 +279,12 @@ def test_participants_no_longer_enrolled_are_counted_apart(tmp_path: Path) -> No
     assert len(report.participants) == 5  # still listed, with their status
 
     jsonschema.Draft202012Validator(schema()).validate(data)
-    assert data["totals"] == {"enrolled": 3, "attended": {"seance-1": 1, "seance-2": 0}, "completed": 1,
+    assert data["totals"] == {"enrolled": 3, "attended": {"seance-1": 1, "seance-2": 0},
+                              "marked": {"seance-1": 3, "seance-2": 0}, "attendance_rate": 0.3333, "completed": 1,
                               "completion_rate": 0.3333, "failed": 1, "no_access": 2}
     lines = text.split("\r\n")
     assert lines[lines.index("") + 1].endswith(",Not read,No longer enrolled")
-    assert "STEG,1,0,0,0,0.0,0,1" in lines and "Total,3,1,0,1,33.3,1,2" in lines
+    assert "STEG,1,0,0,0.0,0,0.0,0,1" in lines and "Total,3,1,0,33.3,1,33.3,1,2" in lines
     header = [c.value for c in inst[2]]  # row 1: the incomplete-snapshot banner
     total = [c.value for c in inst[inst.max_row]]
     assert header[-1] == "No longer enrolled" and total[1] == 3 and total[-1] == 2 and total[-2] == 1
