@@ -11,9 +11,13 @@ Scenarios, each in its own process so its peak memory (ru_maxrss) is its own:
   extrapolated per participant, and labelled so.
 * Report builder path when nothing changed since the last snapshot (the previous snapshot is made
   first with the latency switched off, so only the measured pull pays it).
+* Nothing changed, per-participant path with two sessions read through activity completion
+  (``incremental``), and with attendance taken in the Attendance activity (``attendance``: four
+  sessions, half the participants marked in two of them): the previous snapshot is made first.
 
-Targets (issue 5): pool at least 6x faster than sequential; Report builder at most
-ceil(N / page size) + 2 calls when nothing changed; peak memory under 150 MB at 5,000. Prints
+Targets: pool at least 6x faster than sequential; Report builder at most ceil(N / page size) + 2
+calls when nothing changed (issue 5); nothing changed, activity completion and Attendance activity,
+at most ceil(N / page size) + 4 calls (issue 12); peak memory under 150 MB at 5,000. Prints
 PASS/FAIL per target and exits 1 if any fails.
 """
 
@@ -27,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +61,28 @@ def _setup(n: int) -> tuple[Any, Any, Any]:
     return fake, cms, FakeAdapter(fake)
 
 
+def _setup_attendance(n: int) -> tuple[Any, Any, Any]:
+    from tests.fakes.moodle import FakeMoodle
+    from tests.fakes.moodle_attendance import add_attendance_support, add_instance
+    from tests.fakes.moodle_completion import add_course, add_participant
+
+    fake = FakeMoodle(latency=0.0)
+    add_attendance_support(fake)
+    cid = add_course(fake, "dgidt-ia-2020")
+    users = [add_participant(fake, cid, f"user.{i:05d}", "Prénom", f"Nom{i:05d}",
+                             institution=INSTITUTIONS[i % len(INSTITUTIONS)]) for i in range(n)]
+    instance = add_instance(fake, cid, "Présence aux séances")
+    for k, day in enumerate((9, 23, 37, 51)):
+        sid = fake.new_id()
+        start = int(datetime(2020, 12, 1).timestamp()) + day * 86400
+        log = {uid: instance.statuses[i % 4]["id"] for i, uid in enumerate(users) if k < 2 and i % 2 == 0}
+        instance.sessions[sid] = {"id": sid, "sessdate": start, "duration": 10800, "log": log,
+                                  "description": f"Séance {k + 1} #lms-sync:dgidt-ia-2020:seance-{k + 1}",
+                                  "lasttaken": 1_607_600_000 if log else None, "lasttakenby": 2,
+                                  "calendarevent": False}
+    return fake, [], FakeAdapter(fake)
+
+
 def FakeAdapter(fake: Any) -> Any:  # noqa: N802 - builds the adapter class lazily (requests imported late)
     """A requests adapter answering from the fake in-process.
 
@@ -83,9 +109,19 @@ def FakeAdapter(fake: Any) -> Any:  # noqa: N802 - builds the adapter class lazi
     return Adapter()
 
 
-def _programme(cms: list[int]) -> Any:
-    from lms_sync.program import Programme, Session
+def _programme(cms: list[int], attendance: bool = False) -> Any:
+    from lms_sync.program import AttendanceSource, AttendanceSpec, Programme, Session
 
+    if attendance:
+        return Programme(
+            id="dgidt-ia-2020", title="Cycle IA", timezone="Africa/Tunis", url="https://formation.ena.tn/",
+            organizer={"name": "DGIDT", "email": "dgidt@example.invalid"},
+            attendance=AttendanceSpec(source=AttendanceSource.MOD_ATTENDANCE, create=True),
+            sessions=tuple(Session(id=f"seance-{k + 1}", title=f"Séance {k + 1}",
+                                   start=datetime(2020, 12, 9, 9) + timedelta(days=14 * k),
+                                   end=datetime(2020, 12, 9, 12) + timedelta(days=14 * k))
+                           for k in range(4)),
+        )
     return Programme(
         id="dgidt-ia-2020", title="Cycle IA", timezone="Africa/Tunis", url="https://formation.ena.tn/",
         organizer={"name": "DGIDT", "email": "dgidt@example.invalid"},
@@ -107,7 +143,7 @@ def run_scenario(name: str, n: int) -> dict[str, Any]:
     from lms_sync.settings import MoodleSettings, Settings
     from lms_sync.store import Store
 
-    fake, cms, adapter = _setup(n)
+    fake, cms, adapter = _setup_attendance(n) if name == "attendance" else _setup(n)
     defaults = MoodleSettings()
     moodle: dict[str, Any] = {"url": BASE_URL, "token": SecretStr(TOKEN)}
     if name.startswith("sequential"):
@@ -115,11 +151,11 @@ def run_scenario(name: str, n: int) -> dict[str, Any]:
     if name == "reportbuilder":
         moodle["completion_report_id"] = 1
     settings = Settings(moodle=moodle)
-    programme = _programme(cms)
+    programme = _programme(cms, attendance=name == "attendance")
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "state.sqlite3") as store:
         client = MoodleClient(settings.moodle)
         client.transport._session.mount(BASE_URL, adapter)  # longest prefix wins over the https:// adapter
-        if name == "reportbuilder":
+        if name in ("reportbuilder", "incremental", "attendance"):
             pull_completion(client, store, programme, settings)  # the previous snapshot, latency off
         if name == "sequential-sample":
             # Only SAMPLE participants stay enrolled; the per-participant time is extrapolated to n.
@@ -142,6 +178,7 @@ def run_scenario(name: str, n: int) -> dict[str, Any]:
         "concurrency": settings.moodle.concurrency,
         "rps": settings.moodle.requests_per_second,
         "page_size": settings.pull.report_page_size,
+        "enrolled_page_size": settings.pull.enrolled_page_size,
         "default_concurrency": defaults.concurrency,
     }
     if name == "sequential-sample":
@@ -179,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[tuple[str, int], dict[str, Any]] = {}
     for n in sizes:
         seq = "sequential" if n <= 500 else "sequential-sample"
-        for name in (seq, "pool", "reportbuilder"):
+        for name in (seq, "pool", "reportbuilder", "incremental", "attendance"):
             print(f"running {name} with {n} participants...", file=sys.stderr, flush=True)
             results[(name if name != "sequential-sample" else "sequential", n)] = _child(name, n)
 
@@ -205,8 +242,16 @@ def main(argv: list[str] | None = None) -> int:
         failures += not ok
         print(f"{'PASS' if ok else 'FAIL'}  N={n}: Report builder, nothing changed: {rb['calls']} calls "
               f"(target <= ceil({n}/{rb['page_size']}) + 2 = {limit})")
+        for name, what in (("incremental", "activity completion, 2 sessions"), ("attendance", "Attendance activity")):
+            r = results[(name, n)]
+            limit = math.ceil(n / r["enrolled_page_size"]) + 4
+            ok = r["calls"] <= limit and r["complete"]
+            failures += not ok
+            print(f"{'PASS' if ok else 'FAIL'}  N={n}: {what}, nothing changed: {r['calls']} calls "
+                  f"(target <= ceil({n}/{r['enrolled_page_size']}) + 4 = {limit})")
     if 5000 in sizes:
-        peak = max(results[(name, 5000)]["peak_rss_mb"] for name in ("sequential", "pool", "reportbuilder"))
+        peak = max(results[(name, 5000)]["peak_rss_mb"]
+                   for name in ("sequential", "pool", "reportbuilder", "incremental", "attendance"))
         ok = peak < 150
         failures += not ok
         print(f"{'PASS' if ok else 'FAIL'}  N=5000: peak memory {peak:.1f} MB (process RSS, fake included; "

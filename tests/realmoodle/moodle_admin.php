@@ -7,6 +7,7 @@
 //   php moodle_admin.php <config.php> snapshot                 counts and change times of what push writes
 //   php moodle_admin.php <config.php> role <shortname>         the role's capabilities, assignable roles, levels
 //   php moodle_admin.php <config.php> preset-valid <file>      whether Moodle accepts the file as a role preset
+//   php moodle_admin.php <config.php> take <session id> <taken by> <userid>=<acronym>...   a teacher takes attendance
 //
 // Prints one JSON line with what was done.
 
@@ -53,9 +54,15 @@ switch ($action) {
     case 'snapshot':
         // What a push could have written: if these are equal before and after, it wrote nothing.
         $result = [];
-        foreach (['course', 'course_categories', 'event', 'user', 'user_enrolments', 'role_assignments',
-                  'groups', 'groups_members'] as $table) {
+        foreach (['course', 'course_categories', 'course_modules', 'event', 'user', 'user_enrolments',
+                  'role_assignments', 'groups', 'groups_members'] as $table) {
             $result[$table] = (int) $DB->count_records($table);
+        }
+        if ($DB->get_manager()->table_exists('attendance_sessions')) {
+            $result['attendance_sessions'] = (int) $DB->count_records('attendance_sessions');
+            $result['attendance_log'] = (int) $DB->count_records('attendance_log');
+            $result['attendance_modified'] = (int) $DB->get_field_sql(
+                'SELECT COALESCE(SUM(timemodified), 0) FROM {attendance_sessions}');
         }
         $result['course_modified'] = (int) $DB->get_field_sql('SELECT COALESCE(SUM(timemodified), 0) FROM {course}');
         $result['category_modified'] = (int) $DB->get_field_sql(
@@ -85,6 +92,21 @@ switch ($action) {
         $info = core_role_preset::parse_preset($xml);
         $result = ['valid' => core_role_preset::is_valid_preset($xml), 'shortname' => $info['shortname'] ?? null,
                    'capabilities' => count(array_filter($info['permissions'] ?? [], fn($p) => $p == CAP_ALLOW))];
+        break;
+
+    case 'take':
+        // As the plugin's own "Take attendance" page stores it (the code behind update_user_status).
+        require_once($CFG->dirroot . '/mod/attendance/classes/attendance_webservices_handler.php');
+        $sessionid = (int) array_shift($args);
+        $takenby = (int) array_shift($args);
+        $session = $DB->get_record('attendance_sessions', ['id' => $sessionid], '*', MUST_EXIST);
+        $statuses = $DB->get_records_menu('attendance_statuses',
+            ['attendanceid' => $session->attendanceid, 'deleted' => 0], '', 'acronym, id');
+        foreach ($args as $pair) {
+            [$userid, $acronym] = explode('=', $pair);
+            attendance_handler::update_user_status($sessionid, (int) $userid, $takenby, $statuses[$acronym], '0');
+        }
+        $result = ['session' => $sessionid, 'taken' => count($args)];
         break;
 
     default:
