@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from ..errors import ConfigError
 from ..moodle.client import MoodleClient
 from ..moodle.models import Course
+from ..participant_fields import PROFILE_FIELDS
 from .calls import Calls
 
 
@@ -34,12 +35,8 @@ class ReportColumn:
 # position, since editing the report in the UI moves them.
 REPORT_COLUMNS: tuple[ReportColumn, ...] = (
     ReportColumn("userlink", ("Full name with link",)),
-    ReportColumn("username", ("Username",)),
-    ReportColumn("fullname", ("Full name",)),
-    ReportColumn("idnumber", ("ID number",), required=False),
-    ReportColumn("email", ("Email address",)),
-    ReportColumn("institution", ("Institution",)),
-    ReportColumn("department", ("Department",)),
+    # The profile fields (participant_fields.py); the idnumber is optional in the report.
+    *(ReportColumn(f.key, (f.report_title,), required=f.key != "idnumber") for f in PROFILE_FIELDS if f.report_title),
     ReportColumn("completed", ("Completed",)),
     ReportColumn("timecompleted", ("Time completed",), required=False),
     # Optional: its text changes when the participant opens the course, so it tells whom to read again.
@@ -114,12 +111,7 @@ def parse_report_row(columns: Sequence[str | None], layout: Mapping[str, int], r
         )
     return ReportParticipant(
         user_id=int(found.group(1)),
-        username=text("username"),
-        idnumber=text("idnumber"),
-        fullname=text("fullname", escaped=False),
-        email=text("email"),
-        institution=text("institution"),
-        department=text("department"),
+        **{f.key: text(f.key, escaped=f.escaped) for f in PROFILE_FIELDS},
         completed=_COMPLETED_VALUES[completed_text],
         lastaccess=text("lastaccess"),
     )

@@ -30,6 +30,7 @@ from ..errors import (
 from ..moodle.batching import ItemResult
 from ..moodle.client import MoodleClient
 from ..moodle.models import CourseCompletion
+from ..participant_fields import PROFILE_FIELDS
 from ..program import Programme
 from ..settings import Settings
 from ..snapshots import (
@@ -159,9 +160,8 @@ def _pull(
     report_id = settings.moodle.completion_report_id
     flags_given = report_id is not None
     if report_id is not None:
-        listed = [Listed(user_id=p.user_id, username=p.username, idnumber=p.idnumber, fullname=p.fullname,
-                         email=p.email, institution=p.institution, department=p.department,
-                         lastaccess=p.lastaccess, completed=p.completed)
+        listed = [Listed(user_id=p.user_id, lastaccess=p.lastaccess, completed=p.completed,
+                         **{f.key: getattr(p, f.key) for f in PROFILE_FIELDS})
                   for p in read_report(client, report_id, settings.pull.report_page_size, calls, course)]
     else:
         listed = enrolled_participants(client, course.id, role_id=settings.pull.role_id,

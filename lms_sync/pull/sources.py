@@ -23,7 +23,9 @@ from ..moodle.models import (
     AttendanceSession,
     Course,
     CourseCompletion,
+    User,
 )
+from ..participant_fields import PROFILE_FIELDS
 from ..program import Programme
 from ..snapshots import Attendance, SessionInfo, Snapshot
 from .calls import Calls
@@ -32,8 +34,7 @@ from .plan import Listed
 log = logging.getLogger("lms_sync.pull")
 
 # Only what reports and the plan need: the full record is about four times larger and twice as slow.
-USERFIELDS = ("id", "username", "idnumber", "fullname", "email", "institution", "department", "roles",
-              "lastcourseaccess")
+USERFIELDS = ("id", *(f.userfield for f in PROFILE_FIELDS), "roles", "lastcourseaccess")
 # Activity completion states: 0 incomplete, 1 complete, 2 complete-pass, 3 complete-fail.
 # Attendance counts a completed activity; a failed grade (3) is not attendance.
 ATTENDED_STATES = frozenset({1, 2})
@@ -141,13 +142,14 @@ def enrolled_participants(
             break
         offset += page_size
     # Teachers and managers are enrolled too; the report builder report keeps students only.
-    return [
-        Listed(user_id=u.id, username=u.username, idnumber=u.idnumber,
-               fullname=u.fullname or f"{u.firstname} {u.lastname}".strip(), email=u.email,
-               institution=u.institution.strip(), department=u.department.strip(),
-               lastaccess="" if u.lastcourseaccess is None else str(u.lastcourseaccess))
-        for u in users if not u.roles or any(r.roleid == role_id for r in u.roles)
-    ]
+    return [_listed(u) for u in users if not u.roles or any(r.roleid == role_id for r in u.roles)]
+
+
+def _listed(user: User) -> Listed:
+    values = {f.key: str(getattr(user, f.userfield) or "").strip() for f in PROFILE_FIELDS}
+    values["fullname"] = values["fullname"] or f"{user.firstname} {user.lastname}".strip()
+    lastaccess = "" if user.lastcourseaccess is None else str(user.lastcourseaccess)
+    return Listed(user.id, lastaccess=lastaccess, **values)  # type: ignore[arg-type]  # str fields
 
 
 # ------------------------------------------------------------------------------- per participant

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..i18n import t
+from ..participant_fields import SHOWN
 from .data import CompletionReport, InstitutionLine, ParticipantLine
 
 DATE_FORMAT = "%Y-%m-%d %H:%M"
@@ -42,7 +43,7 @@ def session_title(report: CompletionReport, index: int, lang: str) -> str:
 def participant_header(report: CompletionReport, lang: str) -> list[str]:
     """Column titles of the participant view."""
     return [
-        t("rep_name", lang), t("rep_email", lang), t("rep_institution", lang), t("rep_department", lang),
+        *(t(f.label, lang) for f in SHOWN if f.label),
         *(session_title(report, i, lang) for i in range(len(report.sessions))),
         t("rep_attendance_rate", lang),
         t("rep_completed", lang), t("rep_time_completed", lang), t("rep_status", lang),
@@ -72,11 +73,16 @@ def institution_header(report: CompletionReport, lang: str) -> list[str]:
 def participant_cells(p: ParticipantLine, lang: str) -> list[str]:
     """Text cells of one participant."""
     return [
-        p.fullname, p.email, p.institution, p.department,
+        *profile_cells(p),
         *(session_cell(p, i, lang) for i in range(len(p.attended))),
         rate(p.attendance_rate, lang),
         yes_no(p.completed, lang), when(p.time_completed), status_text(p.status, lang),
     ]
+
+
+def profile_cells(p: ParticipantLine) -> list[str]:
+    """The participant's profile fields the reports show (participant_fields.SHOWN), in order."""
+    return [str(getattr(p, f.key)) for f in SHOWN]
 
 
 def session_cell(p: ParticipantLine, index: int, lang: str) -> str:

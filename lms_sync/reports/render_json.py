@@ -12,6 +12,7 @@ from datetime import datetime
 from importlib import resources
 from typing import Any
 
+from ..participant_fields import SHOWN
 from .data import SCHEMA_VERSION, CompletionReport, InstitutionLine
 
 SCHEMA_FILE = "completion-report.schema.json"
@@ -66,10 +67,7 @@ def report_dict(report: CompletionReport) -> dict[str, Any]:
         "participants": [
             {
                 "user_id": p.user_id,
-                "name": p.fullname,
-                "email": p.email,
-                "institution": p.institution,
-                "department": p.department,
+                **{f.json_key or f.key: getattr(p, f.key) for f in SHOWN},
                 "status": p.status,
                 "attended": dict(zip(ids, p.attended, strict=True)),
                 "statuses": dict(zip(ids, p.statuses, strict=True)),

@@ -18,12 +18,14 @@ from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
 from ..i18n import t
+from ..participant_fields import SHOWN
 from .common import (
     FORMULA_START,
     banner_lines,
     institution_header,
     institution_name,
     participant_header,
+    profile_cells,
     session_cell,
     status_text,
     yes_no,
@@ -84,8 +86,7 @@ def _participants(ws: Worksheet, report: CompletionReport, lang: str) -> None:
     top = _banner(ws, report, lang)
     _header(ws, participant_header(report, lang), top)
     for r, p in enumerate(report.participants, start=top + 1):
-        values: list[object] = [p.fullname, p.email, p.institution, p.department,
-                                *(session_cell(p, i, lang) for i in range(len(p.attended)))]
+        values: list[object] = [*profile_cells(p), *(session_cell(p, i, lang) for i in range(len(p.attended)))]
         for c, value in enumerate(values, start=1):
             _put(ws, r, c, value)
         ws.cell(row=r, column=len(values) + 1, value=p.attendance_rate).number_format = RATE_NUMBER_FORMAT
@@ -95,7 +96,9 @@ def _participants(ws: Worksheet, report: CompletionReport, lang: str) -> None:
                             value=p.time_completed.replace(tzinfo=None) if p.time_completed else None)
         when_cell.number_format = DATE_NUMBER_FORMAT  # a real date Excel can sort and filter
         _put(ws, r, len(values) + 2, status_text(p.status, lang) or None)
-    ws.column_dimensions[get_column_letter(len(report.sessions) + 7)].width = 17
+    for col, field in enumerate(SHOWN, start=1):  # the profile columns hold longer text than their titles
+        ws.column_dimensions[get_column_letter(col)].width = field.width
+    ws.column_dimensions[get_column_letter(len(SHOWN) + len(report.sessions) + 3)].width = 17
 
 
 def _institutions(ws: Worksheet, report: CompletionReport, lang: str) -> None:
