@@ -7,7 +7,9 @@ the course), the previous snapshot and the settings, it decides. One rule, one c
   ``pull.full_reread_days``, or when what is read changed (the sessions' activities, completion
   switched on or off): it catches what teachers changed without the participant opening the course.
 * Otherwise a participant is read again only when something they did can have changed it: they
-  are new, their last read failed, or they opened the course since (their last access differs).
+  are new, their last read failed, they opened the course since (their last access differs), or
+  they opened it shortly before they were last read (Moodle records an access at most once a
+  minute, so what they did in that minute leaves no newer access).
   Everyone else keeps what the previous snapshot read.
 * The Report builder path gives "Completed" for everyone on every pull; only someone newly
   complete needs the per-participant call (the exact completion time).
@@ -19,10 +21,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ..snapshots import STATUS_OK, ParticipantRow, SessionInfo, Snapshot
+
+
+# Moodle writes a course access at most every LASTACCESS_UPDATE_SECS (60 s); the rest is room for
+# the two clocks (Moodle's and this host's) disagreeing.
+RECENT_ACCESS = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -97,7 +104,8 @@ def plan_reads(
         prev = before.get(p.user_id)
         usable = prev is not None and prev.status == STATUS_OK
         # They may have done something since: new, failed last time, or opened the course since.
-        stale = bool(why) or not usable or not p.lastaccess or p.lastaccess != prev.lastaccess  # type: ignore[union-attr]
+        stale = (bool(why) or not usable or not p.lastaccess or p.lastaccess != prev.lastaccess  # type: ignore[union-attr]
+                 or _opened_just_before_read(prev))  # type: ignore[arg-type]
         if completion_enabled:
             if flags_given:
                 # The report's flag is fresh; only someone newly complete needs the exact time.
@@ -112,6 +120,14 @@ def plan_reads(
             elif not all(_final(prev, s, previous, final_after) for s in tracked):  # type: ignore[arg-type]
                 activities.add(p.user_id)
     return ReadPlan(bool(why), frozenset(completion), frozenset(activities), why)
+
+
+def _opened_just_before_read(prev: ParticipantRow) -> bool:
+    """Whether their last recorded access was so close to their last read that it may hide a later one."""
+    if prev.read_at is None or not prev.lastaccess.isdigit() or prev.lastaccess == "0":
+        return False
+    opened = datetime.fromtimestamp(int(prev.lastaccess), UTC)
+    return prev.read_at - opened < RECENT_ACCESS
 
 
 def _final(prev: ParticipantRow, session: SessionInfo, previous: Snapshot | None, final_after: timedelta) -> bool:

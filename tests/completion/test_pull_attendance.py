@@ -161,3 +161,22 @@ def test_activity_completion_is_read_again_only_for_who_opened_the_course(
     assert asked == [str(bea)]
     rows = {r.user_id: r for r in load_rows(store, result.run_id)}
     assert rows[bea].attendance["seance-1"].attended is True and rows[ali].attendance["seance-1"].attended is False
+
+
+def test_who_opened_the_course_just_before_a_pull_is_read_once_more(
+    fake: FakeMoodle, completion: CompletionState, client_for: Any, store: Store
+) -> None:
+    """Moodle records one access a minute: completing an activity right after the pull leaves no newer access."""
+    cid = add_course(fake, PROGRAMME_ID)
+    cm1 = add_module(fake, cid, "Séance 1", idnumber="seance-1")
+    bea = add_participant(fake, cid, "bea", "Bea", "Agent")
+    programme = make_programme({"seance-1": cm1})
+    fake.users[bea]["lastcourseaccess"] = int((T0 - timedelta(seconds=30)).timestamp())
+    pull(fake, client_for, store, programme)
+    completion.activity[(cid, bea)] = {cm1: (1, int(T0.timestamp()) + 20)}  # same minute: no new access recorded
+    second = pull(fake, client_for, store, programme, now=T0 + timedelta(days=1))
+    assert second.read == 1
+    rows = {r.user_id: r for r in load_rows(store, second.run_id)}
+    assert rows[bea].attendance["seance-1"].attended is True
+    # Read a day after that access, nothing can hide behind it any more.
+    assert pull(fake, client_for, store, programme, now=T0 + timedelta(days=2)).read == 0
