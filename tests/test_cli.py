@@ -37,6 +37,21 @@ def test_global_options_work_after_the_command(workdir: Path, capsys: pytest.Cap
     assert "ok: programme p.toml: 4 session(s)" in capsys.readouterr().out
 
 
+def test_validate_says_what_the_attendance_activity_asks_of_moodle(workdir: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """An admin choosing the Attendance activity learns, offline, that Moodle needs more, and how to check it."""
+    assert main(["validate"]) == 0
+    plain = capsys.readouterr().out
+    text = (workdir / "config" / "program.toml").read_text(encoding="utf-8")
+    text += '\n[attendance]\nsource = "mod_attendance"\ncreate = true\n'
+    (workdir / "p.toml").write_text(text, encoding="utf-8")
+    assert main(["validate", "--program", "p.toml"]) == 0
+    out = capsys.readouterr().out
+    assert "Attendance activity" not in plain and "with the Attendance activity, creating the Attendance activity" in out
+    count = [int(line.split("needs ")[1].split()[0]) for line in (plain, out)]
+    assert count[1] > count[0] and "`lms-sync check` verifies them" in out
+
+
 def test_feed_to_stdout(workdir: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     assert main(["feed", "--out", "-"]) == 0
     assert capsysbinary.readouterr().out.startswith(b"BEGIN:VCALENDAR\r\n")

@@ -8,10 +8,13 @@ import sys
 
 from ..context import Context
 from ..errors import EXIT_OK, ConfigError, Problem
+from ..moodle.functions import Feature, capabilities_for, functions_for
 from ..settings import masked_settings
 from .base import SubParsers, add_command
+from .check import configured_features
 
 ORDER = 10
+_ALWAYS = {Feature.SITE, Feature.PUSH, Feature.PULL, Feature.ROSTER}
 
 
 def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
@@ -57,6 +60,12 @@ def cmd_validate(ctx: Context, args: argparse.Namespace) -> int:
         raise ConfigError(problems, hint="fix the files named above and run `lms-sync validate` again")
     for line in checked:
         print(f"ok: {line}")
+    features = configured_features(ctx.programme, settings)
+    extra = [f.value for f in Feature if f in features and f not in _ALWAYS]
+    needs = f" (with {', '.join(extra)})" if extra else ""
+    print(f"note: Moodle needs {len(functions_for(features))} web service functions and "
+          f"{len(capabilities_for(features))} capabilities for this configuration{needs}; "
+          "`lms-sync check` verifies them on the site")
     if settings.moodle.url is None or settings.moodle.token is None:
         print("note: no Moodle URL or token configured; push and pull need LMS_SYNC_MOODLE__URL and a token")
     return EXIT_OK

@@ -19,6 +19,8 @@ from ..moodle.functions import (
 )
 from ..moodle.probes import CourseRef, Finding
 from ..moodle.role_preset import ROLE_SHORTNAME
+from ..program import Programme
+from ..settings import Settings
 from ..sync import desired_state
 from .base import SubParsers, add_command
 
@@ -122,6 +124,17 @@ def render_check(result: CheckResult, out: TextIO) -> None:
     out.write(f"\n{VERDICTS[result.exit_code]}\n")
 
 
+def configured_features(programme: Programme | None, settings: Settings) -> frozenset[Feature]:
+    """What this programme and these settings use of Moodle (so which functions and capabilities they need)."""
+    spec = programme.attendance if programme and programme.takes_attendance_in_moodle else None
+    return features_of(
+        report_builder=settings.moodle.completion_report_id is not None,
+        activity_idnumbers=any(isinstance(s.activity, str) for s in programme.sessions) if programme else False,
+        attendance=spec is not None,
+        attendance_create=bool(spec and spec.create),
+    )
+
+
 def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
     """Run the checks for the programme's course and print them."""
     settings = ctx.settings
@@ -132,12 +145,7 @@ def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
     wanted = desired_state(programme, None, settings.push).course if programme else None
     course = CourseRef(wanted.idnumber, wanted.shortname) if wanted else None
     spec = programme.attendance if programme and programme.takes_attendance_in_moodle else None
-    features = features_of(
-        report_builder=settings.moodle.completion_report_id is not None,
-        activity_idnumbers=any(isinstance(s.activity, str) for s in programme.sessions) if programme else False,
-        attendance=spec is not None,
-        attendance_create=bool(spec and spec.create),
-    )
+    features = configured_features(programme, settings)
     attendance = AttendanceRef(programme.id, spec.activity, programme.attendance_name) if programme and spec else None
     result = run_check(settings.moodle, course, features, attendance=attendance, role_id=settings.push.role_id)
     render_check(result, sys.stdout)

@@ -88,6 +88,7 @@ class PullResult:
     hints: tuple[str, ...] = ()
     read: int = 0  # participants whose completion was read this time (the others kept the last reading)
     full: bool = True
+    why_full: str = ""  # why everyone was read ("first pull", ...)
 
     @property
     def exit_code(self) -> int:
@@ -97,7 +98,8 @@ class PullResult:
     def summary(self) -> str:
         """One line for cron mail and terminals alike (counts only, nothing personal)."""
         state = "complete" if self.complete else "INCOMPLETE"
-        reading = "all read" if self.full else f"{self.read} read again, the others unchanged"
+        reading = (f"full read: {self.why_full or 'everyone'}" if self.full
+                   else f"incremental: {self.read} read again, the others unchanged")
         text = (
             f"pull run {self.run_id}: {self.participants} participant(s), {self.completed} completed, "
             f"{self.failed} failed, {self.no_access} without access; {self.calls} Moodle call(s) "
@@ -226,7 +228,7 @@ def _pull(
         completed=sum(1 for r in rows if r.completed), failed=len(failed),
         no_access=sum(1 for r in rows if r.status == STATUS_NO_ACCESS), calls=calls.n, seconds=0.0,
         complete=not failed, notes=tuple(notes), errors=tuple(Counter(r.error or "error" for r in failed).most_common()),
-        hints=tuple(hints), read=len(readings), full=reads.full,
+        hints=tuple(hints), read=len(readings), full=reads.full, why_full=reads.why,
     )
 
 
