@@ -38,6 +38,7 @@ def merge_rows(
     readings: Mapping[int, ItemResult[int, Reading]],
     taken: AttendanceTaken | None,
     *,
+    none_complete: frozenset[int] = frozenset(),
     completion_enabled: bool,
     flags_given: bool,
     now: datetime,
@@ -65,6 +66,8 @@ def merge_rows(
         if carried is not None and tracked:
             kept = {sid: a for sid, a in carried.attendance.items() if sid in tracked}
             row = replace(row, attendance={**row.attendance, **kept})
+        if p.user_id in none_complete:  # the report's progress: not one activity complete
+            row = replace(row, attendance={**row.attendance, **{sid: Attendance(False) for sid in tracked}})
         result = readings.get(p.user_id)
         if result is not None:
             row = _with_reading(row, result.value, result.error, sessions, flags_given=flags_given, now=now)

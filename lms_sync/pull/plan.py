@@ -15,6 +15,9 @@ the course), the previous snapshot and the settings, it decides. One rule, one c
   complete needs the per-participant call (the exact completion time).
 * Without a last access (a report without that column), an absence is read again until it is
   final: recorded in a snapshot taken ``attendance_final_days`` after the session ended.
+* A report's "Student progress" of 0 % means no activity of the course is complete for that
+  participant (Moodle counts complete and complete-pass), so no session's activity is: absent in
+  every tracked session, without a call, on full reads too.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class Listed:
     department: str = ""
     lastaccess: str = ""  # when they last opened the course, as Moodle says it ("": the source does not tell)
     completed: bool | None = None  # the report's "Completed" flag (None: the source does not give it)
+    progress: float | None = None  # the report's "Student progress" percent (None: the source does not give it)
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class ReadPlan:
     completion: frozenset[int]  # user ids whose course completion is read
     activities: frozenset[int]  # user ids whose activity completion (session attendance) is read
     why: str  # why this pull is full, or "" when incremental
+    none_complete: frozenset[int] = frozenset()  # user ids with no activity complete (report progress 0 %)
 
     @property
     def calls(self) -> int:
@@ -100,6 +105,7 @@ def plan_reads(
     tracked = [s for s in sessions if s.cmid is not None] if read_activities else []
     completion: set[int] = set()
     activities: set[int] = set()
+    none_complete: set[int] = set()
     for p in listed:
         prev = before.get(p.user_id)
         usable = prev is not None and prev.status == STATUS_OK
@@ -114,12 +120,14 @@ def plan_reads(
                     completion.add(p.user_id)
             elif stale:
                 completion.add(p.user_id)
-        if tracked and stale:
+        if tracked and completion_enabled and p.progress == 0:
+            none_complete.add(p.user_id)
+        elif tracked and stale:
             if p.lastaccess or bool(why) or not usable:
                 activities.add(p.user_id)
             elif not all(_final(prev, s, previous, final_after) for s in tracked):  # type: ignore[arg-type]
                 activities.add(p.user_id)
-    return ReadPlan(bool(why), frozenset(completion), frozenset(activities), why)
+    return ReadPlan(bool(why), frozenset(completion), frozenset(activities), why, frozenset(none_complete))
 
 
 def _opened_just_before_read(prev: ParticipantRow) -> bool:

@@ -19,6 +19,7 @@ from ..moodle.client import MoodleClient
 from ..moodle.models import Course
 from ..participant_fields import PROFILE_FIELDS
 from .calls import Calls
+from .plan import Listed
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,10 @@ REPORT_COLUMNS: tuple[ReportColumn, ...] = (
     ReportColumn("timecompleted", ("Time completed",), required=False),
     # Optional: its text changes when the participant opens the course, so it tells whom to read again.
     ReportColumn("lastaccess", ("Last access to course",), required=False),
+    # Optional: "0.0%" says no activity of the course is complete, so no session's activity is.
+    ReportColumn("progress", ("Student progress",), required=False),
 )
+_PERCENT = re.compile(r"^(\d+(?:[.,]\d+)?)\s*%$")
 _COMPLETED_VALUES = {"Yes": True, "No": False, "": False}  # "": no course_completions row yet (fact 12)
 _PROFILE_ID = re.compile(r"""href=["'][^"']*/user/profile\.php\?id=(\d+)""")
 _REPORT_HINT = (
@@ -74,22 +78,7 @@ def report_layout(headers: Sequence[str], report_id: int) -> dict[str, int]:
     return positions
 
 
-@dataclass(frozen=True)
-class ReportParticipant:
-    """One report row, unescaped and keyed."""
-
-    user_id: int
-    username: str
-    idnumber: str
-    fullname: str
-    email: str
-    institution: str
-    department: str
-    completed: bool
-    lastaccess: str = ""  # "" when the report has no "Last access to course" column
-
-
-def parse_report_row(columns: Sequence[str | None], layout: Mapping[str, int], report_id: int) -> ReportParticipant:
+def parse_report_row(columns: Sequence[str | None], layout: Mapping[str, int], report_id: int) -> Listed:
     """Turn one positional row of display strings into a participant; refuse values of the wrong kind."""
 
     def text(key: str, *, escaped: bool = True) -> str:
@@ -103,17 +92,22 @@ def parse_report_row(columns: Sequence[str | None], layout: Mapping[str, int], r
     link = columns[layout["userlink"]] or "" if layout["userlink"] < len(columns) else ""
     found = _PROFILE_ID.search(link)
     completed_text = text("completed")
-    if found is None or completed_text not in _COMPLETED_VALUES:
-        what = "a user profile link" if found is None else "Yes/No"
+    progress_text = text("progress")
+    progress = _PERCENT.match(progress_text)
+    if found is None or completed_text not in _COMPLETED_VALUES or ("progress" in layout and progress is None):
+        what = ("a user profile link" if found is None else "Yes/No" if completed_text not in _COMPLETED_VALUES
+                else "a percentage")
         raise ConfigError(
             f"Report builder report {report_id}: a row does not hold {what} where its title says so",
-            hint=_REPORT_HINT.format(cols="'Full name with link', 'Completed'"),
+            hint=_REPORT_HINT.format(cols="'Full name with link', 'Completed'" + (", 'Student progress'"
+                                                                                  if what == "a percentage" else "")),
         )
-    return ReportParticipant(
+    return Listed(
         user_id=int(found.group(1)),
         **{f.key: text(f.key, escaped=f.escaped) for f in PROFILE_FIELDS},
         completed=_COMPLETED_VALUES[completed_text],
         lastaccess=text("lastaccess"),
+        progress=float(progress.group(1).replace(",", ".")) if progress else None,
     )
 
 
@@ -159,7 +153,7 @@ def check_report_course(conditiondata: str | None, course: Course, report_id: in
 
 def read_report(
     client: MoodleClient, report_id: int, page_size: int, calls: Calls, course: Course
-) -> list[ReportParticipant]:
+) -> list[Listed]:
     """Every row of the custom report, in ceil(total / page_size) calls, once checked to be about ``course``."""
     calls.add()
     first = client.retrieve_report(report_id, page=0, perpage=page_size)
@@ -180,7 +174,7 @@ def read_report(
         if not result.data.rows:
             break  # rows removed while reading
         pages.append(result)
-    seen: dict[int, ReportParticipant] = {}
+    seen: dict[int, Listed] = {}
     for result in pages:
         for row in result.data.rows:
             p = parse_report_row(row.columns, layout, report_id)

@@ -30,7 +30,6 @@ from ..errors import (
 from ..moodle.batching import ItemResult
 from ..moodle.client import MoodleClient
 from ..moodle.models import CourseCompletion
-from ..participant_fields import PROFILE_FIELDS
 from ..program import Programme
 from ..settings import Settings
 from ..snapshots import (
@@ -162,9 +161,7 @@ def _pull(
     report_id = settings.moodle.completion_report_id
     flags_given = report_id is not None
     if report_id is not None:
-        listed = [Listed(user_id=p.user_id, lastaccess=p.lastaccess, completed=p.completed,
-                         **{f.key: getattr(p, f.key) for f in PROFILE_FIELDS})
-                  for p in read_report(client, report_id, settings.pull.report_page_size, calls, course)]
+        listed = read_report(client, report_id, settings.pull.report_page_size, calls, course)
     else:
         listed = enrolled_participants(client, course.id, role_id=settings.pull.role_id,
                                        page_size=settings.pull.enrolled_page_size, calls=calls)
@@ -201,7 +198,8 @@ def _pull(
                 notes.append(f"{taken.unknown_statuses} attendance status(es) with an id that is not one of the "
                              "activity's own statuses: not counted")
 
-    rows = merge_rows(listed, sessions, before, readings, taken, completion_enabled=enabled,
+    rows = merge_rows(listed, sessions, before, readings, taken, none_complete=reads.none_complete,
+                      completion_enabled=enabled,
                       flags_given=flags_given, now=taken_at)
     if completion_off:
         rows = [replace(r, completed=None, time_completed=None, error=COMPLETION_OFF)

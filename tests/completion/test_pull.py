@@ -198,6 +198,36 @@ def test_report_builder_path_gives_the_same_snapshot(
     assert ids["teacher"] not in {r.user_id for r in rows_b}
 
 
+def test_report_progress_spares_the_calls_of_who_completed_nothing(
+    fake: FakeMoodle, completion: CompletionState, client_for: Any, store: Store
+) -> None:
+    """"Student progress" 0 %: no activity complete, so absent from both sessions without a call; the others are read."""
+    ids = _site(fake, completion)
+    result = _pull(fake, client_for, store, completion_report_id=1)
+    asked = {c.params["userid"] for c in fake.calls if c.wsfunction == "core_completion_get_activities_completion_status"}
+    assert asked == {str(ids["helene"]), str(ids["francois"])}  # Zoé and Amel completed nothing
+    rows = {r.user_id: r for r in load_rows(store, result.run_id)}
+    assert rows[ids["amel"]].attendance == {"seance-1": Attendance(False), "seance-2": Attendance(False)}
+    # Without the column, everyone is read.
+    completion.reports[1].headers = tuple(h for h in REPORT_HEADERS if h != "Student progress")
+    fake.reset_calls()
+    with Store(store.path.with_name("other.sqlite3")) as other:
+        _pull(fake, client_for, other, completion_report_id=1)
+    assert len([c for c in fake.calls if c.wsfunction == "core_completion_get_activities_completion_status"]) == 4
+
+
+def test_report_progress_that_is_not_a_percentage_is_refused(
+    fake: FakeMoodle, completion: CompletionState, client_for: Any, store: Store
+) -> None:
+    """A "Student progress" column holding something else (another format) is refused, not read as 0 %."""
+    _site(fake, completion)
+    completion.reports[1].percent = "{:.0f} pour cent"
+    with pytest.raises(ConfigError, match="a percentage") as err:
+        _pull(fake, client_for, store, completion_report_id=1)
+    assert err.value.hint and "'Student progress'" in err.value.hint
+    assert load_snapshot(store) is None
+
+
 @pytest.mark.parametrize("runs", [1, 2])
 def test_both_paths_agree_when_completion_has_no_criteria(
     fake: FakeMoodle, completion: CompletionState, client_for: Any, tmp_path: Path, runs: int

@@ -41,6 +41,7 @@ class Report:
     headers: tuple[str, ...] = REPORT_HEADERS
     audience: bool = True  # False: the sync account is not in the report's audience
     yes_no: tuple[str, str] = ("Yes", "No")  # the "Completed" words, in the caller's language
+    percent: str = "{:.1f}%"  # how "Student progress" is written (format::percent in English)
     # The stored conditions (details.conditiondata); None: course idnumber = the course's, active, student.
     conditions: dict[str, Any] | None = None
 
@@ -256,10 +257,21 @@ def report_rows(fake: FakeMoodle, report: Report) -> list[list[str]]:
             # "" when the user has no course_completions row yet (never aggregated)
             "Completed": report.yes_no[0] if done else (report.yes_no[1] if touched else ""),
             "Time completed": _userdate(done) if done else "",
-            "Student progress": "100.0%" if done else "0.0%",
+            "Student progress": report.percent.format(_progress(state, cid, u["id"], bool(done))),
         }
         rows.append([values.get(h, "") for h in report.headers])
     return rows
+
+
+def _progress(state: CompletionState, cid: int, uid: int, done: bool) -> float:
+    """As core_completion\\progress::get_course_progress_percentage: 100 once the course is complete, else
+    the share of activities with completion that are complete or passed; no such activity: 0."""
+    if done:
+        return 100.0
+    tracked = [m["id"] for m in state.modules.get(cid, []) if m.get("completion")]
+    states = state.activity.get((cid, uid), {})
+    complete = sum(1 for cmid, (st, _) in states.items() if st in (1, 2))
+    return 100.0 * complete / len(tracked) if tracked else 0.0
 
 
 def _conditions(fake: FakeMoodle, report: Report) -> dict[str, Any]:

@@ -8,6 +8,10 @@
 //   php moodle_admin.php <config.php> role <shortname>         the role's capabilities, assignable roles, levels
 //   php moodle_admin.php <config.php> preset-valid <file>      whether Moodle accepts the file as a role preset
 //   php moodle_admin.php <config.php> take <session id> <taken by> <userid>=<acronym>...   a teacher takes attendance
+//   php moodle_admin.php <config.php> activity <course id> <idnumber> <name>   a label with manual completion
+//   php moodle_admin.php <config.php> complete <cmid> <userid>...   a teacher marks the activity complete for them
+//   php moodle_admin.php <config.php> report <course idnumber> <audience userid> <column>...   a custom report
+//        on "Course participants" (active students of that course), columns by id (user:username, ...)
 //
 // Prints one JSON line with what was done.
 
@@ -107,6 +111,57 @@ switch ($action) {
             attendance_handler::update_user_status($sessionid, (int) $userid, $takenby, $statuses[$acronym], '0');
         }
         $result = ['session' => $sessionid, 'taken' => count($args)];
+        break;
+
+    case 'activity':
+        [$courseid, $idnumber, $name] = $args;
+        require_once($CFG->libdir . '/completionlib.php');
+        $cm = create_module((object) [
+            'modulename' => 'label', 'course' => (int) $courseid, 'section' => 0, 'visible' => 1,
+            'introeditor' => ['text' => $name, 'format' => FORMAT_HTML, 'itemid' => 0], 'name' => $name,
+            'cmidnumber' => $idnumber,
+            'completion' => COMPLETION_TRACKING_MANUAL,
+        ]);
+        $result = ['cmid' => (int) $cm->coursemodule];
+        break;
+
+    case 'complete':
+        // As the activity completion report's override does it (moodle/course:overridecompletion).
+        require_once($CFG->libdir . '/completionlib.php');
+        $cmid = (int) array_shift($args);
+        [$course, $cm] = get_course_and_cm_from_cmid($cmid);
+        $completion = new completion_info($course);
+        foreach ($args as $userid) {
+            $completion->update_state($cm, COMPLETION_COMPLETE, (int) $userid, true);
+        }
+        $result = ['cmid' => $cmid, 'completed' => count($args)];
+        break;
+
+    case 'report':
+        $idnumber = array_shift($args);
+        $audience = (int) array_shift($args);
+        $helper = \core_reportbuilder\local\helpers\report::class;
+        $report = $helper::create_report((object) [
+            'name' => 'lms_sync participants', 'source' => \core_course\reportbuilder\datasource\participants::class,
+        ], false);
+        $reportid = (int) $report->get('id');
+        foreach ($args as $column) {
+            $helper::add_report_column($reportid, $column);
+        }
+        foreach (['course:idnumber', 'enrolment:status', 'role:name'] as $condition) {
+            $helper::add_report_condition($reportid, $condition);
+        }
+        $select = \core_reportbuilder\local\filters\select::class;
+        \core_reportbuilder\manager::get_report_from_persistent($report)->set_condition_values([
+            'course:idnumber_operator' => \core_reportbuilder\local\filters\text::IS_EQUAL_TO,
+            'course:idnumber_value' => $idnumber,
+            'enrolment:status_operator' => $select::EQUAL_TO,
+            'enrolment:status_value' => \core_user\output\status_field::STATUS_ACTIVE,
+            'role:name_operator' => $select::EQUAL_TO,
+            'role:name_value' => (int) $DB->get_field('role', 'id', ['shortname' => 'student']),
+        ]);
+        \core_reportbuilder\reportbuilder\audience\manual::create($reportid, ['users' => [$audience]]);
+        $result = ['report' => $reportid, 'columns' => count($args)];
         break;
 
     default:
