@@ -14,7 +14,8 @@ from .errors import Problem
 from .log import setup_logging
 from .moodle.client import MoodleClient
 from .program import Participant, Programme, load_programme, load_roster
-from .settings import Settings, load_settings
+from .files import refuse_inputs
+from .settings import DEFAULT_SETTINGS_FILE, Settings, input_files, load_settings, secrets_of
 from .store import Store
 
 
@@ -41,8 +42,20 @@ class Context:
             state_path=getattr(args, "state", None),
         )
         level = "DEBUG" if getattr(args, "verbose", False) else settings.log.level
-        setup_logging(level, getattr(args, "log_format", None) or settings.log.format)
+        setup_logging(level, getattr(args, "log_format", None) or settings.log.format, secrets_of(settings))
         return settings
+
+    @property
+    def settings_file(self) -> Path | None:
+        """The settings file in use: the one given with --settings, else config/settings.toml if present."""
+        given = getattr(self.args, "settings", None)
+        if given:
+            return Path(given)
+        return DEFAULT_SETTINGS_FILE if DEFAULT_SETTINGS_FILE.is_file() else None
+
+    def check_output(self, out: Path) -> None:
+        """Refuse (OutputError, exit 2) an output path that is one of the inputs or the state store."""
+        refuse_inputs(out, input_files(self.settings, self.settings_file))
 
     @cached_property
     def programme(self) -> Programme:

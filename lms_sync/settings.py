@@ -11,6 +11,7 @@ import os
 from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -23,7 +24,7 @@ from pydantic_settings import (
 )
 
 from .errors import ConfigError, Problem
-from .files import read_toml
+from .files import read_secret, read_toml
 
 DEFAULT_SETTINGS_FILE = Path("config/settings.toml")
 DEFAULT_PROGRAM_FILE = Path("config/program.toml")
@@ -46,7 +47,11 @@ class MoodleSettings(_Section):
     verify_tls: bool = Field(default=True, description="verify the server certificate; turn off only for a lab")
     ca_bundle: Path | None = Field(default=None, description="CA bundle for a private certificate authority")
     connect_timeout: float = Field(default=10.0, gt=0)
-    read_timeout: float = Field(default=60.0, gt=0)
+    read_timeout: float = Field(default=60.0, gt=0, description="longest wait for one read from the socket")
+    deadline: float = Field(
+        default=120.0, gt=0, description="longest one call may take, from connecting to the answer's last byte"
+    )
+    max_response_mb: float = Field(default=64.0, gt=0, description="larger answers are refused (MB)")
     retry_attempts: int = Field(default=5, ge=1, description="attempts per call for transient faults")
     retry_max_seconds: float = Field(default=120.0, gt=0, description="give up retrying a call after this")
     # 8 parallel reads ~ 8 php-fpm workers of a modest production site; the rate cap only binds on a
@@ -63,21 +68,39 @@ class MoodleSettings(_Section):
     def _url_is_http(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with https:// (or http:// for a lab site)")
-        return value.rstrip("/")
+        return _web_url(value, "https://formation.ena.tn (or http:// for a lab site)").rstrip("/")
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _ca_bundle_readable(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        if not value.is_file():
+            raise ValueError(f"{value} is not a file; give the PEM file of your certificate authority")
+        if not os.access(value, os.R_OK):
+            raise ValueError(f"{value} cannot be read by this user; make it readable (it holds no secret)")
+        return value
 
     @model_validator(mode="after")
     def _token_from_file(self) -> MoodleSettings:
         if self.token is None and self.token_file is not None:
-            try:
-                text = self.token_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ValueError(f"token_file {self.token_file} cannot be read ({exc.strerror})") from None
-            if not text:
-                raise ValueError(f"token_file {self.token_file} is empty")
+            text = read_secret(self.token_file, "token_file")
             object.__setattr__(self, "token", SecretStr(text))
         return self
+
+
+def _web_url(value: str, example: str) -> str:
+    """An http(s) URL without user name or password, or ValueError saying what to write."""
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"must start with https://, like {example}")
+    parts = urlsplit(value)
+    if parts.username is not None or parts.password is not None:
+        # Never echo the value: it holds a password.
+        raise ValueError("must not hold a user name or password (user:pass@); remove them: Moodle's web "
+                         "services authenticate with the token, and a URL is printed in messages")
+    if not parts.hostname:
+        raise ValueError(f"has no host name; write it like {example}")
+    return value
 
 
 class PushSettings(_Section):
@@ -107,6 +130,13 @@ class FeedSettings(_Section):
     uid_domain: str | None = Field(default=None, description="right-hand side of UIDs; default: programme URL host")
     refresh_interval: timedelta = Field(default=timedelta(hours=12), description="REFRESH-INTERVAL hint")
     public_url: str | None = Field(default=None, description="public https URL of sessions.ics, for subscribe links")
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_http(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        return _web_url(value, "https://formation.ena.tn/lms-sync/sessions.ics")
 
 
 class ReportSettings(_Section):
@@ -250,6 +280,35 @@ def _source_of(loc: tuple[Any, ...], toml_file: Path | None) -> str:
 
 def _clean_msg(msg: str) -> str:
     return msg.removeprefix("Value error, ")
+
+
+def input_files(settings: Settings, settings_file: Path | None = None) -> dict[str, Path]:
+    """Every file lms_sync reads or keeps, by what it is: no output may land on one of them."""
+    state = Path(settings.state_path)
+    files: dict[str, Path] = {
+        "state store": state,
+        "state store's write-ahead log": state.with_name(state.name + "-wal"),
+        "state store's shared-memory file": state.with_name(state.name + "-shm"),
+        "run lock": state.with_name(state.name + ".lock"),
+        "programme": Path(settings.program_file),
+    }
+    if settings.roster_file is not None:
+        files["roster"] = Path(settings.roster_file)
+    if settings_file is not None:
+        files["settings file"] = settings_file
+    if settings.moodle.token_file is not None:
+        files["token file"] = settings.moodle.token_file
+    if settings.moodle.ca_bundle is not None:
+        files["CA bundle"] = settings.moodle.ca_bundle
+    if Path(".env").is_file():
+        files[".env file"] = Path(".env")
+    return files
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """Every secret value in the settings (the Moodle token, report tokens), to mask wherever text goes out."""
+    values = [settings.moodle.token] + list(settings.serve.report_tokens)
+    return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
 
 
 def masked_settings(settings: Settings) -> dict[str, Any]:

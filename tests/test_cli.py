@@ -46,7 +46,8 @@ def test_unusable_state_path_is_a_clear_error(workdir: Path, capsys: pytest.Capt
     (workdir / "state").write_text("not sqlite" * 200)
     assert main(["--state", "state", "feed", "--out", "x.ics"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: state store state cannot be used") and "Traceback" not in err
+    assert err.startswith("error: state store state is damaged or is not an lms_sync state store") and "Traceback" not in err
+    assert "restore it from your backup" in err
 
 
 def test_check_reports_a_refused_token_with_exit_3(workdir: Path, monkeypatch: pytest.MonkeyPatch,

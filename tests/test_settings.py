@@ -61,8 +61,8 @@ def test_bad_value_names_key_and_variable(workdir: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("LMS_SYNC_MOODLE__URL", "formation.ena.tn")
     assert main(["validate"]) == 2
     err = capsys.readouterr().err
-    assert ("environment: moodle.url: error: must start with https:// (or http:// for a lab site) "
-            "(environment variable LMS_SYNC_MOODLE__URL)") in err
+    assert ("environment: moodle.url: error: must start with https://, like https://formation.ena.tn "
+            "(or http:// for a lab site) (environment variable LMS_SYNC_MOODLE__URL)") in err
 
 
 def test_unknown_key_in_settings_file(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:

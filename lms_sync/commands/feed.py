@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from ..context import Context
 from ..errors import EXIT_OK
-from ..files import write_atomic
+from ..files import write_atomic, write_stdout
 from ..lock import run_lock
 from ..publish import publish_feed
 from .base import SubParsers, add_command
@@ -36,11 +35,13 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
 def cmd_feed(ctx: Context, args: argparse.Namespace) -> int:
     """Reconcile the feed entries with the programme and write the calendar."""
     out = args.out or str(ctx.settings.feed.out_path)
+    if out != "-":
+        ctx.check_output(Path(out))
     programme = ctx.programme  # validated before anything is locked or written
     with run_lock(ctx.settings.state_path):
         result = publish_feed(programme, ctx.store, ctx.settings.feed, lang=args.lang)
         if out == "-":
-            sys.stdout.buffer.write(result.data)
+            write_stdout(result.data)
             return EXIT_OK
         written = write_atomic(Path(out), result.data)
     state = "written" if written else "unchanged"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..context import Context
 from ..daily import run_daily
@@ -34,5 +35,6 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
 def cmd_sync(ctx: Context, args: argparse.Namespace) -> int:
     """Run the stages; everything is reported through the log, ending with the one-line summary."""
     settings = ctx.settings
+    ctx.check_output(Path(settings.feed.out_path))
     programme, roster = ctx.programme, ctx.roster  # bad input stops here, before anything is locked or written
     return run_daily(settings, programme, roster, lambda: ctx.store, ctx.moodle_client).exit_code

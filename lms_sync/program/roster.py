@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, Problem
-from ..files import read_text
+from ..files import MAX_CSV_BYTES, read_text
 from .models import Participant
 
 REQUIRED_COLUMNS = ("username", "email", "firstname", "lastname")
@@ -48,6 +48,7 @@ def load_roster(path: Path) -> tuple[list[Participant], list[Problem]]:
         path,
         missing_hint="create it or pass another --roster PATH",
         encoding_hint="in Excel, save as « CSV UTF-8 (délimité par des virgules) »",
+        max_bytes=MAX_CSV_BYTES,
     )
     lines = text.splitlines()
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
