@@ -85,9 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(ctx, args))
     except LmsSyncError as err:
-        print(f"error: {err}", file=sys.stderr)
+        # The transport already masks what Moodle echoes; this is the last net before the terminal.
+        print(ctx.redact(f"error: {err}"), file=sys.stderr)
         if err.hint:
-            print(f"hint: {err.hint}", file=sys.stderr)
+            print(ctx.redact(f"hint: {err.hint}"), file=sys.stderr)
         return err.exit_code
     except BrokenPipeError:  # output piped into `head` or similar: not an error
         sys.stderr.close()
@@ -98,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: say so briefly; the traceback only on request
         if debug:
             raise
-        print(f"internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(ctx.redact(f"internal error: {type(exc).__name__}: {exc}"), file=sys.stderr)
         print("hint: run again with --debug for the traceback, and report it", file=sys.stderr)
         return EXIT_INTERNAL
     finally:

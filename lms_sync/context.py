@@ -15,6 +15,7 @@ from .log import setup_logging
 from .moodle.client import MoodleClient
 from .program import Participant, Programme, load_programme, load_roster
 from .files import refuse_inputs
+from .redact import Redactor
 from .settings import DEFAULT_SETTINGS_FILE, Settings, input_files, load_settings, secrets_of
 from .store import Store
 
@@ -52,6 +53,11 @@ class Context:
         if given:
             return Path(given)
         return DEFAULT_SETTINGS_FILE if DEFAULT_SETTINGS_FILE.is_file() else None
+
+    def redact(self, text: str) -> str:
+        """``text`` with every configured secret masked (unchanged before the settings are loaded)."""
+        settings = self.__dict__.get("settings")
+        return Redactor(secrets_of(settings))(text) if settings is not None else text
 
     def check_output(self, out: Path) -> None:
         """Refuse (OutputError, exit 2) an output path that is one of the inputs or the state store."""

@@ -13,7 +13,7 @@ MIN_SECRET_LENGTH = 6
 
 def _forms(secret: str) -> set[str]:
     # The same secret as it appears echoed in a form body, a URL or a JSON string.
-    return {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
+    return {secret, quote(secret), quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
 
 
 class Redactor:

@@ -24,7 +24,7 @@ from pydantic_settings import (
 )
 
 from .errors import ConfigError, Problem
-from .files import read_secret, read_toml
+from .files import MAX_TOML_BYTES, read_bytes, read_secret, read_toml
 
 DEFAULT_SETTINGS_FILE = Path("config/settings.toml")
 DEFAULT_PROGRAM_FILE = Path("config/program.toml")
@@ -79,6 +79,13 @@ class MoodleSettings(_Section):
             raise ValueError(f"{value} is not a file; give the PEM file of your certificate authority")
         if not os.access(value, os.R_OK):
             raise ValueError(f"{value} cannot be read by this user; make it readable (it holds no secret)")
+        try:
+            pem = read_bytes(value, missing_hint="", max_bytes=MAX_TOML_BYTES)
+        except ConfigError as err:
+            raise ValueError(f"{value} {err.problems[0].message}") from None
+        if b"-----BEGIN CERTIFICATE-----" not in pem:
+            raise ValueError(f"{value} holds no PEM certificate (-----BEGIN CERTIFICATE-----); convert a .cer/.der "
+                             "file with: openssl x509 -inform der -in ca.cer -out ca.pem")
         return value
 
     @model_validator(mode="after")

@@ -106,3 +106,13 @@ def test_settings_file_syntax_error_names_the_line(workdir: Path, capsys: pytest
     (workdir / "config" / "settings.toml").write_text('[moodle]\nurl = "https://x.tn\n', encoding="utf-8")
     assert main(["config"]) == 2
     assert "config/settings.toml: line 2, column 20: error: not valid TOML" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("variable", ["LMS_SYNC_MOODLE__URL", "LMS_SYNC_FEED__PUBLIC_URL"])
+def test_a_url_with_a_password_is_refused_without_printing_it(workdir: Path, capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    monkeypatch.setenv(variable, "https://admin:s3cretpass@formation.ena.tn/lms-sync/sessions.ics")
+    assert main(["config"]) == 2
+    captured = capsys.readouterr()
+    assert "must not hold a user name or password (user:pass@)" in captured.err
+    assert "s3cretpass" not in captured.err + captured.out and "admin:" not in captured.err
