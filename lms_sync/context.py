@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from .moodle.client import MoodleClient
 from .program import Participant, Programme, load_programme, load_roster
 from .files import refuse_inputs
 from .redact import Redactor
-from .settings import DEFAULT_SETTINGS_FILE, Settings, input_files, load_settings, secrets_of
+from .settings import DEFAULT_SETTINGS_FILE, Settings, input_files, load_settings, secrets_of, unknown_variables
 from .store import Store
 
 
@@ -44,6 +45,8 @@ class Context:
         )
         level = "DEBUG" if getattr(args, "verbose", False) else settings.log.level
         setup_logging(level, getattr(args, "log_format", None) or settings.log.format, secrets_of(settings))
+        # A misspelt variable would be silently ignored: the run would use a default the admin did not mean.
+        self.report(unknown_variables(os.environ))
         return settings
 
     @property

@@ -68,8 +68,13 @@ class ConfigError(LmsSyncError):
         if len(problems) == 1 and not problems[0].file and not problems[0].location:
             super().__init__(problems[0].message, hint=hint)
             return
-        errors = [p for p in problems if p.severity == "error"]
-        head = f"{len(errors)} problem(s) found" if len(errors) != 1 else "1 problem found"
+        errors = sum(1 for p in problems if p.severity == "error")
+        warnings = len(problems) - errors
+        # The count matches the lines below it: errors and warnings are counted apart.
+        head = f"{errors} problem{'s' if errors != 1 else ''}"
+        if warnings:
+            head += f" and {warnings} warning{'s' if warnings != 1 else ''}"
+        head += " found"
         super().__init__(head + ":\n" + "\n".join(f"  {p}" for p in problems), hint=hint)
 
 

@@ -7,7 +7,9 @@ CLI (``load_settings``) and passed down; library code never reads the environmen
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Mapping
 from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
@@ -24,7 +26,7 @@ from pydantic_settings import (
 )
 
 from .errors import ConfigError, Problem
-from .files import MAX_TOML_BYTES, read_bytes, read_secret, read_toml
+from .files import MAX_TOML_BYTES, read_bytes, read_secret, read_text, read_toml
 
 DEFAULT_SETTINGS_FILE = Path("config/settings.toml")
 DEFAULT_PROGRAM_FILE = Path("config/program.toml")
@@ -255,14 +257,7 @@ def load_settings(settings_file: Path | None = None, **overrides: Any) -> Settin
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         toml_file = path if path is not None and path.is_file() else None
-        problems = [
-            Problem(
-                _source_of(err["loc"], toml_file),
-                ".".join(str(p) for p in err["loc"]),
-                f"{_clean_msg(err['msg'])} (environment variable {_env_name(err['loc'])})",
-            )
-            for err in exc.errors(include_url=False, include_input=False)
-        ]
+        problems = [_problem(err, toml_file) for err in exc.errors(include_url=False, include_input=False)]
         raise ConfigError(problems, hint="fix these settings in the file or the environment") from None
     except SettingsError as exc:  # an environment value that is not valid JSON for a list or table
         raise ConfigError(
@@ -273,16 +268,76 @@ def load_settings(settings_file: Path | None = None, **overrides: Any) -> Settin
         _settings_file.reset(token)
 
 
+def _problem(err: Any, toml_file: Path | None) -> Problem:
+    """One invalid setting, blamed on the place it came from, in that place's own words."""
+    loc = tuple(err["loc"])
+    source = _source_of(loc, toml_file)
+    message = _clean_msg(err["msg"])
+    if err["type"] == "extra_forbidden":
+        message = _unknown_key(loc)
+    if source == "environment":
+        message += f" (environment variable {_env_name(loc)})"
+    elif source == ".env":
+        message += f" (variable {_env_name(loc)} in .env)"
+    return Problem(source, ".".join(str(p) for p in loc), message)
+
+
+def _unknown_key(loc: tuple[Any, ...]) -> str:
+    model: type[BaseModel] = Settings
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field is not None else None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+    keys = list(model.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), keys, n=1)
+    where = f" in [{'.'.join(str(p) for p in loc[:-1])}]" if len(loc) > 1 else ""
+    guess = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown key {str(loc[-1])!r}{where}; {guess}allowed keys: {', '.join(keys)}"
+
+
+def _dotenv_names() -> set[str]:
+    try:
+        text = read_text(Path(".env"), missing_hint="", max_bytes=MAX_TOML_BYTES)
+    except ConfigError:
+        return set()
+    return {line.split("=", 1)[0].strip().removeprefix("export ").strip().upper()
+            for line in text.splitlines() if "=" in line}
+
+
 def _source_of(loc: tuple[Any, ...], toml_file: Path | None) -> str:
     """Where a bad value most likely came from, so the message points at the right place."""
     names = {_env_name(loc[:i]) for i in range(1, len(loc) + 1)}
-    if any(name in os.environ for name in names):
+    if any(name in {k.upper() for k in os.environ} for name in names):
         return "environment"
-    if Path(".env").is_file():
-        dotenv = Path(".env").read_text(encoding="utf-8", errors="replace")
-        if any(line.split("=", 1)[0].strip() in names for line in dotenv.splitlines() if "=" in line):
-            return ".env"
+    if Path(".env").is_file() and names & _dotenv_names():
+        return ".env"
     return str(toml_file) if toml_file is not None else "settings"
+
+
+def setting_variables() -> list[str]:
+    """Every LMS_SYNC_* variable name that sets something (sections and their keys)."""
+    names: list[str] = []
+    for name, field in Settings.model_fields.items():
+        names.append(_env_name((name,)))
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            names += [_env_name((name, sub)) for sub in annotation.model_fields]
+    return names
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[Problem]:
+    """A warning for each LMS_SYNC_* variable that matches no setting (it would be ignored), with the nearest name."""
+    known = setting_variables()
+    problems = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in known:
+            continue
+        close = difflib.get_close_matches(upper, known, n=1, cutoff=0.6)
+        guess = f"; did you mean {close[0]}?" if close else f"; see `lms-sync config` for the settings"
+        problems.append(Problem("environment", name, f"matches no setting and is ignored{guess}", "warning"))
+    return problems
 
 
 def _clean_msg(msg: str) -> str:

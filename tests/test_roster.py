@@ -124,3 +124,14 @@ def test_multi_line_quoted_cells_keep_line_numbers(tmp_path: Path) -> None:
     assert problems_of(path) == [
         f"{path}: line 4: error: email 'bad' is malformed (Moodle accepts ASCII addresses like nom@domaine.tn)"
     ]
+
+
+def test_the_count_above_the_problems_matches_them(tmp_path: Path) -> None:
+    """Errors and warnings counted apart, as listed (it once said "2 problem(s)" above three lines)."""
+    path = tmp_path / "roster.csv"
+    path.write_text("username;email;firstname;lastname\nBad User;x@y.tn;A;B\nok;not-an-email;A;B\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_roster(path)
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "2 problems and 2 warnings found:"
+    assert sum(": error: " in line for line in lines) == 2 and sum(": warning: " in line for line in lines) == 2
