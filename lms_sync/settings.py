@@ -166,7 +166,9 @@ class ServeSettings(_Section):
         default_factory=list, description="sha256 hex of generated tokens (`lms-sync token new`)"
     )
     max_run_age_hours: float = Field(default=36.0, gt=0, description="/healthz fails when the last run is older")
-    threads: int = Field(default=4, ge=1, le=64)
+    threads: int = Field(default=4, ge=1, le=64, description="worker threads; half of them at most render reports")
+    max_connections: int = Field(default=1000, ge=10, le=100_000, description="open connections served at once")
+    idle_timeout: int = Field(default=30, ge=1, le=3600, description="seconds before a silent connection is closed")
 
 
 class LogSettings(_Section):

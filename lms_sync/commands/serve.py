@@ -79,15 +79,17 @@ def cmd_serve(ctx: Context, args: argparse.Namespace) -> int:
     # Imported here so the other commands do not pay for waitress.
     from waitress import create_server
 
-    from ..web import make_app, server_options
+    from ..web import allow_open_files, make_app, server_options
 
     settings = ctx.settings
     host = args.host or settings.serve.host
     port = args.port if args.port is not None else settings.serve.port
     threads = args.threads or settings.serve.threads
-    app = make_app(settings)
+    app = make_app(settings.model_copy(update={"serve": settings.serve.model_copy(update={"threads": threads})}))
+    allow_open_files(settings.serve.max_connections)
     try:
-        server = create_server(app, **server_options(host, port, threads))
+        server = create_server(app, **server_options(host, port, threads, max_connections=settings.serve.max_connections,
+                                                     idle_timeout=settings.serve.idle_timeout))
 
         def stop(signum: int, frame: FrameType | None) -> None:
             raise SystemExit(0)  # waitress's run() catches SystemExit and shuts its threads down
