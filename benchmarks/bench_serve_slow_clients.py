@@ -57,7 +57,7 @@ def free_port() -> int:
 
 def make_store(path: Path, participants: int) -> None:
     """A state store with one complete snapshot of ``participants`` people."""
-    from bench_pull import FakeAdapter, _programme, _setup
+    from bench_pull import _programme, _setup
     from pydantic import SecretStr
 
     from lms_sync.completion import pull_completion

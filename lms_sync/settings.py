@@ -337,7 +337,7 @@ def unknown_variables(environ: Mapping[str, str]) -> list[Problem]:
         if not upper.startswith(ENV_PREFIX) or upper in known:
             continue
         close = difflib.get_close_matches(upper, known, n=1, cutoff=0.6)
-        guess = f"; did you mean {close[0]}?" if close else f"; see `lms-sync config` for the settings"
+        guess = f"; did you mean {close[0]}?" if close else "; see `lms-sync config` for the settings"
         problems.append(Problem("environment", name, f"matches no setting and is ignored{guess}", "warning"))
     return problems
 
