@@ -15,11 +15,9 @@ from collections.abc import Sequence
 from . import __version__
 from .commands import command_modules
 from .context import Context
-from .errors import EXIT_CONFIG, EXIT_INTERNAL, EXIT_OK, LmsSyncError
+from .errors import EXIT_CONFIG, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, LmsSyncError, exit_codes_help
 
 log = logging.getLogger(__name__)
-
-EXIT_INTERRUPTED = 130
 
 DESCRIPTION = """\
 Keep a Moodle site, a participants' calendar feed and completion reports in step with a
@@ -31,10 +29,13 @@ examples:
   lms-sync feed --out public/sessions.ics
   lms-sync --program other/program.toml feed
 
-exit codes: 0 done, 1 some actions failed, 2 bad configuration, 3 Moodle unreachable or
-token refused, 4 another run holds the lock.
+exit codes:
+{exit_codes}
+
 Settings come from config/settings.toml, .env and LMS_SYNC_* environment variables
-(for example LMS_SYNC_MOODLE__URL, LMS_SYNC_MOODLE__TOKEN_FILE); see `lms-sync config`."""
+(for example LMS_SYNC_MOODLE__URL, LMS_SYNC_MOODLE__TOKEN_FILE); see `lms-sync config`.""".format(
+    exit_codes=exit_codes_help()
+)
 
 
 def global_options() -> argparse.ArgumentParser:

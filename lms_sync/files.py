@@ -66,7 +66,11 @@ def _utf16(raw: bytes) -> bool:
 
 
 def decode_text(raw: bytes, file: str, *, encoding_hint: str, legacy: str | None = None) -> tuple[str, str]:
-    """Decode UTF-8 (BOM allowed), else ``legacy`` when given and plausible; return (text, encoding used)."""
+    """Decode UTF-8 (BOM allowed), else ``legacy`` when given and plausible; return (text, encoding used).
+
+    The fix (``encoding_hint``) is part of the problem's message: ``validate`` lists problems of several
+    files under one hint of its own.
+    """
     try:
         return raw.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError as exc:
@@ -74,7 +78,8 @@ def decode_text(raw: bytes, file: str, *, encoding_hint: str, legacy: str | None
         bad_line = f"line {line}"
     if _utf16(raw):
         raise ConfigError(
-            [Problem(file, "", "is UTF-16 (Excel's « Texte Unicode »), not UTF-8")], hint=encoding_hint
+            [Problem(file, "", f"is UTF-16 (Excel's « Texte Unicode »), not UTF-8: {encoding_hint}")],
+            hint=encoding_hint,
         )
     if legacy is not None:
         try:
@@ -85,9 +90,9 @@ def decode_text(raw: bytes, file: str, *, encoding_hint: str, legacy: str | None
         if text is not None and not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", text):
             return text, legacy
         raise ConfigError(
-            [Problem(file, bad_line, f"is neither UTF-8 nor Windows-1252 ({legacy})")], hint=encoding_hint
+            [Problem(file, bad_line, f"is neither UTF-8 nor Windows-1252: {encoding_hint}")], hint=encoding_hint
         )
-    raise ConfigError([Problem(file, bad_line, "not valid UTF-8")], hint=encoding_hint)
+    raise ConfigError([Problem(file, bad_line, f"not valid UTF-8: {encoding_hint}")], hint=encoding_hint)
 
 
 def read_text(

@@ -65,8 +65,8 @@ a course that is not hidden) is shown as "not probed", with when it matters.
 
 Exit codes: 0 everything lms_sync needs is there; 1 a function, capability, course or completion
 setting is missing (the table says which, and what to do); 2 settings incomplete; 3 site
-unreachable, not Moodle, web services off or token refused; 70 a bug in lms_sync (report it with
-the output of `lms-sync -v check`).
+unreachable, too slow, not Moodle, web services off or token refused; 70 a bug in lms_sync (run
+again with --debug for the traceback, and report it with the output of `lms-sync -v check`).
 """
 
 VERDICTS = {

@@ -23,9 +23,8 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
         "closing one-line summary go to the log on stderr, every line with the run id. A stage that "
         "fails does not stop the others: the feed is written even when Moodle is down. Only one "
         "run at a time per state store: a second one exits at once with code 4. Meant for cron or "
-        "a systemd timer (see deploy/ and the README). The exit code is the worst stage's: 0 all "
-        "done, 1 some actions failed, 2 bad configuration, 3 Moodle unreachable or token refused, "
-        "4 another run holds the lock.",
+        "a systemd timer (see deploy/ and the README). The exit code is the worst stage's (listed "
+        "below); cron and the systemd unit treat 4 (the previous run still going) as no failure.",
         examples="  lms-sync sync\n  lms-sync sync --log-format json      # for a log collector\n"
         "  lms-sync --roster config/roster.csv sync",
         handler=cmd_sync,
