@@ -168,6 +168,10 @@ class ServeSettings(_Section):
     max_run_age_hours: float = Field(default=36.0, gt=0, description="/healthz fails when the last run is older")
     threads: int = Field(default=4, ge=1, le=64, description="worker threads; half of them at most render reports")
     max_connections: int = Field(default=1000, ge=10, le=100_000, description="open connections served at once")
+    trusted_proxies: int = Field(
+        default=0, ge=0, le=5,
+        description="reverse proxies in front whose X-Forwarded-Proto/-Host/-Prefix are believed (1 behind nginx)",
+    )
     idle_timeout: int = Field(default=30, ge=1, le=3600, description="seconds before a silent connection is closed")
 
 

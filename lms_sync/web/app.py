@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
@@ -113,6 +114,12 @@ class LmsSyncApp:
         self._handlers: dict[str, Callable[..., Response]] = {
             "page": self._page, "feed": self._feed, "healthz": self._healthz, "report": self._report,
         }
+        hops = settings.serve.trusted_proxies
+        # X-Forwarded-* are client-chosen unless a proxy we trust sets them: believed only when told so.
+        self._wsgi: Callable[[Environ, StartResponse], Iterable[bytes]] = (
+            ProxyFix(self._serve, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)
+            if hops else self._serve
+        )
 
     def close(self) -> None:
         """Close the store connections and stop the report thread."""
@@ -122,7 +129,10 @@ class LmsSyncApp:
             self._store.close()
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        """Route by exact path; every answer carries the security headers."""
+        """Route by exact path (behind ``serve.trusted_proxies`` proxies); every answer carries the security headers."""
+        return self._wsgi(environ, start_response)
+
+    def _serve(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
         try:
             endpoint, values = ROUTES.bind_to_environ(environ).match()

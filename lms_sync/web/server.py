@@ -40,6 +40,9 @@ def server_options(host: str, port: int, threads: int, *, max_connections: int =
         "channel_timeout": idle_timeout,  # a connection silent this long is closed
         "cleanup_interval": max(1, min(10, idle_timeout)),
         "asyncore_use_poll": True,  # select() cannot watch more than 1,024 descriptors
+        # X-Forwarded-* are believed or not by the application (serve.trusted_proxies, werkzeug's
+        # ProxyFix, which also knows X-Forwarded-Prefix); waitress would strip some of them first.
+        "clear_untrusted_proxy_headers": False,
         "expose_tracebacks": False,
     }
 

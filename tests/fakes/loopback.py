@@ -262,9 +262,15 @@ def self_signed(folder: Path, host: str = "127.0.0.1") -> tuple[str, str] | None
 
     if shutil.which("openssl") is None:
         return None
+    import ipaddress
+
     cert, key = folder / "cert.pem", folder / "key.pem"
+    try:
+        san = f"IP:{ipaddress.ip_address(host)}"
+    except ValueError:
+        san = f"DNS:{host}"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={host}",
-                    "-addext", f"subjectAltName=IP:{host}", "-keyout", str(key), "-out", str(cert)],
+                    "-addext", f"subjectAltName={san}", "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True)
     return str(cert), str(key)
 
