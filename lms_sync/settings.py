@@ -251,6 +251,13 @@ def _env_name(loc: tuple[Any, ...]) -> str:
 
 def load_settings(settings_file: Path | None = None, **overrides: Any) -> Settings:
     """Build the settings once; bad values raise ConfigError naming the key and its variable."""
+    if not os.access(".", os.R_OK | os.X_OK):
+        # config/settings.toml and .env are looked for here; an unreadable folder would fail later, obscurely.
+        raise ConfigError(
+            f"the current folder cannot be read by this user (uid {os.getuid()}): lms_sync looks for "
+            "config/settings.toml and .env in it",
+            hint="cd to a folder this user can read (the installed `lms-sync` command does so itself)",
+        )
     explicit = settings_file is not None
     path = settings_file if explicit else DEFAULT_SETTINGS_FILE
     if explicit and not path.is_file():  # type: ignore[union-attr]

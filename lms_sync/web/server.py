@@ -53,8 +53,11 @@ def allow_open_files(connections: int) -> int:
     wanted = connections + SPARE_FILES
     if soft != resource.RLIM_INFINITY and soft < wanted:
         new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
-        soft = new
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+            soft = new
+        except (OSError, ValueError):
+            pass  # a sandbox forbidding setrlimit (the unit sets LimitNOFILE instead): warned below
     if soft != resource.RLIM_INFINITY and soft < wanted:
         log.warning("only %d open files allowed (ulimit -n; LimitNOFILE= in the unit): fewer than %d connections "
                     "can be served at once", soft, connections)
