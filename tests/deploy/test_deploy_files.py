@@ -6,7 +6,6 @@ import os
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -41,7 +40,7 @@ def test_timer_cron_and_serve_share_one_settings_file_one_user_one_state_folder(
     assert cron[0].split()[6] == "/usr/local/lib/lms-sync/nightly"
     assert "/usr/local/bin/lms-sync sync" in (DEPLOY / "cron" / "nightly").read_text()
     # The command both cron and admins use runs lms_sync with that same file, as that same user.
-    assert f'ETC=/etc/lms-sync' in install and "--settings $ETC/settings.toml" in install
+    assert 'ETC=/etc/lms-sync' in install and "--settings $ETC/settings.toml" in install
     assert 'exec runuser -u $SERVICE_USER' in install
     assert 'state_path = "$STATE/lms_sync.sqlite3"' in install and "STATE=/var/lib/lms-sync" in install
 
