@@ -99,6 +99,7 @@ def FakeAdapter(fake: Any) -> Any:  # noqa: N802 - builds the adapter class lazi
             response.status_code = status
             response.headers.update(headers)
             response._content = body.encode("utf-8")
+            response._content_consumed = True  # the transport streams the body: it reads these bytes in chunks
             response.request = request
             response.url = request.url
             return response

@@ -15,11 +15,9 @@ from collections.abc import Sequence
 from . import __version__
 from .commands import command_modules
 from .context import Context
-from .errors import EXIT_CONFIG, EXIT_INTERNAL, EXIT_OK, LmsSyncError
+from .errors import EXIT_CONFIG, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, LmsSyncError, exit_codes_help
 
 log = logging.getLogger(__name__)
-
-EXIT_INTERRUPTED = 130
 
 DESCRIPTION = """\
 Keep a Moodle site, a participants' calendar feed and completion reports in step with a
@@ -31,10 +29,13 @@ examples:
   lms-sync feed --out public/sessions.ics
   lms-sync --program other/program.toml feed
 
-exit codes: 0 done, 1 some actions failed, 2 bad configuration, 3 Moodle unreachable or
-token refused, 4 another run holds the lock.
+exit codes:
+{exit_codes}
+
 Settings come from config/settings.toml, .env and LMS_SYNC_* environment variables
-(for example LMS_SYNC_MOODLE__URL, LMS_SYNC_MOODLE__TOKEN_FILE); see `lms-sync config`."""
+(for example LMS_SYNC_MOODLE__URL, LMS_SYNC_MOODLE__TOKEN_FILE); see `lms-sync config`.""".format(
+    exit_codes=exit_codes_help()
+)
 
 
 def global_options() -> argparse.ArgumentParser:
@@ -85,9 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(ctx, args))
     except LmsSyncError as err:
-        print(f"error: {err}", file=sys.stderr)
+        # The transport already masks what Moodle echoes; this is the last net before the terminal.
+        print(ctx.redact(f"error: {err}"), file=sys.stderr)
         if err.hint:
-            print(f"hint: {err.hint}", file=sys.stderr)
+            print(ctx.redact(f"hint: {err.hint}"), file=sys.stderr)
         return err.exit_code
     except BrokenPipeError:  # output piped into `head` or similar: not an error
         sys.stderr.close()
@@ -98,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: say so briefly; the traceback only on request
         if debug:
             raise
-        print(f"internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(ctx.redact(f"internal error: {type(exc).__name__}: {exc}"), file=sys.stderr)
         print("hint: run again with --debug for the traceback, and report it", file=sys.stderr)
         return EXIT_INTERNAL
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -14,7 +15,9 @@ from .errors import Problem
 from .log import setup_logging
 from .moodle.client import MoodleClient
 from .program import Participant, Programme, load_programme, load_roster
-from .settings import Settings, load_settings
+from .files import refuse_inputs
+from .redact import Redactor
+from .settings import DEFAULT_SETTINGS_FILE, Settings, input_files, load_settings, secrets_of, unknown_variables
 from .store import Store
 
 
@@ -41,8 +44,27 @@ class Context:
             state_path=getattr(args, "state", None),
         )
         level = "DEBUG" if getattr(args, "verbose", False) else settings.log.level
-        setup_logging(level, getattr(args, "log_format", None) or settings.log.format)
+        setup_logging(level, getattr(args, "log_format", None) or settings.log.format, secrets_of(settings))
+        # A misspelt variable would be silently ignored: the run would use a default the admin did not mean.
+        self.report(unknown_variables(os.environ))
         return settings
+
+    @property
+    def settings_file(self) -> Path | None:
+        """The settings file in use: the one given with --settings, else config/settings.toml if present."""
+        given = getattr(self.args, "settings", None)
+        if given:
+            return Path(given)
+        return DEFAULT_SETTINGS_FILE if DEFAULT_SETTINGS_FILE.is_file() else None
+
+    def redact(self, text: str) -> str:
+        """``text`` with every configured secret masked (unchanged before the settings are loaded)."""
+        settings = self.__dict__.get("settings")
+        return Redactor(secrets_of(settings))(text) if settings is not None else text
+
+    def check_output(self, out: Path) -> None:
+        """Refuse (OutputError, exit 2) an output path that is one of the inputs or the state store."""
+        refuse_inputs(out, input_files(self.settings, self.settings_file))
 
     @cached_property
     def programme(self) -> Programme:

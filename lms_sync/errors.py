@@ -22,6 +22,7 @@ Messages never contain the Moodle token nor Moodle's ``debuginfo`` (it can hold 
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 EXIT_OK = 0
@@ -30,6 +31,32 @@ EXIT_CONFIG = 2
 EXIT_UNAVAILABLE = 3
 EXIT_LOCKED = 4
 EXIT_INTERNAL = 70  # a bug: sysexits' EX_SOFTWARE
+EXIT_INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as shells report it
+
+# What each exit code means and what to do; --help, the README and the cron/systemd files say the same.
+EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "done",
+    EXIT_PARTIAL: "partly done: some actions or participants failed, a plan was refused, or something "
+                  "Moodle-side is missing; the output names each, fix and run again (what was done is kept)",
+    EXIT_CONFIG: "bad configuration or input: programme, roster, settings, an output path, the state "
+                 "store or its disk; the message names the file or key and what to do",
+    EXIT_UNAVAILABLE: "Moodle cannot be used: unreachable, too slow (moodle.deadline), not Moodle, web "
+                      "services off, token refused, TLS refused; run `lms-sync check`",
+    EXIT_LOCKED: "another run holds the lock on this state store; a scheduled run can simply be skipped",
+    EXIT_INTERNAL: "a bug in lms_sync: run the command again with --debug for the traceback and report it, "
+                   "with the output of `lms-sync -v COMMAND`; your data is safe (writes are transactions)",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C or SIGINT); the next run resumes",
+}
+
+
+def exit_codes_help(indent: str = "  ", width: int = 96) -> str:
+    """The exit codes as help text, wrapped under their number."""
+    lead = f"{indent}{'':<4}"
+    return "\n".join(
+        textwrap.fill(meaning, width, initial_indent=f"{indent}{code:<4}", subsequent_indent=lead,
+                      break_on_hyphens=False)
+        for code, meaning in EXIT_CODES.items()
+    )
 
 
 class LmsSyncError(Exception):
@@ -68,8 +95,13 @@ class ConfigError(LmsSyncError):
         if len(problems) == 1 and not problems[0].file and not problems[0].location:
             super().__init__(problems[0].message, hint=hint)
             return
-        errors = [p for p in problems if p.severity == "error"]
-        head = f"{len(errors)} problem(s) found" if len(errors) != 1 else "1 problem found"
+        errors = sum(1 for p in problems if p.severity == "error")
+        warnings = len(problems) - errors
+        # The count matches the lines below it: errors and warnings are counted apart.
+        head = f"{errors} problem{'s' if errors != 1 else ''}"
+        if warnings:
+            head += f" and {warnings} warning{'s' if warnings != 1 else ''}"
+        head += " found"
         super().__init__(head + ":\n" + "\n".join(f"  {p}" for p in problems), hint=hint)
 
 

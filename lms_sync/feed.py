@@ -21,7 +21,9 @@ from .i18n import t
 from .program import Programme, Session
 from .store import FeedEntry
 
-PRODID = "-//lms_sync//Programme de formation//FR"
+# RFC 5545 3.7.3: the product's name and the language of the text it writes (its last field).
+PRODIDS = {"fr": "-//lms_sync//Programme de formation//FR", "en": "-//lms_sync//Training programme//EN"}
+PRODID = PRODIDS["fr"]
 CONFIRMED, CANCELLED = "CONFIRMED", "CANCELLED"
 
 
@@ -112,7 +114,7 @@ def build_calendar(
     """Serialise the feed: VCALENDAR with a VTIMEZONE per TZID used and one VEVENT per entry."""
     entries = list(entries)
     cal = Calendar()
-    cal.add("PRODID", PRODID)
+    cal.add("PRODID", PRODIDS[lang])
     cal.add("VERSION", "2.0")
     cal.add("CALSCALE", "GREGORIAN")
     cal.add("METHOD", "PUBLISH")

@@ -76,6 +76,10 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "en": "Completion is not enabled, or not readable, in the Moodle course.",
     },
     "rep_since_date": {"fr": "Ont achevé depuis le {date} : {n}", "en": "Completed since {date}: {n}"},
+    "rep_first_snapshot": {
+        "fr": "Premier instantané : {n} ont achevé à ce jour",
+        "en": "First snapshot: {n} completed so far",
+    },
     "rep_since_previous": {
         "fr": "Ont achevé depuis l'instantané précédent : {n}",
         "en": "Completed since the previous snapshot: {n}",

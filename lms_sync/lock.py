@@ -9,15 +9,19 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import LockHeld
+from .store import state_error
 
 
 @contextmanager
 def run_lock(state_path: Path) -> Iterator[None]:
     """Hold ``<state>.lock`` for the block, or raise LockHeld at once if another run has it."""
     path = state_path.with_name(state_path.name + ".lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # The kernel drops a flock when its holder dies, so a killed run never leaves a stale lock.
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # The kernel drops a flock when its holder dies, so a killed run never leaves a stale lock.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise state_error(state_path, exc) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
+
+from .redact import Redactor
 
 # One process runs one command, so a process-wide value (unlike a ContextVar) also reaches the
 # worker threads of the Moodle client's pool.
@@ -24,35 +27,43 @@ class _RunIdFilter(logging.Filter):
         return True
 
 
-class _TextFormatter(logging.Formatter):
+class _RedactingFormatter(logging.Formatter):
+    # A second net behind the transport's redaction: no configured secret is ever written to the log.
+    def __init__(self, redact: Redactor) -> None:
+        super().__init__()
+        self.redact = redact
+
+
+class _TextFormatter(_RedactingFormatter):
     def format(self, record: logging.LogRecord) -> str:
         run_id = getattr(record, "run_id", None)
         run = f" run={run_id}" if run_id else ""
         text = f"{record.levelname.lower()}:{run} {record.getMessage()}"
         if record.exc_info and record.levelno <= logging.DEBUG:
             text += "\n" + self.formatException(record.exc_info)
-        return text
+        return self.redact(text)
 
 
-class _JsonFormatter(logging.Formatter):
+class _JsonFormatter(_RedactingFormatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "run_id": getattr(record, "run_id", None),
-            "message": record.getMessage(),
+            "message": self.redact(record.getMessage()),
         }
         return json.dumps(entry, ensure_ascii=False)
 
 
-def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
-    """Send lms_sync's log records to stderr in the chosen format (idempotent)."""
+def setup_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[str] = ()) -> None:
+    """Send lms_sync's log records to stderr in the chosen format, ``secrets`` masked (idempotent)."""
     root = logging.getLogger("lms_sync")
     for handler in list(root.handlers):
         root.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonFormatter() if fmt == "json" else _TextFormatter())
+    redact = Redactor(secrets)
+    handler.setFormatter(_JsonFormatter(redact) if fmt == "json" else _TextFormatter(redact))
     handler.addFilter(_RunIdFilter())
     root.addHandler(handler)
     root.setLevel(level)

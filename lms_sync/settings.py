@@ -7,10 +7,13 @@ CLI (``load_settings``) and passed down; library code never reads the environmen
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Mapping
 from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any, Literal
 
 from pydantic import (
@@ -31,7 +34,7 @@ from pydantic_settings import (
 )
 
 from .errors import ConfigError, Problem
-from .files import read_toml
+from .files import MAX_TOML_BYTES, read_bytes, read_secret, read_text, read_toml
 
 DEFAULT_SETTINGS_FILE = Path("config/settings.toml")
 DEFAULT_PROGRAM_FILE = Path("config/program.toml")
@@ -54,7 +57,11 @@ class MoodleSettings(_Section):
     verify_tls: bool = Field(default=True, description="verify the server certificate; turn off only for a lab")
     ca_bundle: Path | None = Field(default=None, description="CA bundle for a private certificate authority")
     connect_timeout: float = Field(default=10.0, gt=0)
-    read_timeout: float = Field(default=60.0, gt=0)
+    read_timeout: float = Field(default=60.0, gt=0, description="longest wait for one read from the socket")
+    deadline: float = Field(
+        default=120.0, gt=0, description="longest one call may take, from connecting to the answer's last byte"
+    )
+    max_response_mb: float = Field(default=64.0, gt=0, description="larger answers are refused (MB)")
     retry_attempts: int = Field(default=5, ge=1, description="attempts per call for transient faults")
     retry_max_seconds: float = Field(default=120.0, gt=0, description="give up retrying a call after this")
     # 8 parallel reads ~ 8 php-fpm workers of a modest production site; the rate cap only binds on a
@@ -71,21 +78,46 @@ class MoodleSettings(_Section):
     def _url_is_http(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with https:// (or http:// for a lab site)")
-        return value.rstrip("/")
+        return _web_url(value, "https://formation.ena.tn (or http:// for a lab site)").rstrip("/")
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _ca_bundle_readable(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        if not value.is_file():
+            raise ValueError(f"{value} is not a file; give the PEM file of your certificate authority")
+        if not os.access(value, os.R_OK):
+            raise ValueError(f"{value} cannot be read by this user; make it readable (it holds no secret)")
+        try:
+            pem = read_bytes(value, missing_hint="", max_bytes=MAX_TOML_BYTES)
+        except ConfigError as err:
+            raise ValueError(f"{value} {err.problems[0].message}") from None
+        if b"-----BEGIN CERTIFICATE-----" not in pem:
+            raise ValueError(f"{value} holds no PEM certificate (-----BEGIN CERTIFICATE-----); convert a .cer/.der "
+                             "file with: openssl x509 -inform der -in ca.cer -out ca.pem")
+        return value
 
     @model_validator(mode="after")
     def _token_from_file(self) -> MoodleSettings:
         if self.token is None and self.token_file is not None:
-            try:
-                text = self.token_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ValueError(f"token_file {self.token_file} cannot be read ({exc.strerror})") from None
-            if not text:
-                raise ValueError(f"token_file {self.token_file} is empty")
+            text = read_secret(self.token_file, "token_file")
             object.__setattr__(self, "token", SecretStr(text))
         return self
+
+
+def _web_url(value: str, example: str) -> str:
+    """An http(s) URL without user name or password, or ValueError saying what to write."""
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"must start with https://, like {example}")
+    parts = urlsplit(value)
+    if parts.username is not None or parts.password is not None:
+        # Never echo the value: it holds a password.
+        raise ValueError("must not hold a user name or password (user:pass@); remove them: Moodle's web "
+                         "services authenticate with the token, and a URL is printed in messages")
+    if not parts.hostname:
+        raise ValueError(f"has no host name; write it like {example}")
+    return value
 
 
 class PushSettings(_Section):
@@ -120,6 +152,13 @@ class FeedSettings(_Section):
     refresh_interval: timedelta = Field(default=timedelta(hours=12), description="REFRESH-INTERVAL hint")
     public_url: str | None = Field(default=None, description="public https URL of sessions.ics, for subscribe links")
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_http(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        return _web_url(value, "https://formation.ena.tn/lms-sync/sessions.ics")
+
 
 class ReportSettings(_Section):
     """Completion reports for DGIDT."""
@@ -139,7 +178,13 @@ class ServeSettings(_Section):
         default_factory=list, description="sha256 hex of generated tokens (`lms-sync token new`)"
     )
     max_run_age_hours: float = Field(default=36.0, gt=0, description="/healthz fails when the last run is older")
-    threads: int = Field(default=4, ge=1, le=64)
+    threads: int = Field(default=4, ge=1, le=64, description="worker threads; half of them at most render reports")
+    max_connections: int = Field(default=1000, ge=10, le=100_000, description="open connections served at once")
+    trusted_proxies: int = Field(
+        default=0, ge=0, le=5,
+        description="reverse proxies in front whose X-Forwarded-Proto/-Host/-Prefix are believed (1 behind nginx)",
+    )
+    idle_timeout: int = Field(default=30, ge=1, le=3600, description="seconds before a silent connection is closed")
 
 
 class LogSettings(_Section):
@@ -218,6 +263,13 @@ def _env_name(loc: tuple[Any, ...]) -> str:
 
 def load_settings(settings_file: Path | None = None, **overrides: Any) -> Settings:
     """Build the settings once; bad values raise ConfigError naming the key and its variable."""
+    if not os.access(".", os.R_OK | os.X_OK):
+        # config/settings.toml and .env are looked for here; an unreadable folder would fail later, obscurely.
+        raise ConfigError(
+            f"the current folder cannot be read by this user (uid {os.getuid()}): lms_sync looks for "
+            "config/settings.toml and .env in it",
+            hint="cd to a folder this user can read (the installed `lms-sync` command does so itself)",
+        )
     explicit = settings_file is not None
     path = settings_file if explicit else DEFAULT_SETTINGS_FILE
     if explicit and not path.is_file():  # type: ignore[union-attr]
@@ -230,14 +282,7 @@ def load_settings(settings_file: Path | None = None, **overrides: Any) -> Settin
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         toml_file = path if path is not None and path.is_file() else None
-        problems = [
-            Problem(
-                _source_of(err["loc"], toml_file),
-                ".".join(str(p) for p in err["loc"]),
-                f"{_clean_msg(err['msg'])} (environment variable {_env_name(err['loc'])})",
-            )
-            for err in exc.errors(include_url=False, include_input=False)
-        ]
+        problems = [_problem(err, toml_file) for err in exc.errors(include_url=False, include_input=False)]
         raise ConfigError(problems, hint="fix these settings in the file or the environment") from None
     except SettingsError as exc:  # an environment value that is not valid JSON for a list or table
         raise ConfigError(
@@ -248,20 +293,109 @@ def load_settings(settings_file: Path | None = None, **overrides: Any) -> Settin
         _settings_file.reset(token)
 
 
+def _problem(err: Any, toml_file: Path | None) -> Problem:
+    """One invalid setting, blamed on the place it came from, in that place's own words."""
+    loc = tuple(err["loc"])
+    source = _source_of(loc, toml_file)
+    message = _clean_msg(err["msg"])
+    if err["type"] == "extra_forbidden":
+        message = _unknown_key(loc)
+    if source == "environment":
+        message += f" (environment variable {_env_name(loc)})"
+    elif source == ".env":
+        message += f" (variable {_env_name(loc)} in .env)"
+    return Problem(source, ".".join(str(p) for p in loc), message)
+
+
+def _unknown_key(loc: tuple[Any, ...]) -> str:
+    model: type[BaseModel] = Settings
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field is not None else None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+    keys = list(model.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), keys, n=1)
+    where = f" in [{'.'.join(str(p) for p in loc[:-1])}]" if len(loc) > 1 else ""
+    guess = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown key {str(loc[-1])!r}{where}; {guess}allowed keys: {', '.join(keys)}"
+
+
+def _dotenv_names() -> set[str]:
+    try:
+        text = read_text(Path(".env"), missing_hint="", max_bytes=MAX_TOML_BYTES)
+    except ConfigError:
+        return set()
+    return {line.split("=", 1)[0].strip().removeprefix("export ").strip().upper()
+            for line in text.splitlines() if "=" in line}
+
+
 def _source_of(loc: tuple[Any, ...], toml_file: Path | None) -> str:
     """Where a bad value most likely came from, so the message points at the right place."""
     names = {_env_name(loc[:i]) for i in range(1, len(loc) + 1)}
-    if any(name in os.environ for name in names):
+    if any(name in {k.upper() for k in os.environ} for name in names):
         return "environment"
-    if Path(".env").is_file():
-        dotenv = Path(".env").read_text(encoding="utf-8", errors="replace")
-        if any(line.split("=", 1)[0].strip() in names for line in dotenv.splitlines() if "=" in line):
-            return ".env"
+    if Path(".env").is_file() and names & _dotenv_names():
+        return ".env"
     return str(toml_file) if toml_file is not None else "settings"
+
+
+def setting_variables() -> list[str]:
+    """Every LMS_SYNC_* variable name that sets something (sections and their keys)."""
+    names: list[str] = []
+    for name, field in Settings.model_fields.items():
+        names.append(_env_name((name,)))
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            names += [_env_name((name, sub)) for sub in annotation.model_fields]
+    return names
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[Problem]:
+    """A warning for each LMS_SYNC_* variable that matches no setting (it would be ignored), with the nearest name."""
+    known = setting_variables()
+    problems = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in known:
+            continue
+        close = difflib.get_close_matches(upper, known, n=1, cutoff=0.6)
+        guess = f"; did you mean {close[0]}?" if close else "; see `lms-sync config` for the settings"
+        problems.append(Problem("environment", name, f"matches no setting and is ignored{guess}", "warning"))
+    return problems
 
 
 def _clean_msg(msg: str) -> str:
     return msg.removeprefix("Value error, ")
+
+
+def input_files(settings: Settings, settings_file: Path | None = None) -> dict[str, Path]:
+    """Every file lms_sync reads or keeps, by what it is: no output may land on one of them."""
+    state = Path(settings.state_path)
+    files: dict[str, Path] = {
+        "state store": state,
+        "state store's write-ahead log": state.with_name(state.name + "-wal"),
+        "state store's shared-memory file": state.with_name(state.name + "-shm"),
+        "run lock": state.with_name(state.name + ".lock"),
+        "programme": Path(settings.program_file),
+    }
+    if settings.roster_file is not None:
+        files["roster"] = Path(settings.roster_file)
+    if settings_file is not None:
+        files["settings file"] = settings_file
+    if settings.moodle.token_file is not None:
+        files["token file"] = settings.moodle.token_file
+    if settings.moodle.ca_bundle is not None:
+        files["CA bundle"] = settings.moodle.ca_bundle
+    if Path(".env").is_file():
+        files[".env file"] = Path(".env")
+    return files
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """Every secret value in the settings (the Moodle token, report tokens), to mask wherever text goes out."""
+    values = [settings.moodle.token] + list(settings.serve.report_tokens)
+    return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
 
 
 def masked_settings(settings: Settings) -> dict[str, Any]:

@@ -191,6 +191,15 @@ def save_snapshot(store: Store, snapshot: Snapshot, rows: Sequence[ParticipantRo
         )
 
 
+def snapshots_signature(store: Store) -> tuple[object, ...]:
+    """What changes whenever a report could: a snapshot added, or the run of one finishing."""
+    row = store.db.execute(
+        "SELECT count(*), max(s.run_id), max(runs.finished_at), group_concat(runs.status) "
+        "FROM snapshots s JOIN runs ON runs.id = s.run_id"
+    ).fetchone()
+    return tuple(row)
+
+
 def load_snapshot(store: Store, run: int | str = "latest", *, programme_id: str | None = None) -> Snapshot | None:
     """The snapshot of run ``run`` (an id, or ``"latest"``), or None when there is none."""
     if run == "latest":

@@ -7,9 +7,13 @@ holds the count, so a file written by a newer lms_sync is refused instead of bei
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
+import os
 import re
 import sqlite3
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import StateError
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -146,7 +152,18 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE snapshot_attendance ADD COLUMN taken_at INTEGER;  -- when (Unix seconds)
         """,
     ),
+    (
+        "0006_run_pid",
+        """
+        -- The process that runs it: a 'running' run of another process, seen by a run that holds the
+        -- lock, was killed (or lost its disk) before it could record its outcome.
+        ALTER TABLE runs ADD COLUMN pid INTEGER;
+        """,
+    ),
 ]
+
+# A run that ended without recording how (killed, power loss, disk full), found by a later run.
+INTERRUPTED = "interrupted"
 
 
 def utcnow() -> datetime:
@@ -200,6 +217,7 @@ class Store:
         try:
             if str(path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                _create_private(self.path)
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, so transactions are explicit.
             self.db = sqlite3.connect(
                 str(path), isolation_level=None, timeout=30, check_same_thread=check_same_thread
@@ -209,11 +227,10 @@ class Store:
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
-        except (sqlite3.DatabaseError, OSError) as exc:
-            raise StateError(
-                f"state store {self.path} cannot be used: {exc}",
-                hint="check the path (--state / LMS_SYNC_STATE_PATH); move a damaged file aside to start afresh",
-            ) from None
+            if str(path) != ":memory:":
+                _tighten(self.path)
+        except (sqlite3.Error, OSError) as exc:
+            raise state_error(self.path, exc) from None
 
     def close(self) -> None:
         """Close the connection."""
@@ -234,13 +251,22 @@ class Store:
         if self.db.in_transaction:
             yield self.db
             return
-        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise state_error(self.path, exc) from None
         try:
             yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
+            self.db.execute("COMMIT")
+        except BaseException as exc:
+            if self.db.in_transaction:
+                try:
+                    self.db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # SQLite already rolled back (a full disk does that); the original error says why
+            if isinstance(exc, sqlite3.Error):
+                raise state_error(self.path, exc) from None
             raise
-        self.db.execute("COMMIT")
 
     @property
     def schema_version(self) -> int:
@@ -269,12 +295,30 @@ class Store:
     # --- runs --------------------------------------------------------------------------------
 
     def start_run(self, kind: str, started_at: datetime | None = None) -> int:
-        """Record a run as started and return its id."""
+        """Record a run as started and return its id; call it only while holding the run lock.
+
+        Under the lock, a run still 'running' for another process cannot be running: it is marked
+        interrupted (its process was killed, or could not write its outcome) so it never stays
+        'running' forever.
+        """
+        pid = os.getpid()
         with self.transaction() as db:
             cur = db.execute(
-                "INSERT INTO runs (kind, started_at) VALUES (?, ?)", (kind, to_text(started_at or utcnow()))
+                "INSERT INTO runs (kind, started_at, pid) VALUES (?, ?, ?)", (kind, to_text(started_at or utcnow()), pid)
             )
-            return int(cur.lastrowid or 0)
+            run_id = int(cur.lastrowid or 0)
+            stale = db.execute(
+                "SELECT id FROM runs WHERE status = 'running' AND id != ? AND (pid IS NULL OR pid != ?)", (run_id, pid)
+            ).fetchall()
+            for (stale_id,) in stale:
+                note = {"error": f"{INTERRUPTED}: the process ended without recording its outcome (killed, "
+                                 f"a crash, power loss or a full disk); noticed by run {run_id}"}
+                db.execute("UPDATE runs SET status = ?, summary = ? WHERE id = ?",
+                           (INTERRUPTED, json.dumps(note), stale_id))
+            if stale:
+                log.warning("run(s) %s ended without recording their outcome: marked %s",
+                            ", ".join(str(r[0]) for r in stale), INTERRUPTED)
+            return run_id
 
     def finish_run(
         self,
@@ -360,6 +404,74 @@ class Store:
                 (lang, sha256, to_text(now)),
             )
             return now
+
+
+def _create_private(path: Path) -> None:
+    """Create the store file owner-only (it holds names and e-mails); SQLite gives -wal and -shm its mode."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def _tighten(path: Path) -> None:
+    """Take other users' access away from a store made before lms_sync created it 0600 (and its -wal, -shm)."""
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            st = file.stat()
+        except FileNotFoundError:
+            continue
+        if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o007 or st.st_uid != os.geteuid():
+            continue
+        os.chmod(file, stat.S_IMODE(st.st_mode) & ~0o007)
+        log.warning("%s was readable by every user of this machine (it holds names and e-mails): "
+                    "other users' access removed", file)
+
+
+def state_error(path: Path, exc: BaseException) -> StateError:
+    """A StateError saying what went wrong with the store file and what to do; "damaged" only when it is."""
+    name = str(getattr(exc, "sqlite_errorname", ""))
+    code = getattr(exc, "errno", None)
+    folder = path.parent if str(path.parent) else Path(".")
+    reason = str(exc) if isinstance(exc, sqlite3.Error) else (getattr(exc, "strerror", None) or str(exc))
+    if code in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR) or (name.startswith("SQLITE_CANTOPEN") and path.is_dir()):
+        return StateError(
+            f"state store {path} cannot be used: it, or a folder on its path, is not what it should be ({reason})",
+            hint="check the path (--state / LMS_SYNC_STATE_PATH): it names a file, in folders that are folders",
+        )
+    if name.startswith("SQLITE_FULL") or code in (errno.ENOSPC, errno.EDQUOT):
+        return StateError(
+            f"state store {path}: the disk is full ({reason})",
+            hint=f"free space on the disk holding {folder}, then run again: nothing is lost, SQLite rolled the "
+            "unfinished change back, and a Moodle write left in doubt is looked up by the next push",
+        )
+    if (name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH"))
+            or code in (errno.EACCES, errno.EPERM, errno.EROFS)):
+        return StateError(
+            f"state store {path} cannot be opened or written ({reason})",
+            hint=f"the user running lms-sync needs write access to {path} and to its folder {folder} (SQLite "
+            "keeps -wal and -shm files beside it), on a filesystem mounted read-write; or point --state "
+            "(LMS_SYNC_STATE_PATH) elsewhere",
+        )
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return StateError(
+            f"state store {path} is damaged or is not an lms_sync state store ({reason})",
+            hint="check --state (LMS_SYNC_STATE_PATH) names the right file; if it does, restore it from your "
+            "backup, or move it aside to start afresh (its history is then lost)",
+        )
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return StateError(
+            f"state store {path} stayed locked by another program ({reason})",
+            hint="a backup tool or a sqlite3 shell holds it; let it finish, then run again",
+        )
+    if name.startswith("SQLITE_IOERR") or isinstance(exc, OSError):
+        return StateError(
+            f"state store {path}: the disk reported an error ({reason})",
+            hint=f"check the disk holding {folder} (dmesg, free space, mount state), then run again",
+        )
+    return StateError(f"state store {path} cannot be used ({reason})",
+                      hint="check --state (LMS_SYNC_STATE_PATH); run again with -v for details")
 
 
 def _run(row: sqlite3.Row) -> Run:

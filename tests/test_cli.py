@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from lms_sync.cli import build_parser, main
+from lms_sync.errors import EXIT_CODES
 
 
 def subcommands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -29,6 +30,15 @@ def test_every_command_has_help_with_an_example(capsys: pytest.CaptureFixture[st
         assert exit_info.value.code == 0
         out = capsys.readouterr().out
         assert "examples:\n  lms-sync" in out, f"`lms-sync {' '.join(command)} --help` shows no example"
+        # Every exit code, 70 included, with what to do (wrapped lines joined back).
+        flat = " ".join(out.split())
+        for code, meaning in EXIT_CODES.items():
+            assert f"{code} {meaning}" in flat, f"`lms-sync {' '.join(command)} --help` does not explain exit {code}"
+
+
+def test_the_readme_lists_the_exit_codes_as_the_help_does() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    assert [f"| {code} | {meaning} |" in readme for code, meaning in EXIT_CODES.items()] == [True] * len(EXIT_CODES)
 
 
 def test_global_options_work_after_the_command(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -61,7 +71,8 @@ def test_unusable_state_path_is_a_clear_error(workdir: Path, capsys: pytest.Capt
     (workdir / "state").write_text("not sqlite" * 200)
     assert main(["--state", "state", "feed", "--out", "x.ics"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: state store state cannot be used") and "Traceback" not in err
+    assert err.startswith("error: state store state is damaged or is not an lms_sync state store") and "Traceback" not in err
+    assert "restore it from your backup" in err
 
 
 def test_check_reports_a_refused_token_with_exit_3(workdir: Path, monkeypatch: pytest.MonkeyPatch,

@@ -197,3 +197,25 @@ def test_unwritable_output_is_a_clear_error(workdir: Path, capsys: pytest.Captur
     err = capsys.readouterr().err
     assert "error: cannot write adir" in err and "error: cannot write afile/sessions.ics" in err
     assert "Traceback" not in err and "internal error" not in err
+
+
+def test_every_feed_command_is_recorded_in_runs(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["feed", "--out", "var/a.ics"]) == 0
+    assert main(["feed", "--out", "var/a.ics"]) == 0
+    assert main(["feed", "--out", "-", "--lang", "en"]) == 0
+    capsys.readouterr()
+    assert main(["runs", "--json"]) == 0
+    import json
+
+    runs = json.loads(capsys.readouterr().out)
+    assert [(r["kind"], r["status"], r["exit_code"], r["summary"]["file"]) for r in runs] == [
+        ("feed", "ok", 0, "stdout"), ("feed", "ok", 0, "unchanged"), ("feed", "ok", 0, "written")]
+    assert runs[-1]["summary"]["events"] == 4 and runs[-1]["summary"]["changed"] == 4
+    assert main(["runs"]) == 0
+    assert "no run recorded yet" not in capsys.readouterr().out
+
+
+def test_prodid_names_the_feeds_language() -> None:
+    fr, en = (build_calendar(shipped(), [], lang=lang).decode() for lang in ("fr", "en"))
+    assert "PRODID:-//lms_sync//Programme de formation//FR\r\n" in fr
+    assert "PRODID:-//lms_sync//Training programme//EN\r\n" in en

@@ -126,16 +126,52 @@ def test_empty_file_says_what_is_missing_once(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("value", ['"2020-12-09T08:00:00Z"', "2020-12-09T08:00:00Z", '"2020-12-09T09:00:00+01:00"'])
-def test_quoted_or_unquoted_offsets_give_the_same_local_time(tmp_path: Path, value: str) -> None:
+def test_quoted_or_unquoted_offsets_are_refused_not_converted(tmp_path: Path, value: str) -> None:
     path = write(tmp_path, GOOD.replace("start = 2020-12-09T09:00:00", f"start = {value}"))
-    programme, _ = load_programme(path)
-    assert programme.sessions[0].start == datetime(2020, 12, 9, 9, 0)
+    [problem] = problems_of(path)
+    assert problem.startswith(f"{path}: sessions[0].start: error: 2020-12-09T0")
+    assert "has an offset" in problem and "session times are local times in the programme's timezone " \
+        "(Africa/Tunis)" in problem
+    assert "without it" in problem
 
 
 def test_offsets_with_a_bad_timezone_do_not_crash(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD.replace("Africa/Tunis", "Nowhere").replace(
         "start = 2020-12-09T09:00:00", "start = 2020-12-09T08:00:00Z"))
-    assert [p.split(": ")[1] for p in problems_of(path)] == ["program.timezone"]
+    assert [p.split(": ")[1] for p in problems_of(path)] == ["program.timezone", "sessions[0].start"]
+
+
+@pytest.mark.parametrize(
+    ("start", "words"),
+    [
+        ("2021-03-28T02:30:00", "2021-03-28T02:30 does not exist in Europe/Paris: on 2021-03-28 the clocks go "
+                                "forward from 02:00 to 03:00"),
+        ("2021-10-31T02:30:00", "2021-10-31T02:30 happens twice in Europe/Paris: on 2021-10-31 the clocks go "
+                                "back from 03:00 to 02:00"),
+    ],
+)
+def test_a_local_time_the_clocks_skip_or_repeat_is_an_error(tmp_path: Path, start: str, words: str) -> None:
+    text = GOOD.replace("Africa/Tunis", "Europe/Paris").replace("start = 2020-12-09T09:00:00", f"start = {start}")
+    text = text.replace("end = 2020-12-09T12:00:00", "end = 2021-12-09T12:00:00")
+    [problem] = [p for p in problems_of(write(tmp_path, text)) if "overlaps" not in p]
+    assert problem.startswith(f"{tmp_path / 'program.toml'}: sessions[0].start: error: session 's1': {words}")
+
+
+def test_times_next_to_a_change_of_clocks_are_fine(tmp_path: Path) -> None:
+    text = GOOD.replace("Africa/Tunis", "Europe/Paris").replace("start = 2020-12-09T09:00:00", "start = 2021-03-28T03:00:00")
+    text = text.replace("end = 2020-12-09T12:00:00", "end = 2021-10-31T01:59:00")
+    programme, _ = load_programme(write(tmp_path, text))
+    assert programme.sessions[0].start == datetime(2021, 3, 28, 3, 0)
+
+
+def test_a_session_in_year_9999_is_an_error_not_a_crash(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    program = workdir / "config" / "program.toml"
+    program.write_text(program.read_text().replace("start = 2020-12-09T09:00:00", "start = 9999-12-31T22:00:00")
+                       .replace("end = 2020-12-09T12:00:00", "end = 9999-12-31T23:59:00"))
+    assert main(["feed", "--out", "x.ics"]) == 2
+    err = capsys.readouterr().err
+    assert "sessions[0].start: error: 9999-12-31T22:00 is outside the years lms_sync accepts (2000 to 2099)" in err
+    assert "internal error" not in err and not (workdir / "x.ics").exists()
 
 
 def test_a_date_without_time_is_refused(tmp_path: Path) -> None:
@@ -172,12 +208,6 @@ def test_a_session_nested_inside_a_long_one_is_reported(tmp_path: Path) -> None:
     text += '[[sessions]]\nid = "s3"\ntitle = "S3"\nstart = 2020-12-09T12:00:00\nend = 2020-12-09T13:00:00\n'
     _, warnings = load_programme(write(tmp_path, text))
     assert [w.location for w in warnings] == ["sessions[1].start", "sessions[2].start"]
-
-
-def test_times_with_an_offset_are_converted_to_local_time(tmp_path: Path) -> None:
-    path = write(tmp_path, GOOD.replace("start = 2020-12-09T09:00:00", "start = 2020-12-09T08:00:00Z"))
-    programme, _ = load_programme(path)
-    assert programme.sessions[0].start == datetime(2020, 12, 9, 9, 0)
 
 
 def test_validate_exits_2_without_traceback_and_writes_nothing(

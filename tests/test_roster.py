@@ -90,13 +90,39 @@ def test_missing_optional_columns_is_a_warning(tmp_path: Path) -> None:
     assert [w.severity for w in warnings] == ["warning", "warning"]
 
 
-def test_not_utf8_says_how_to_save(tmp_path: Path) -> None:
+def test_a_roster_from_french_excel_plain_csv_is_read_with_a_warning(workdir: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Excel's plain « CSV (séparateur: point-virgule) » in a French Windows is Windows-1252."""
+    path = workdir / "roster.csv"
+    path.write_bytes((HEADER + "hlefevre;h@x.tn;Hélène;Lefèvre;Ministère de l'Industrie;Études\n").encode("cp1252"))
+    participants, warnings = load_roster(path)
+    assert (participants[0].firstname, participants[0].lastname, participants[0].institution) == (
+        "Hélène", "Lefèvre", "Ministère de l'Industrie")
+    assert [str(w) for w in warnings] == [
+        f"{path}: warning: read as Windows-1252, what Excel writes for a plain « CSV (séparateur: point-virgule) »; "
+        "to be sure every accent is right, save it as « CSV UTF-8 »"]
+    assert main(["--roster", "roster.csv", "validate"]) == 0
+    assert "read as Windows-1252" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        ((HEADER + "a;a@x.tn;Hélène;L;I;D\n").encode("utf-16"), "is UTF-16 (Excel's « Texte Unicode »), not UTF-8"),
+        (HEADER.encode() + b"a;a@x.tn;H\x81l;L;I;D\n", "line 2: error: is neither UTF-8 nor Windows-1252"),
+        # Mostly UTF-8 with one bad byte: not taken for Windows-1252 (that would garble every accent).
+        (HEADER.encode() + "a;a@x.tn;Hélène;".encode() + b"L\xe8;I;D\n", "line 2: error: not valid UTF-8"),
+    ],
+    ids=["utf-16", "not-1252", "broken-utf-8"],
+)
+def test_other_encodings_are_an_error_saying_how_to_save(tmp_path: Path, data: bytes, words: str) -> None:
     path = tmp_path / "roster.csv"
-    path.write_bytes(HEADER.encode() + "a;a@x.tn;Hélène;L;I;D\n".encode("cp1252"))
+    path.write_bytes(data)
     with pytest.raises(ConfigError) as info:
         load_roster(path)
-    assert str(info.value.problems[0]) == f"{path}: line 2: error: not valid UTF-8"
-    assert "CSV UTF-8" in (info.value.hint or "")
+    [problem] = [str(p) for p in info.value.problems]
+    assert words in problem
+    assert "« CSV UTF-8 (délimité par des virgules) »" in problem  # the fix travels with the problem
 
 
 def test_validate_with_a_bad_roster_exits_2(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -124,3 +150,14 @@ def test_multi_line_quoted_cells_keep_line_numbers(tmp_path: Path) -> None:
     assert problems_of(path) == [
         f"{path}: line 4: error: email 'bad' is malformed (Moodle accepts ASCII addresses like nom@domaine.tn)"
     ]
+
+
+def test_the_count_above_the_problems_matches_them(tmp_path: Path) -> None:
+    """Errors and warnings counted apart, as listed (it once said "2 problem(s)" above three lines)."""
+    path = tmp_path / "roster.csv"
+    path.write_text("username;email;firstname;lastname\nBad User;x@y.tn;A;B\nok;not-an-email;A;B\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_roster(path)
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "2 problems and 2 warnings found:"
+    assert sum(": error: " in line for line in lines) == 2 and sum(": warning: " in line for line in lines) == 2

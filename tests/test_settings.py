@@ -61,14 +61,40 @@ def test_bad_value_names_key_and_variable(workdir: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("LMS_SYNC_MOODLE__URL", "formation.ena.tn")
     assert main(["validate"]) == 2
     err = capsys.readouterr().err
-    assert ("environment: moodle.url: error: must start with https:// (or http:// for a lab site) "
-            "(environment variable LMS_SYNC_MOODLE__URL)") in err
+    assert ("environment: moodle.url: error: must start with https://, like https://formation.ena.tn "
+            "(or http:// for a lab site) (environment variable LMS_SYNC_MOODLE__URL)") in err
 
 
 def test_unknown_key_in_settings_file(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (workdir / "custom.toml").write_text("[moodle]\nurll = 'x'\n", encoding="utf-8")
     assert main(["--settings", "custom.toml", "config"]) == 2
-    assert "custom.toml: moodle.urll: error: Extra inputs are not permitted" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "custom.toml: moodle.urll: error: unknown key 'urll' in [moodle]; did you mean 'url'? allowed keys: url," in err
+    assert "environment variable" not in err  # the file is to blame, not the environment
+
+
+def test_a_misspelt_key_in_the_default_settings_file_is_blamed_on_it(workdir: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    (workdir / "config" / "settings.toml").write_text("[serve]\nprot = 8081\n", encoding="utf-8")
+    assert main(["config"]) == 2
+    err = capsys.readouterr().err
+    assert "config/settings.toml: serve.prot: error: unknown key 'prot' in [serve]; did you mean 'port'?" in err
+    assert "LMS_SYNC_" not in err
+
+
+@pytest.mark.parametrize(
+    ("variable", "nearest"),
+    [("LMS_SYNC_MOODLE_TOKEN", "LMS_SYNC_MOODLE__TOKEN"), ("LMS_SYNC_MOODEL__URL", "LMS_SYNC_MOODLE__URL"),
+     ("LMS_SYNC_STATE", "LMS_SYNC_STATE_PATH"), ("lms_sync_progam_file", "LMS_SYNC_PROGRAM_FILE")],
+)
+def test_a_misspelt_variable_warns_with_the_nearest_name(workdir: Path, capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch, variable: str,
+                                                        nearest: str) -> None:
+    monkeypatch.setenv(variable, "some value")
+    monkeypatch.setenv("LMS_SYNC_MOODLE__CONCURRENCY", "3")  # a right one: no warning
+    assert main(["validate"]) == 0
+    err = capsys.readouterr().err
+    assert err == f"environment: {variable}: warning: matches no setting and is ignored; did you mean {nearest}?\n"
 
 
 def test_missing_explicit_settings_file(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -106,3 +132,22 @@ def test_settings_file_syntax_error_names_the_line(workdir: Path, capsys: pytest
     (workdir / "config" / "settings.toml").write_text('[moodle]\nurl = "https://x.tn\n', encoding="utf-8")
     assert main(["config"]) == 2
     assert "config/settings.toml: line 2, column 20: error: not valid TOML" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("variable", ["LMS_SYNC_MOODLE__URL", "LMS_SYNC_FEED__PUBLIC_URL"])
+def test_a_url_with_a_password_is_refused_without_printing_it(workdir: Path, capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    monkeypatch.setenv(variable, "https://admin:s3cretpass@formation.ena.tn/lms-sync/sessions.ics")
+    assert main(["config"]) == 2
+    captured = capsys.readouterr()
+    assert "must not hold a user name or password (user:pass@)" in captured.err
+    assert "s3cretpass" not in captured.err + captured.out and "admin:" not in captured.err
+
+
+def test_a_misspelt_key_inside_a_section_variable_is_an_error(workdir: Path, capsys: pytest.CaptureFixture[str],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside a known section the variable is read, so a wrong key is refused (not just warned about)."""
+    monkeypatch.setenv("LMS_SYNC_SERVE__REPORT_TOKEN", "x")
+    assert main(["validate"]) == 2
+    assert ("environment: serve.report_token: error: unknown key 'report_token' in [serve]; did you mean "
+            "'report_tokens'?") in capsys.readouterr().err

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..context import Context
+from ..errors import exit_codes_help
 
 Handler = Callable[[Context, argparse.Namespace], int]
 SubParsers = Any  # argparse's _SubParsersAction is private
@@ -27,7 +28,7 @@ def add_command(
         name,
         help=summary,
         description=description,
-        epilog="examples:\n" + examples.rstrip(),
+        epilog="examples:\n" + examples.rstrip() + "\n\nexit codes:\n" + exit_codes_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[parent],
     )

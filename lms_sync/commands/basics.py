@@ -43,7 +43,10 @@ def cmd_validate(ctx: Context, args: argparse.Namespace) -> int:
     try:
         settings = ctx.settings
     except ConfigError as err:
-        raise ConfigError(err.problems, hint="fix the settings named above and run `lms-sync validate` again") from None
+        # A problem with no file (the current folder, say) keeps its own hint: it says what to do.
+        hint = err.hint if err.hint and not any(p.file for p in err.problems) else None
+        raise ConfigError(err.problems, hint=hint or "fix the settings named above and run `lms-sync validate` "
+                          "again") from None
     problems: list[Problem] = []
     checked: list[str] = []
     try:

@@ -69,12 +69,13 @@ Setting up Moodle for lms_sync (once, as a Moodle administrator):
 
 check writes nothing: each capability is probed with a read, or with a request Moodle refuses as
 invalid once it has checked the capability. A capability that cannot be probed here (no course yet,
-a course that is not hidden) is shown as "not probed", with when it matters.
+a course that is not hidden) is shown as "not probed", with when it matters. One attempt per call,
+and the verdict within moodle.deadline (120 s) in all, even from a site that trickles its answers.
 
 Exit codes: 0 everything lms_sync needs is there; 1 a function, capability, course or completion
 setting is missing (the table says which, and what to do); 2 settings incomplete; 3 site
-unreachable, not Moodle, web services off or token refused; 70 a bug in lms_sync (report it with
-the output of `lms-sync --debug check`).
+unreachable, too slow, not Moodle, web services off or token refused; 70 a bug in lms_sync (run
+again with --debug for the traceback, and report it with the output of `lms-sync -v check`).
 """
 
 VERDICTS = {

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from ..context import Context
-from ..errors import EXIT_OK
-from ..files import write_atomic
+from ..errors import EXIT_INTERNAL, EXIT_OK, LmsSyncError
+from ..files import write_atomic, write_stdout
 from ..lock import run_lock
 from ..publish import publish_feed
 from .base import SubParsers, add_command
@@ -34,15 +33,29 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
 
 
 def cmd_feed(ctx: Context, args: argparse.Namespace) -> int:
-    """Reconcile the feed entries with the programme and write the calendar."""
+    """Reconcile the feed entries with the programme, write the calendar, and record the run."""
     out = args.out or str(ctx.settings.feed.out_path)
+    if out != "-":
+        ctx.check_output(Path(out))
     programme = ctx.programme  # validated before anything is locked or written
     with run_lock(ctx.settings.state_path):
-        result = publish_feed(programme, ctx.store, ctx.settings.feed, lang=args.lang)
-        if out == "-":
-            sys.stdout.buffer.write(result.data)
-            return EXIT_OK
-        written = write_atomic(Path(out), result.data)
-    state = "written" if written else "unchanged"
-    print(f"{out}: {state} ({result.events} event(s), {len(result.changed)} changed since last publication)")
+        store = ctx.store
+        run_id = store.start_run("feed")
+        try:
+            result = publish_feed(programme, store, ctx.settings.feed, lang=args.lang)
+            if out == "-":
+                write_stdout(result.data)
+                state = "stdout"
+            else:
+                state = "written" if write_atomic(Path(out), result.data) else "unchanged"
+        except LmsSyncError as err:
+            store.finish_run(run_id, "failed", err.exit_code, {"error": type(err).__name__})
+            raise
+        except BaseException:
+            store.finish_run(run_id, "failed", EXIT_INTERNAL, {"error": "internal"})
+            raise
+        store.finish_run(run_id, "ok", EXIT_OK, {"events": result.events, "changed": len(result.changed),
+                                                 "file": state, "lang": args.lang})
+    if out != "-":
+        print(f"{out}: {state} ({result.events} event(s), {len(result.changed)} changed since last publication)")
     return EXIT_OK

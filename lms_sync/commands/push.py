@@ -29,8 +29,7 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
         "enrolment suspended. A plan deleting every event, every participant or more than "
         "push.max_deletes objects is refused unless --force-delete is given. New accounts get no "
         "password from lms_sync (Moodle generates and mails one); existing passwords are never touched. "
-        "Exit codes: 0 done, 1 some actions failed or the plan was refused, 2 bad configuration, "
-        "3 Moodle unreachable or token refused, 4 another run holds the lock. With --dry-run: 0 when "
+        "Exit codes as listed below; with --dry-run: 0 when "
         "the plan may run, 1 when push would refuse it (so a script can check a plan first). Before its "
         "first write, push probes (without writing) that the sync account has each capability its plan "
         "needs, as `lms-sync check` does, and stops with what to add if one is missing (exit 1).",

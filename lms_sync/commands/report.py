@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ..context import Context
 from ..errors import EXIT_OK, StateError
-from ..files import write_atomic
+from ..files import write_atomic, write_stdout
 from ..reports import FORMATS, NoSnapshot, build_report, render
 from ..snapshots import list_snapshots
 from .base import SubParsers, add_command
@@ -83,17 +82,18 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
 def cmd_completion(ctx: Context, args: argparse.Namespace) -> int:
     """Render one snapshot and write it."""
     settings = ctx.settings.report
+    out = None if args.out == "-" else Path(args.out) if args.out else settings.out_dir / f"completion.{args.format}"
+    if out is not None:
+        ctx.check_output(out)
     lang = args.lang or settings.lang
     try:
         report = build_report(ctx.store, run=args.run, since=args.since)
     except NoSnapshot as exc:
         raise StateError(str(exc), hint="run `lms-sync pull` first; `lms-sync report runs` lists the snapshots") from None
     data = render(report, args.format, lang=lang, delimiter=args.delimiter or settings.csv_delimiter)
-    if args.out == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
+    if out is None:
+        write_stdout(data)
         return EXIT_OK
-    out = Path(args.out) if args.out else settings.out_dir / f"completion.{args.format}"
     written = write_atomic(out, data, mode=0o600)  # personal data: owner only
     state = "written" if written else "unchanged"
     flag = "" if report.complete else f"; INCOMPLETE snapshot ({report.totals.failed} participant(s) not read)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..context import Context
 from ..daily import run_daily
@@ -22,9 +23,8 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
         "closing one-line summary go to the log on stderr, every line with the run id. A stage that "
         "fails does not stop the others: the feed is written even when Moodle is down. Only one "
         "run at a time per state store: a second one exits at once with code 4. Meant for cron or "
-        "a systemd timer (see deploy/ and the README). The exit code is the worst stage's: 0 all "
-        "done, 1 some actions failed, 2 bad configuration, 3 Moodle unreachable or token refused, "
-        "4 another run holds the lock.",
+        "a systemd timer (see deploy/ and the README). The exit code is the worst stage's (listed "
+        "below); cron and the systemd unit treat 4 (the previous run still going) as no failure.",
         examples="  lms-sync sync\n  lms-sync sync --log-format json      # for a log collector\n"
         "  lms-sync --roster config/roster.csv sync",
         handler=cmd_sync,
@@ -34,5 +34,6 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
 def cmd_sync(ctx: Context, args: argparse.Namespace) -> int:
     """Run the stages; everything is reported through the log, ending with the one-line summary."""
     settings = ctx.settings
+    ctx.check_output(Path(settings.feed.out_path))
     programme, roster = ctx.programme, ctx.roster  # bad input stops here, before anything is locked or written
     return run_daily(settings, programme, roster, lambda: ctx.store, ctx.moodle_client).exit_code

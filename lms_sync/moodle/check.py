@@ -1,7 +1,8 @@
 """Can lms_sync work with this Moodle site? Findings about the site, its token, functions and capabilities.
 
 Data only: ``lms-sync check`` (``commands/check.py``) renders the findings and picks the exit code.
-One attempt per call (no retry backoff): a diagnosis should answer in seconds. Nothing is written:
+One attempt per call (no retry backoff), and all the calls together within ``moodle.deadline``: a
+diagnosis should answer in seconds, and never later than that whatever the site does. Nothing is written:
 the capability probes are reads, or writes that Moodle refuses as invalid after it has checked the
 capability (see ``probes.py``).
 """
@@ -119,7 +120,7 @@ def run_check(
     """Check the site, token, service functions, capabilities, course and completion; never writes."""
     result = CheckResult(moodle.url)
     try:
-        client = (client_factory or MoodleClient)(moodle.model_copy(update={"retry_attempts": 1}))
+        client = (client_factory or _bounded_client)(moodle.model_copy(update={"retry_attempts": 1}))
     except ConfigError as exc:
         result.add("settings", Status.FAIL, str(exc).splitlines()[-1].strip(), exc.hint)
         result.config_error = True
@@ -133,6 +134,10 @@ def run_check(
                        "check the site and its logs")
             result.unavailable = True
     return result
+
+
+def _bounded_client(moodle: MoodleSettings) -> MoodleClient:
+    return MoodleClient(moodle, total_seconds=moodle.deadline)
 
 
 def _site_info(client: MoodleClient, result: CheckResult) -> SiteInfo | None:

@@ -70,10 +70,14 @@ class MoodleClient:
         transport: MoodleTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        total_seconds: float | None = None,
     ) -> None:
-        """Build the client (and its transport) from the settings; ``sleep``/``clock`` are for tests."""
+        """Build the client (and its transport) from the settings; ``sleep``/``clock`` are for tests.
+
+        ``total_seconds`` bounds all the client's calls together (see ``MoodleTransport``).
+        """
         self.settings = settings
-        self.transport = transport or MoodleTransport(settings, sleep=sleep)
+        self.transport = transport or MoodleTransport(settings, sleep=sleep, total_seconds=total_seconds)
         self._limiter = RateLimiter(settings.requests_per_second, clock=clock, sleep=sleep)
 
     def __repr__(self) -> str:

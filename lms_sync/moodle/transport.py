@@ -2,15 +2,25 @@
 
 It flattens parameters the way PHP reads them, POSTs them with the token in the form body, types every
 failure at the boundary (see ``lms_sync.errors``) and retries transient faults when that is safe.
-Neither the token nor Moodle's ``debuginfo`` ever reaches a log record, a message or a ``repr``.
+Neither the token nor Moodle's ``debuginfo`` ever reaches a log record, a message or a ``repr``: every
+answer is redacted before it is decoded, because a misconfigured proxy or plugin may echo the
+request (token included) in an error message.
+
+Each call has a deadline (``moodle.deadline``) from connecting to the answer's last byte, enforced by
+a timer that shuts the socket down, because the read timeout alone bounds one socket read only: a
+site trickling one byte a second would otherwise hold a run (and its lock) for as long as it likes.
+Answers are read in chunks and refused past ``moodle.max_response_mb``.
 """
 
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import json
 import logging
 import re
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
@@ -20,6 +30,8 @@ from typing import Any
 import requests
 import tenacity
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from .. import __version__
@@ -37,6 +49,7 @@ from ..errors import (
     TransientError,
     WebServicesDisabled,
 )
+from ..redact import Redactor
 from ..settings import MoodleSettings
 
 log = logging.getLogger("lms_sync.moodle")
@@ -95,6 +108,137 @@ _ERRORCODE_HINTS: dict[str, str] = {
 
 class RequestNotSent(TransientError):
     """The request never reached Moodle (connection refused, DNS, connect timeout): safe to retry any call."""
+
+
+class AnswerTooLarge(TransientError):
+    """The answer went past ``moodle.max_response_mb``: a fault of the path or the site, not retried."""
+
+
+# ------------------------------------------------------------------------------------------- deadlines
+
+_current = threading.local()  # the _Watch of the call this thread is making
+
+
+class _Watch:
+    """Ends one call at its deadline: a timer shuts its socket down, so a blocked read returns at once."""
+
+    def __init__(self, seconds: float) -> None:
+        self.fired = False
+        # Sockets, not connections: http.client drops ``conn.sock`` once a close-delimited answer starts,
+        # while the answer keeps reading from the same socket.
+        self._socks: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watch:
+        _current.watch = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+        _current.watch = None
+
+    def attach(self, sock: socket.socket | None) -> None:
+        """Watch this socket (called by the connection when the call connects or reuses it)."""
+        if sock is None:
+            return
+        with self._lock:
+            self._socks.append(sock)
+            fired = self.fired
+        if fired:
+            _shutdown(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            socks = list(self._socks)
+        for sock in socks:
+            _shutdown(sock)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        # The plain socket's shutdown, also under TLS: it wakes a read blocked in another thread.
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
+
+
+class _Watched:
+    """Mixed into urllib3's connections: each connect and reuse registers the socket with the call's watch."""
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        watch = getattr(_current, "watch", None)
+        if watch is not None:
+            watch.attach(getattr(self, "sock", None))  # a kept-alive connection (None: connect() comes next)
+        return super().request(*args, **kwargs)  # type: ignore[misc]
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        watch = getattr(_current, "watch", None)
+        if watch is not None:
+            watch.attach(getattr(self, "sock", None))
+
+
+class _WatchedHTTPConnection(_Watched, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """requests' adapter with connections that a call's deadline can cut, proxies included."""
+
+    _pools = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(self._pools)
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        manager.pool_classes_by_scheme = dict(self._pools)
+        return manager
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _tls_reason(exc: BaseException) -> tuple[str, str]:
+    """What went wrong in a TLS handshake, and what to do, from the ssl library's words."""
+    text = str(exc)
+    ca_hint = "set moodle.ca_bundle to your CA's certificate file (PEM), or verify_tls = false for a lab only"
+    if "certificate has expired" in text:
+        return "the site's certificate has expired", "renew the certificate on the Moodle server"
+    if "Hostname mismatch" in text or "doesn't match" in text:
+        return ("the site's certificate is for another host name",
+                "use the host name the certificate names in LMS_SYNC_MOODLE__URL")
+    if "self-signed" in text or "unable to get local issuer" in text or "CERTIFICATE_VERIFY_FAILED" in text:
+        return "the site's certificate is not signed by a trusted authority", ca_hint
+    if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text:
+        return ("the site did not answer TLS (is it http:// only, or the wrong port?)",
+                "check LMS_SYNC_MOODLE__URL: https:// for a TLS site, and the right port")
+    return "the TLS handshake failed", ca_hint
 
 
 # ---------------------------------------------------------------------------------------------- params
@@ -200,7 +344,8 @@ def decode_response(
     headers = headers or {}
     if status == 429 or status >= 500:
         raise TransientError(
-            f"HTTP {status} from Moodle", wsfunction=wsfunction, retry_after=_retry_after(headers.get("Retry-After"))
+            f"HTTP {status} from Moodle", wsfunction=wsfunction, retry_after=_retry_after(headers.get("Retry-After")),
+            hint="the site is overloaded or down (lms_sync retried with backoff); run again later",
         )
     if status == 403 and not body.strip():
         raise WebServicesDisabled(
@@ -269,8 +414,13 @@ class MoodleTransport:
         *,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        total_seconds: float | None = None,
     ) -> None:
-        """Build the session from the settings; ``sleep`` is injectable so tests never wait."""
+        """Build the session from the settings; ``sleep`` is injectable so tests never wait.
+
+        ``total_seconds`` bounds all the calls of this transport together (``check`` gives its verdict
+        within ``moodle.deadline`` whatever the site does).
+        """
         if not settings.url:
             raise ConfigError("Moodle URL is not set", hint="set LMS_SYNC_MOODLE__URL (or [moodle] url)")
         if settings.token is None or not settings.token.get_secret_value():
@@ -278,11 +428,18 @@ class MoodleTransport:
         self.settings = settings
         self.url = settings.url.rstrip("/") + ENDPOINT
         self._token = settings.token
+        self._redact = Redactor([settings.token.get_secret_value()])
         self._sleep = sleep
+        self._ends_at = None if total_seconds is None else time.monotonic() + total_seconds
+        self._max_bytes = int(settings.max_response_mb * 1024 * 1024)
         self._session = session or requests.Session()
         self._session.headers["User-Agent"] = USER_AGENT
         self._session.headers["Accept"] = "application/json"
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(settings.concurrency, 1), max_retries=0)
+        parts = requests.utils.urlparse(settings.url)
+        if parts.scheme == "http" and not _is_loopback(parts.hostname):
+            log.warning("moodle.url is http:// (%s): the token travels in clear over the network; use https://",
+                        parts.hostname)
+        adapter = _DeadlineAdapter(pool_connections=1, pool_maxsize=max(settings.concurrency, 1), max_retries=0)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
         self._verify: bool | str
@@ -308,9 +465,8 @@ class MoodleTransport:
         self.close()
 
     def redact(self, text: str) -> str:
-        """Replace the token wherever it appears in ``text``."""
-        secret = self._token.get_secret_value()
-        return text.replace(secret, "***") if secret else text
+        """Replace the token (also URL- or JSON-encoded) wherever it appears in ``text``."""
+        return self._redact(text)
 
     def call(
         self, wsfunction: str, params: Mapping[str, Any] | None = None, *, write: bool = False, retry_safe: bool = False
@@ -327,7 +483,7 @@ class MoodleTransport:
             )
 
         def should_retry(exc: BaseException) -> bool:
-            if not isinstance(exc, TransientError):
+            if not isinstance(exc, TransientError) or isinstance(exc, AnswerTooLarge):
                 return False
             return not write or retry_safe or isinstance(exc, RequestNotSent) or exc.errorcode == "sitemaintenance"
 
@@ -360,28 +516,76 @@ class MoodleTransport:
             ("moodlewsrestformat", "json"),
             *fields,
         ]
+        seconds = self.settings.deadline
+        if self._ends_at is not None:
+            seconds = min(seconds, self._ends_at - time.monotonic())
+            if seconds <= 0:
+                raise TransientError(
+                    f"no time left: the calls to {self.settings.url} took longer than {self.settings.deadline:g} s "
+                    "in all", wsfunction=wsfunction, hint="the site is very slow; run again later")
         started = time.monotonic()
         log.debug("POST %s (%d fields)", wsfunction, len(data))
-        try:
-            response = self._session.post(
-                self.url,
-                data=data,
-                timeout=(self.settings.connect_timeout, self.settings.read_timeout),
-                verify=self._verify,
-                allow_redirects=False,  # a redirected POST becomes a GET and loses the token
-            )
-        except requests.exceptions.SSLError as exc:
-            raise MoodleUnavailable(
-                f"TLS error talking to {self.settings.url}: {type(exc).__name__}",
-                wsfunction=wsfunction,
-                hint="set moodle.ca_bundle to your CA's certificate file (or verify_tls = false for a lab only)",
-            ) from None
-        except requests.RequestException as exc:
-            raise self._transient(wsfunction, exc) from None
-        body = response.content.decode("utf-8", errors="replace")
-        log.debug("%s: HTTP %d, %d bytes in %.2f s", wsfunction, response.status_code, len(body), time.monotonic() - started)
-        return decode_response(
-            wsfunction, response.status_code, response.headers.get("Content-Type", ""), body, response.headers
+        with _Watch(seconds) as watch:
+            try:
+                status, content_type, headers, body = self._post(data, wsfunction, seconds)
+            except requests.exceptions.SSLError as exc:
+                reason, hint = _tls_reason(exc)
+                raise MoodleUnavailable(f"TLS error talking to {self.settings.url}: {reason}",
+                                        wsfunction=wsfunction, hint=hint) from None
+            except requests.RequestException as exc:
+                if watch.fired:
+                    raise self._too_slow(wsfunction, seconds) from None
+                raise self._transient(wsfunction, exc) from None
+            except OSError as exc:  # requests' own checks: a CA bundle that vanished since start-up
+                raise MoodleUnavailable(
+                    f"cannot set up the connection to {self.settings.url}: {exc}", wsfunction=wsfunction,
+                    hint="check moodle.ca_bundle (the file must exist and be readable)") from None
+            if watch.fired:
+                raise self._too_slow(wsfunction, seconds)
+        log.debug("%s: HTTP %d, %d bytes in %.2f s", wsfunction, status, len(body), time.monotonic() - started)
+        # Redacted before anything reads it: whatever Moodle or a proxy echoes never leaves this module.
+        return decode_response(wsfunction, status, content_type, self.redact(body), headers)
+
+    def _post(
+        self, data: list[tuple[str, str]], wsfunction: str, seconds: float
+    ) -> tuple[int, str, Mapping[str, str], str]:
+        """POST and read the whole answer in chunks, refusing it past the size cap."""
+        response = self._session.post(
+            self.url,
+            data=data,
+            timeout=(min(self.settings.connect_timeout, seconds), min(self.settings.read_timeout, seconds)),
+            verify=self._verify,
+            allow_redirects=False,  # a redirected POST becomes a GET and loses the token
+            stream=True,
+        )
+        with response:
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > self._max_bytes:
+                raise self._too_large(wsfunction)
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_content(chunk_size=64 * 1024):
+                size += len(chunk)
+                if size > self._max_bytes:  # counted after decompression: a small gzip bomb is caught too
+                    raise self._too_large(wsfunction)
+                chunks.append(chunk)
+            body = b"".join(chunks).decode("utf-8", errors="replace")
+            return response.status_code, response.headers.get("Content-Type", ""), response.headers, body
+
+    def _too_slow(self, wsfunction: str, seconds: float) -> TransientError:
+        return TransientError(
+            f"no complete answer from {self.settings.url} within {seconds:g} s (the deadline of one call)",
+            wsfunction=wsfunction,
+            hint="the site or the network is very slow; a write may have been applied, and the next run "
+            "looks it up before retrying. Raise moodle.deadline only if the site is known to be this slow",
+        )
+
+    def _too_large(self, wsfunction: str) -> AnswerTooLarge:
+        return AnswerTooLarge(
+            f"the answer from {self.settings.url} is larger than {self.settings.max_response_mb:g} MB",
+            wsfunction=wsfunction,
+            hint="something between lms_sync and Moodle sends an endless answer; if the site really answers "
+            "this much, lower pull.report_page_size or raise moodle.max_response_mb",
         )
 
     def _transient(self, wsfunction: str, exc: requests.RequestException) -> TransientError:
@@ -396,6 +600,13 @@ class MoodleTransport:
         if isinstance(exc, requests.Timeout):
             msg = f"no answer from {where} within {self.settings.read_timeout:g} s ({kind})"
             hint = "the request may have been applied; the next run looks the object up before retrying"
+        elif isinstance(exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError):
+            msg = f"the answer from {where} was cut short ({kind})"
+            hint = "the site or a proxy dropped the connection mid-answer; a write may have been applied, and " \
+                   "the next run looks it up before retrying"
+        elif any(word in str(exc).lower() for word in ("reset", "aborted", "closed connection")):
+            msg = f"the connection to {where} was closed or reset before the answer came ({kind})"
+            hint = "the site, a proxy or a firewall cut the connection; run again, and check the path if it persists"
         else:
             msg, hint = f"connection to {where} failed ({kind})", "check LMS_SYNC_MOODLE__URL and the network path to the site"
         return TransientError(self.redact(msg), wsfunction=wsfunction, hint=hint)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,6 +23,8 @@ from .models import (
 
 TOP_LEVEL_KEYS = ("program", "course", "attendance", "sessions")
 DATETIME_HINT = "write a local date-time like 2020-12-09T09:00:00 (no quotes, no offset)"
+# A training session outside these years is a typo; beyond 9999 dates cannot even be written.
+FIRST_YEAR, LAST_YEAR = 2000, 2099
 
 
 def load_programme(path: Path) -> tuple[Programme, list[Problem]]:
@@ -57,13 +59,16 @@ def load_programme(path: Path) -> tuple[Programme, list[Problem]]:
     for index, raw in enumerate(raw_sessions):
         where = f"sessions[{index}]"
         if isinstance(raw, dict):
-            raw = {k: _to_local(v, tz) if k in ("start", "end") else v for k, v in raw.items()}
+            raw = {k: _no_offset(v, file, f"{where}.{k}", header.get("timezone"), problems)
+                   if k in ("start", "end") else v for k, v in raw.items()}
         session = _validate(Session, raw, file, where, problems)
         if session is not None:
             sessions.append((index, session))
 
     _check_session_ids(file, raw_sessions, problems)
     _check_times(file, sessions, problems)
+    if tz is not None:
+        _check_local_times(file, sessions, tz, problems)
     if attendance is not None and attendance.source is AttendanceSource.MOD_ATTENDANCE:
         for index, session in sessions:
             if session.activity is not None:
@@ -95,18 +100,73 @@ def _zone(name: object) -> ZoneInfo | None:
         return None  # the header validation reports it
 
 
-def _to_local(value: object, tz: ZoneInfo | None) -> object:
-    """Times written with an offset (TOML or quoted ISO text) become the programme's local time."""
+def _no_offset(value: object, file: str, where: str, zone: object, problems: list[Problem]) -> object:
+    """Session times are local wall-clock times: one written with an offset is refused, not converted."""
+    parsed = value
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
             return value  # the model reports it with the expected format
-        value = parsed if parsed.tzinfo is not None else value
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        # Without a valid timezone the programme is rejected anyway; UTC keeps the checks comparable.
-        return value.astimezone(tz or UTC).replace(tzinfo=None)
+    if isinstance(parsed, datetime) and parsed.tzinfo is not None:
+        local = parsed.replace(tzinfo=None)
+        offset = parsed.strftime("%z")
+        offset = "Z" if offset in ("+0000", "") and str(parsed.tzinfo) == "UTC" else f"{offset[:3]}:{offset[3:]}"
+        problems.append(Problem(
+            file, where,
+            f"{parsed.isoformat() if isinstance(value, datetime) else value} has an offset ({offset}); session times are local times in the programme's timezone "
+            f"({zone if isinstance(zone, str) else '[program] timezone'}): write {local:%Y-%m-%dT%H:%M:%S} without "
+            "it, after checking it is the local time meant",
+        ))
+        return local  # so the rest of the session is still checked
     return value
+
+
+def _transition(moment: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The local times where the clocks jump around ``moment``: (from, to), found to the minute."""
+    before, after = moment.replace(tzinfo=tz, fold=0).utcoffset(), moment.replace(tzinfo=tz, fold=1).utcoffset()
+    assert before is not None and after is not None
+    gap = abs(after - before)
+    # The jump happens on a whole quarter hour in every zone in use; step back to the first odd minute.
+    start = moment.replace(minute=moment.minute - moment.minute % 15, second=0, microsecond=0)
+    while _odd(start - timedelta(minutes=15), tz):
+        start -= timedelta(minutes=15)
+    return start, start + gap
+
+
+def _odd(moment: datetime, tz: ZoneInfo) -> bool:
+    return moment.replace(tzinfo=tz, fold=0).utcoffset() != moment.replace(tzinfo=tz, fold=1).utcoffset()
+
+
+def _check_local_times(file: str, sessions: list[tuple[int, Session]], tz: ZoneInfo, problems: list[Problem]) -> None:
+    """Each start and end must name one instant: not a time the clocks skip, nor one they pass twice."""
+    for index, session in sessions:
+        for key in ("start", "end"):
+            moment: datetime = getattr(session, key)
+            where = f"sessions[{index}].{key}"
+            if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+                problems.append(Problem(file, where, f"{moment:%Y-%m-%dT%H:%M} is outside the years lms_sync accepts "
+                                        f"({FIRST_YEAR} to {LAST_YEAR}); check the year"))
+                continue
+            if not _odd(moment, tz):
+                continue
+            first, last = _transition(moment, tz)
+            # PEP 495: fold=0 reads a skipped or repeated time with the offset in force before the change,
+            # fold=1 with the one after; when the later offset is smaller, the clocks went back.
+            repeated = moment.replace(tzinfo=tz, fold=1).utcoffset() < moment.replace(tzinfo=tz, fold=0).utcoffset()  # type: ignore[operator]
+            day = f"{moment:%Y-%m-%d}"
+            if not repeated:
+                problems.append(Problem(
+                    file, where,
+                    f"session {session.id!r}: {moment:%Y-%m-%dT%H:%M} does not exist in {tz.key}: on {day} the clocks "
+                    f"go forward from {first:%H:%M} to {last:%H:%M}; choose a time outside that hour",
+                ))
+            else:
+                problems.append(Problem(
+                    file, where,
+                    f"session {session.id!r}: {moment:%Y-%m-%dT%H:%M} happens twice in {tz.key}: on {day} the clocks "
+                    f"go back from {last:%H:%M} to {first:%H:%M}; choose a time outside that hour",
+                ))
 
 
 def _validate(model: type[BaseModel], raw: object, file: str, where: str, problems: list[Problem]) -> Any:

@@ -1,4 +1,4 @@
-"""Load the roster CSV the way Excel writes it (UTF-8 with or without BOM, ``,`` or ``;``)."""
+"""Load the roster CSV the way Excel writes it (UTF-8 with or without BOM, or Windows-1252; ``,`` or ``;``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, Problem
-from ..files import read_text
+from ..files import LEGACY_ENCODING, MAX_CSV_BYTES, decode_text, read_bytes
 from .models import Participant
 
 REQUIRED_COLUMNS = ("username", "email", "firstname", "lastname")
@@ -44,11 +44,8 @@ EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-
 def load_roster(path: Path) -> tuple[list[Participant], list[Problem]]:
     """Read and validate a roster; return participants with warnings, or raise ConfigError."""
     file = str(path)
-    text = read_text(
-        path,
-        missing_hint="create it or pass another --roster PATH",
-        encoding_hint="in Excel, save as « CSV UTF-8 (délimité par des virgules) »",
-    )
+    raw = read_bytes(path, missing_hint="create it or pass another --roster PATH", max_bytes=MAX_CSV_BYTES)
+    text, encoding = decode_roster(raw, file)
     lines = text.splitlines()
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is None:
@@ -62,6 +59,10 @@ def load_roster(path: Path) -> tuple[list[Participant], list[Problem]]:
     header_line = reader.line_num
 
     problems: list[Problem] = []
+    if encoding != "utf-8":
+        problems.append(Problem(file, "", "read as Windows-1252, what Excel writes for a plain « CSV (séparateur: "
+                                "point-virgule) »; to be sure every accent is right, save it as « CSV UTF-8 »",
+                                "warning"))
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         problems.append(
@@ -119,6 +120,20 @@ def load_roster(path: Path) -> tuple[list[Participant], list[Problem]]:
     if any(p.severity == "error" for p in problems):
         raise ConfigError(problems, hint=f"fix {file} and run `lms-sync validate` again")
     return participants, problems
+
+
+ENCODING_HINT = (
+    "save it as UTF-8: in Excel, File > Save As > « CSV UTF-8 (délimité par des virgules) »; in LibreOffice, "
+    "Save As > Text CSV, tick « Edit filter settings », character set « Unicode (UTF-8) »"
+)
+# Two-byte UTF-8 sequences (é is C3 A9): a file full of them is UTF-8 with a bad byte, not Windows-1252.
+_UTF8_PAIR = re.compile(rb"[\xc2-\xdf][\x80-\xbf]")
+
+
+def decode_roster(raw: bytes, file: str) -> tuple[str, str]:
+    """The roster's text and encoding: UTF-8 (BOM or not), or Windows-1252 as French Excel saves plain CSV."""
+    legacy = None if _UTF8_PAIR.search(raw) else LEGACY_ENCODING
+    return decode_text(raw, file, encoding_hint=ENCODING_HINT, legacy=legacy)
 
 
 def _rows(reader: Any, file: str) -> Iterator[tuple[int, list[str]]]:

@@ -117,4 +117,6 @@ def since_label(report: CompletionReport, lang: str) -> str:
     """How many completed since the asked date, or since the previous snapshot."""
     if report.since is not None:
         return t("rep_since_date", lang).format(date=report.since.isoformat(), n=report.since_count)
+    if report.previous_run is None:  # nothing to compare with: say how many so far, not "since"
+        return t("rep_first_snapshot", lang).format(n=report.since_count)
     return t("rep_since_previous", lang).format(n=report.since_count)

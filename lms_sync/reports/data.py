@@ -20,13 +20,15 @@ from ..snapshots import (
     completed_since,
     load_rows,
     load_snapshot,
+    previous_snapshot,
 )
 from ..store import Store
 
 # 1.1: counts gained "no_access"; "enrolled" (and so "completion_rate") no longer counts them.
 # 1.2: participants gained "statuses" (the Attendance activity's per session) and "attendance_rate";
 #      counts gained "marked" per session and "attendance_rate".
-SCHEMA_VERSION = "1.2"
+# 1.3: "since" gained "previous_run" (none on a first snapshot).
+SCHEMA_VERSION = "1.3"
 
 
 class NoSnapshot(LookupError):
@@ -98,6 +100,7 @@ class CompletionReport:
     totals: InstitutionLine
     since: date | None
     since_count: int  # participants who completed since ``since`` (or since the previous snapshot)
+    previous_run: int | None = None  # the snapshot ``since_count`` compares with; None on the first one
 
     @property
     def complete(self) -> bool:
@@ -135,6 +138,7 @@ def build_report(store: Store, *, run: int | str = "latest", since: date | None 
         by_inst.items(), key=lambda kv: _sort_key(kv[0])))
     totals = _count("", lines, len(sessions))
 
+    previous = previous_snapshot(store, snapshot.run_id, programme_id=snapshot.programme_id)
     if since is not None:
         cutoff = datetime.combine(since, time(0), tz)
         recent = completed_since(store, snapshot.run_id, since=cutoff)
@@ -150,6 +154,7 @@ def build_report(store: Store, *, run: int | str = "latest", since: date | None 
         totals=totals,
         since=since,
         since_count=len(recent),
+        previous_run=previous.run_id if previous is not None else None,
     )
 
 

@@ -63,7 +63,8 @@ def report_dict(report: CompletionReport) -> dict[str, Any]:
              "tracked": s.tracked}
             for s in report.sessions
         ],
-        "since": {"date": report.since.isoformat() if report.since else None, "completed": report.since_count},
+        "since": {"date": report.since.isoformat() if report.since else None, "completed": report.since_count,
+                  "previous_run": report.previous_run},
         "participants": [
             {
                 "user_id": p.user_id,

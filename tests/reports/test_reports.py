@@ -110,7 +110,7 @@ def test_json_follows_its_schema(store: Store) -> None:
     data = json.loads(render_report(store, "json"))
     jsonschema.Draft202012Validator.check_schema(schema())
     jsonschema.Draft202012Validator(schema()).validate(data)
-    assert data["schema_version"] == "1.2"
+    assert data["schema_version"] == "1.3"
     assert data["snapshot"]["complete"] is True and data["snapshot"]["taken_at"] == "2021-01-21T09:30:00Z"
     helene = next(p for p in data["participants"] if p["user_id"] == 5)
     assert helene["attended"] == {"seance-1": True, "seance-2": None}
@@ -128,7 +128,20 @@ def test_html_is_self_contained_printable_and_french(store: Store) -> None:
     assert "<script" not in page and "src=" not in page and "http://" not in page.replace(
         "http://www.w3.org/2000/svg", "")
     assert "Ministère de l&#x27;Industrie" in page and "Taux d&#x27;achèvement par institution" in page
-    assert "Ont achevé depuis l&#x27;instantané précédent : 1" in page
+    # The only snapshot: nothing to compare with, so no "since the previous snapshot".
+    assert "Premier instantané : 1 ont achevé à ce jour" in page and "précédent" not in page
+
+
+def test_the_next_snapshot_counts_since_the_previous(store: Store) -> None:
+    first = store.runs()[0].id
+    second = _snapshot(store, taken=datetime(2021, 1, 22, 9, 30, tzinfo=UTC))
+    assert "Ont achevé depuis l&#x27;instantané précédent : 0" in render_report(store, "html").decode()
+    assert "Completed since the previous snapshot: 0" in render_report(store, "html", lang="en").decode()
+    data = json.loads(render_report(store, "json"))
+    assert data["since"] == {"date": None, "completed": 0, "previous_run": first}
+    first_only = json.loads(render_report(store, "json", run=first))
+    assert first_only["since"] == {"date": None, "completed": 1, "previous_run": None}
+    assert second > first
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,53 @@ def test_help_names_the_dry_run_exit_code(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["push", "--help"])
     assert "exit 1 if push would refuse the plan" in " ".join(capsys.readouterr().out.split())
+
+
+class _FillingDisk:
+    """A store connection whose disk fills up after ``writes`` statements that change it (SQLite's own error)."""
+
+    def __init__(self, db, writes: int) -> None:
+        self._db, self.left = db, writes
+
+    def _count(self, sql: str) -> None:
+        if sql.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+            self.left -= 1
+            if self.left < 0:
+                full = sqlite3.OperationalError("database or disk is full")
+                full.sqlite_errorcode, full.sqlite_errorname = 13, "SQLITE_FULL"
+                raise full
+
+    def execute(self, sql, *args):
+        self._count(sql)
+        return self._db.execute(sql, *args)
+
+    def executemany(self, sql, *args):
+        self._count(sql)
+        return self._db.executemany(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self._db, name)
+
+
+@pytest.mark.parametrize("writes", [1, 4, 9])
+def test_a_full_disk_during_push_is_a_clear_error_and_loses_nothing(cli, fake, capsys, monkeypatch,
+                                                                     writes) -> None:
+    """The store's disk fills up mid-push: exit 2 saying so (not "internal error"); the next push finishes."""
+    opened = Store.__init__
+
+    def filling(self, path, **kw):
+        opened(self, path, **kw)
+        self.db = _FillingDisk(self.db, writes)
+
+    monkeypatch.setattr(Store, "__init__", filling)
+    assert cli() == 2
+    err = capsys.readouterr().err
+    assert "the disk is full" in err and "free space on the disk holding" in err
+    assert "internal error" not in err and "damaged" not in err and "Traceback" not in err
+
+    monkeypatch.setattr(Store, "__init__", opened)  # space freed
+    assert cli() == 0
+    assert len(fake.events) == 4 and len(fake.courses) == 1 and len(fake.categories) == 1
+    assert sorted(u["username"] for u in fake.users.values()) == ["fmenard", "guest", "hlefevre", "wsuser"]
+    fake.reset_calls()
+    assert cli() == 0 and fake.write_calls == []  # nothing duplicated, nothing left to do
