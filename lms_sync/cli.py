@@ -27,6 +27,7 @@ EPILOG = """\
 examples:
   lms-sync validate                      check config/program.toml and the settings
   lms-sync feed --out public/sessions.ics
+  lms-sync --program dgidt-ia-2021 push   one programme of config/programs/
   lms-sync --program other/program.toml feed
 
 exit codes:
@@ -43,8 +44,9 @@ def global_options() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("global options")
     # SUPPRESS keeps a value given before the sub-command from being reset by the sub-parser's default.
-    group.add_argument("--program", metavar="PATH", default=argparse.SUPPRESS,
-                       help="programme file (default: config/program.toml)")
+    group.add_argument("--program", metavar="ID|PATH", default=argparse.SUPPRESS,
+                       help="act on one programme: its id (one of config/programs/*.toml), or a programme "
+                       "file (default: every programme in config/programs/, else config/program.toml)")
     group.add_argument("--roster", metavar="PATH", default=argparse.SUPPRESS,
                        help="participants CSV (default: none)")
     group.add_argument("--state", metavar="PATH", default=argparse.SUPPRESS,

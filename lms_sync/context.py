@@ -11,11 +11,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import TextIO
 
-from .errors import Problem
+from .errors import ConfigError, Problem
+from .files import refuse_inputs
 from .log import setup_logging
 from .moodle.client import MoodleClient
-from .program import Participant, Programme, load_programme, load_roster
-from .files import refuse_inputs
+from .program import Participant, Programme, load_roster
+from .program.catalog import Catalog, CatalogEntry, load_catalog, programme_files
 from .redact import Redactor
 from .settings import DEFAULT_SETTINGS_FILE, Settings, input_files, load_settings, secrets_of, unknown_variables
 from .store import Store
@@ -39,7 +40,7 @@ class Context:
         settings_file = getattr(args, "settings", None)
         settings = load_settings(
             Path(settings_file) if settings_file else None,
-            program_file=getattr(args, "program", None),
+            program_file=self._program_path,
             roster_file=getattr(args, "roster", None),
             state_path=getattr(args, "state", None),
         )
@@ -48,6 +49,18 @@ class Context:
         # A misspelt variable would be silently ignored: the run would use a default the admin did not mean.
         self.report(unknown_variables(os.environ))
         return settings
+
+    @property
+    def _program_path(self) -> str | None:
+        """``--program`` when it names a file (``--program other/program.toml``)."""
+        value = getattr(self.args, "program", None)
+        return value if value is not None and _looks_like_a_path(value) else None
+
+    @property
+    def program_id(self) -> str | None:
+        """``--program`` when it names a programme by id (``--program dgidt-ia-2021``)."""
+        value = getattr(self.args, "program", None)
+        return value if value is not None and not _looks_like_a_path(value) else None
 
     @property
     def settings_file(self) -> Path | None:
@@ -64,23 +77,75 @@ class Context:
 
     def check_output(self, out: Path) -> None:
         """Refuse (OutputError, exit 2) an output path that is one of the inputs or the state store."""
-        refuse_inputs(out, input_files(self.settings, self.settings_file))
+        files = input_files(self.settings, self.settings_file)
+        files.update({f"programme folder file {p.name}": p for p in self._folder_files()})
+        refuse_inputs(out, files)
+
+    def _folder_files(self) -> list[Path]:
+        folder = self.settings.programs_dir
+        return sorted(p for p in folder.iterdir() if p.is_file()) if self._folder_layout and folder.is_dir() else []
+
+    @property
+    def _folder_layout(self) -> bool:
+        """One file per programme under programs_dir, unless a single programme file was named."""
+        if "program_file" in self.settings.model_fields_set:
+            return False
+        return bool(programme_files(self.settings.programs_dir))
 
     @cached_property
+    def catalog(self) -> Catalog:
+        """Every programme, validated together; warnings are printed, errors raise ConfigError."""
+        settings = self.settings
+        if self._folder_layout:
+            files = programme_files(settings.programs_dir)
+            if settings.program_file.is_file():
+                self.report([Problem(str(settings.program_file), "", (
+                    f"ignored: the programmes are the files in {settings.programs_dir}; move this one there "
+                    "(as <id>.toml) or remove it"), "warning")])
+            catalog, warnings = load_catalog(files, folder=settings.programs_dir)
+        else:
+            catalog, warnings = load_catalog([settings.program_file])
+        self.report(warnings)
+        return catalog
+
+    @cached_property
+    def selected(self) -> Catalog:
+        """The programmes this command acts on: all, or the one ``--program ID`` names (with ``--roster``'s roster)."""
+        catalog = self.catalog.only(self.program_id)
+        if self.settings.roster_file is not None:
+            catalog = catalog.with_roster(Path(self.settings.roster_file))
+        return catalog
+
+    @property
+    def entry(self) -> CatalogEntry:
+        """The one programme a single-programme command acts on."""
+        if len(self.selected) != 1:
+            raise ConfigError(
+                f"{len(self.selected)} programmes ({', '.join(self.selected.ids)}): this command acts on one",
+                hint="name it with --program ID",
+            )
+        return self.selected.entries[0]
+
+    @property
     def programme(self) -> Programme:
-        """The validated programme; warnings are printed, errors raise ConfigError."""
-        programme, warnings = load_programme(self.settings.program_file)
-        self.report(warnings)
-        return programme
+        """The one programme (see ``entry``)."""
+        return self.entry.programme
 
-    @cached_property
+    @property
     def roster(self) -> list[Participant] | None:
-        """The validated roster, or None when no roster file is configured."""
-        if self.settings.roster_file is None:
+        """The one programme's roster (see ``entry``), or None when it has none."""
+        return self.roster_of(self.entry)
+
+    def roster_of(self, entry: CatalogEntry) -> list[Participant] | None:
+        """A programme's validated roster (warnings printed once), or None when it has none."""
+        if entry.roster_file is None:
             return None
-        participants, warnings = load_roster(self.settings.roster_file)
-        self.report(warnings)
-        return participants
+        cache = self.__dict__.setdefault("_rosters", {})
+        if entry.roster_file not in cache:
+            participants, warnings = load_roster(entry.roster_file)
+            self.report(warnings)
+            cache[entry.roster_file] = participants
+        return cache[entry.roster_file]  # type: ignore[no-any-return]
 
     @property
     def store(self) -> Store:
@@ -103,3 +168,8 @@ class Context:
         if self._store is not None:
             self._store.close()
             self._store = None
+
+
+def _looks_like_a_path(value: str) -> bool:
+    """Programme ids are slugs: a value with a slash, a .toml suffix or naming a file is a path."""
+    return "/" in value or value.endswith(".toml") or Path(value).is_file()

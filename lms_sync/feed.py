@@ -1,8 +1,10 @@
 """The participants' iCalendar feed (RFC 5545 and RFC 7986), built deterministically.
 
-``reconcile`` decides, from the programme and what was published before, each entry's SEQUENCE and
-change time; ``build_calendar`` turns entries into bytes. Neither reads the clock nor the disk, so
-unchanged data always gives byte-identical output, which calendar clients and ETags rely on.
+``reconcile`` decides, from a live programme and what was published of it before, each entry's
+SEQUENCE and change time; ``freeze`` does it for a programme that is over (archived, or its file
+removed): what was held stays as it was, what had not yet taken place is cancelled.
+``build_calendar`` turns entries into bytes. None of them reads the clock or the disk, so unchanged
+data always gives byte-identical output, which calendar clients and ETags rely on.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -60,19 +62,52 @@ def _schedule_hash(payload: dict[str, Any]) -> str:
 def reconcile(
     programme: Programme, previous: Iterable[FeedEntry], now: datetime, domain: str | None = None
 ) -> tuple[list[FeedEntry], list[FeedEntry]]:
-    """Entries for the programme given the published ones: ``(all entries, the changed ones)``."""
-    # Matched by UID, not session id: a new programme id or UID domain makes new events, and the
-    # old ones are cancelled, instead of silently moving subscribers' existing events.
+    """Entries for a live programme given its published ones: ``(all entries, the changed ones)``."""
+    # Matched by UID, not session id: a new UID domain makes new events, and the old ones are
+    # cancelled, instead of silently moving subscribers' existing events.
+    previous = list(previous)
     published = {entry.uid: entry for entry in previous}
     result: list[FeedEntry] = []
     for session in programme.sessions:
         uid = uid_for(programme, session.id, domain)
         payload = session_payload(programme, session)
-        result.append(_next_entry(published.pop(uid, None), payload, uid, session.id, now, removed=False))
+        result.append(_next_entry(published.pop(uid, None), payload, uid, session.id, now, removed=False,
+                                  programme_id=programme.id))
     for old in published.values():
         # A session no longer in the programme stays in the feed, cancelled, so calendars drop it.
         payload = {**old.payload, "status": CANCELLED}
-        result.append(_next_entry(old, payload, old.uid, old.session_id, now, removed=True))
+        result.append(_next_entry(old, payload, old.uid, old.session_id, now, removed=True,
+                                  programme_id=programme.id))
+    return _changes(previous, result)
+
+
+def freeze(
+    previous: Iterable[FeedEntry], now: datetime, *, file_removed: bool
+) -> tuple[list[FeedEntry], list[FeedEntry]]:
+    """Entries of a programme that is over: ``(all entries, the changed ones)``.
+
+    A session that has taken place (it started before ``now``) is history: it stays exactly as it
+    was published, confirmed if it was. One that had not is cancelled, so calendars drop it.
+    """
+    previous = list(previous)
+    result = []
+    for old in previous:
+        if held(old, now):
+            result.append(old)
+        else:
+            payload = {**old.payload, "status": CANCELLED}
+            result.append(_next_entry(old, payload, old.uid, old.session_id, now,
+                                      removed=old.removed or file_removed, programme_id=old.programme_id))
+    return _changes(previous, result)
+
+
+def held(entry: FeedEntry, now: datetime) -> bool:
+    """Whether the session of a published entry has started (so it took place, or was cancelled, for good)."""
+    start = datetime.fromisoformat(entry.payload["start"]).replace(tzinfo=ZoneInfo(entry.payload["timezone"]))
+    return start <= now
+
+
+def _changes(previous: list[FeedEntry], result: list[FeedEntry]) -> tuple[list[FeedEntry], list[FeedEntry]]:
     previous_by_uid = {entry.uid: entry for entry in previous}
     changed = [entry for entry in result if previous_by_uid.get(entry.uid) != entry]
     result.sort(key=lambda e: (e.payload["start"], e.uid))
@@ -80,12 +115,14 @@ def reconcile(
 
 
 def _next_entry(
-    old: FeedEntry | None, payload: dict[str, Any], uid: str, session_id: str, now: datetime, *, removed: bool
+    old: FeedEntry | None, payload: dict[str, Any], uid: str, session_id: str, now: datetime, *, removed: bool,
+    programme_id: str,
 ) -> FeedEntry:
     content, schedule = _digest(payload), _schedule_hash(payload)
     if old is None:
         # First publication of this session.
-        return FeedEntry(uid, session_id, 0, content, schedule, now, payload["status"], removed, payload)
+        return FeedEntry(uid, session_id, 0, content, schedule, now, payload["status"], removed, payload,
+                         programme_id)
     if old.content_hash == content and old.removed == removed:
         # Nothing subscribers would see has changed: keep the entry as published.
         return old
@@ -100,11 +137,37 @@ def _next_entry(
         status=payload["status"],
         removed=removed,
         payload=payload,
+        programme_id=programme_id,
     )
 
 
+@dataclass(frozen=True)
+class CalendarHeader:
+    """What a calendar says about itself: its name, description, timezone and web page."""
+
+    name: str
+    description: str
+    timezone: str
+    url: str
+
+    @classmethod
+    def of(cls, programme: Programme) -> CalendarHeader:
+        """A programme's own calendar."""
+        return cls(programme.title, programme.description, programme.timezone, programme.url)
+
+    def as_dict(self) -> dict[str, str]:
+        """As stored, so a programme whose file is gone can still be published."""
+        return {"title": self.name, "description": self.description, "timezone": self.timezone, "url": self.url}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], fallback: str) -> CalendarHeader:
+        """Inverse of ``as_dict`` (``fallback`` names it when nothing was stored)."""
+        return cls(str(data.get("title") or fallback), str(data.get("description") or ""),
+                   str(data.get("timezone") or "UTC"), str(data.get("url") or ""))
+
+
 def build_calendar(
-    programme: Programme,
+    header: CalendarHeader | Programme,
     entries: Iterable[FeedEntry],
     *,
     refresh_interval: timedelta = timedelta(hours=12),
@@ -112,19 +175,22 @@ def build_calendar(
     lang: str = "fr",
 ) -> bytes:
     """Serialise the feed: VCALENDAR with a VTIMEZONE per TZID used and one VEVENT per entry."""
+    if isinstance(header, Programme):
+        header = CalendarHeader.of(header)
     entries = list(entries)
     cal = Calendar()
     cal.add("PRODID", PRODIDS[lang])
     cal.add("VERSION", "2.0")
     cal.add("CALSCALE", "GREGORIAN")
     cal.add("METHOD", "PUBLISH")
-    cal.add("NAME", programme.title)
-    cal.add("X-WR-CALNAME", vText(programme.title))
-    if programme.description:
-        cal.add("DESCRIPTION", programme.description)
-        cal.add("X-WR-CALDESC", vText(programme.description))
-    cal.add("X-WR-TIMEZONE", programme.timezone)
-    cal.add("URL", programme.url, parameters={"VALUE": "URI"})
+    cal.add("NAME", header.name)
+    cal.add("X-WR-CALNAME", vText(header.name))
+    if header.description:
+        cal.add("DESCRIPTION", header.description)
+        cal.add("X-WR-CALDESC", vText(header.description))
+    cal.add("X-WR-TIMEZONE", header.timezone)
+    if header.url:
+        cal.add("URL", header.url, parameters={"VALUE": "URI"})
     if public_url:
         cal.add("SOURCE", public_url, parameters={"VALUE": "URI"})
     # icalendar writes REFRESH-INTERVAL without VALUE=DURATION, which RFC 7986 requires.
@@ -135,7 +201,7 @@ def build_calendar(
     if not ranges:
         # RFC 5545 wants at least one component: an empty programme still carries its timezone.
         year = date(2000, 1, 1)
-        ranges = {programme.timezone: (year, year.replace(year=2001))}
+        ranges = {header.timezone: (year, year.replace(year=2001))}
     for tzid, (first, last) in sorted(ranges.items()):
         cal.add_component(Timezone.from_tzid(tzid, first_date=first, last_date=last))
     for entry in entries:

@@ -11,6 +11,7 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     "cancelled_prefix": {"fr": "ANNULÉ – ", "en": "CANCELLED – "},
     "platform": {"fr": "Plateforme", "en": "Platform"},
     "attendance_name": {"fr": "Présence aux séances", "en": "Session attendance"},
+    "feed_all_name": {"fr": "Séances de formation", "en": "Training sessions"},
     "programme": {"fr": "Programme", "en": "Programme"},
     "organizer": {"fr": "Organisateur", "en": "Organiser"},
     "partners": {"fr": "Partenaires", "en": "Partners"},

@@ -38,6 +38,7 @@ from .files import MAX_TOML_BYTES, read_bytes, read_secret, read_text, read_toml
 
 DEFAULT_SETTINGS_FILE = Path("config/settings.toml")
 DEFAULT_PROGRAM_FILE = Path("config/program.toml")
+DEFAULT_PROGRAMS_DIR = Path("config/programs")
 DEFAULT_STATE_PATH = Path("var/lms_sync.sqlite3")
 ENV_PREFIX = "LMS_SYNC_"
 
@@ -151,6 +152,8 @@ class FeedSettings(_Section):
     uid_domain: str | None = Field(default=None, description="right-hand side of UIDs; default: programme URL host")
     refresh_interval: timedelta = Field(default=timedelta(hours=12), description="REFRESH-INTERVAL hint")
     public_url: str | None = Field(default=None, description="public https URL of sessions.ics, for subscribe links")
+    name: str | None = Field(default=None, min_length=1,
+                             description="name of the calendar of every programme (default: Séances de formation)")
 
     @field_validator("public_url")
     @classmethod
@@ -206,7 +209,9 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
-    program_file: Path = Field(default=DEFAULT_PROGRAM_FILE, description="the programme (sessions)")
+    program_file: Path = Field(default=DEFAULT_PROGRAM_FILE, description="the programme (sessions), when there is one")
+    programs_dir: Path = Field(default=DEFAULT_PROGRAMS_DIR,
+                               description="one <programme>.toml per programme; used when it holds any")
     roster_file: Path | None = Field(default=None, description="participants CSV; none means no users are pushed")
     state_path: Path = Field(default=DEFAULT_STATE_PATH, description="SQLite state store")
     moodle: MoodleSettings = Field(default_factory=MoodleSettings)

@@ -160,6 +160,57 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE runs ADD COLUMN pid INTEGER;
         """,
     ),
+    (
+        "0007_programmes",
+        """
+        -- Several programmes share one store. Before this migration a store held one programme: its
+        -- course mapping's key is that programme's id, and its feed UIDs start with it.
+        CREATE TABLE programmes (
+            id TEXT PRIMARY KEY,
+            status TEXT NOT NULL DEFAULT 'live',  -- as its file last said: live or archived
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,              -- last run that read its file (removed: it stopped)
+            header TEXT NOT NULL DEFAULT '{}'     -- JSON: title, url, timezone..., to publish it once its file is gone
+        );
+        INSERT INTO programmes (id, first_seen, last_seen, header)
+            SELECT programme_id, MIN(taken_at), MAX(taken_at),
+                   json_object('title', programme_title, 'timezone', timezone)
+            FROM snapshots GROUP BY programme_id;
+        ALTER TABLE feed_entries ADD COLUMN programme_id TEXT NOT NULL DEFAULT '';
+        UPDATE feed_entries SET programme_id = substr(uid, 1, instr(uid, '@') - length(session_id) - 2);
+        INSERT OR IGNORE INTO programmes (id, first_seen, last_seen)
+            SELECT programme_id, MIN(last_modified), MAX(last_modified) FROM feed_entries GROUP BY programme_id;
+        CREATE TABLE push_mappings_0007 (
+            programme_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            moodle_id INTEGER NOT NULL,
+            content_hash TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'active',
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (programme_id, kind, key)
+        );
+        INSERT INTO push_mappings_0007
+            SELECT COALESCE((SELECT key FROM push_mappings WHERE kind = 'course' LIMIT 1), ''),
+                   kind, key, moodle_id, content_hash, status, updated_at
+            FROM push_mappings;
+        ALTER TABLE push_journal ADD COLUMN programme_id TEXT NOT NULL DEFAULT '';
+        UPDATE push_journal SET programme_id = COALESCE((SELECT key FROM push_mappings WHERE kind = 'course' LIMIT 1), '');
+        DROP TABLE push_mappings;
+        ALTER TABLE push_mappings_0007 RENAME TO push_mappings;
+        ALTER TABLE runs ADD COLUMN programme_id TEXT;  -- NULL: every programme (or a run from before 0007)
+        CREATE TABLE feed_versions_0007 (
+            scope TEXT NOT NULL,                  -- a programme id, or '*' for the feed of every programme
+            lang TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            changed_at TEXT NOT NULL,
+            PRIMARY KEY (scope, lang)
+        );
+        INSERT INTO feed_versions_0007 SELECT '*', lang, sha256, changed_at FROM feed_versions;
+        DROP TABLE feed_versions;
+        ALTER TABLE feed_versions_0007 RENAME TO feed_versions;
+        """,
+    ),
 ]
 
 # A run that ended without recording how (killed, power loss, disk full), found by a later run.
@@ -192,6 +243,18 @@ class Run:
     status: str
     exit_code: int | None
     summary: dict[str, Any]
+    programme_id: str | None = None  # the programme it was about; None: every programme
+
+
+@dataclass(frozen=True)
+class KnownProgramme:
+    """A programme the store has seen, even after its file was removed."""
+
+    id: str
+    status: str  # live or archived, as its file last said
+    first_seen: datetime
+    last_seen: datetime
+    header: dict[str, Any]  # title, url, timezone... as last seen
 
 
 @dataclass(frozen=True)
@@ -207,6 +270,7 @@ class FeedEntry:
     status: str
     removed: bool
     payload: dict[str, Any]
+    programme_id: str = ""
 
 
 class Store:
@@ -294,23 +358,26 @@ class Store:
 
     # --- runs --------------------------------------------------------------------------------
 
-    def start_run(self, kind: str, started_at: datetime | None = None) -> int:
+    def start_run(self, kind: str, started_at: datetime | None = None, *, programme_id: str | None = None) -> int:
         """Record a run as started and return its id; call it only while holding the run lock.
 
-        Under the lock, a run still 'running' for another process cannot be running: it is marked
-        interrupted (its process was killed, or could not write its outcome) so it never stays
-        'running' forever.
+        A run still 'running' whose process is gone (killed, or unable to write its outcome) is
+        marked interrupted so it never stays 'running' forever. Runs of other programmes may be
+        running beside this one: only the process's absence tells.
         """
         pid = os.getpid()
         with self.transaction() as db:
             cur = db.execute(
-                "INSERT INTO runs (kind, started_at, pid) VALUES (?, ?, ?)", (kind, to_text(started_at or utcnow()), pid)
+                "INSERT INTO runs (kind, started_at, pid, programme_id) VALUES (?, ?, ?, ?)",
+                (kind, to_text(started_at or utcnow()), pid, programme_id),
             )
             run_id = int(cur.lastrowid or 0)
-            stale = db.execute(
-                "SELECT id FROM runs WHERE status = 'running' AND id != ? AND (pid IS NULL OR pid != ?)", (run_id, pid)
+            running = db.execute(
+                "SELECT id, pid FROM runs WHERE status = 'running' AND id != ? AND (pid IS NULL OR pid != ?)",
+                (run_id, pid),
             ).fetchall()
-            for (stale_id,) in stale:
+            stale = [row for row in running if not _alive(row[1])]
+            for (stale_id, _) in stale:
                 note = {"error": f"{INTERRUPTED}: the process ended without recording its outcome (killed, "
                                  f"a crash, power loss or a full disk); noticed by run {run_id}"}
                 db.execute("UPDATE runs SET status = ?, summary = ? WHERE id = ?",
@@ -335,18 +402,45 @@ class Store:
                 (to_text(finished_at or utcnow()), status, exit_code, json.dumps(summary or {}), run_id),
             )
 
-    def runs(self, limit: int = 20, kind: str | None = None) -> list[Run]:
-        """The most recent runs, newest first."""
-        sql = "SELECT * FROM runs" + (" WHERE kind = ?" if kind else "") + " ORDER BY id DESC LIMIT ?"
-        params: tuple[Any, ...] = (kind, limit) if kind else (limit,)
-        return [_run(row) for row in self.db.execute(sql, params)]
+    def runs(self, limit: int = 20, kind: str | None = None, *, programme_id: str | None = None) -> list[Run]:
+        """The most recent runs (of one kind, about one programme), newest first."""
+        where, params = [], []
+        if kind:
+            where.append("kind = ?")
+            params.append(kind)
+        if programme_id:
+            where.append("programme_id = ?")
+            params.append(programme_id)
+        sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC LIMIT ?"
+        return [_run(row) for row in self.db.execute(sql, (*params, limit))]
+
+    # --- programmes --------------------------------------------------------------------------
+
+    def register_programmes(self, programmes: list[tuple[str, str, dict[str, Any]]], now: datetime) -> None:
+        """Record that these programmes' files were read: (id, status, header), in one transaction."""
+        with self.transaction() as db:
+            db.executemany(
+                """INSERT INTO programmes (id, status, first_seen, last_seen, header) VALUES (?, ?, ?, ?, ?)
+                   ON CONFLICT (id) DO UPDATE SET status = excluded.status, last_seen = excluded.last_seen,
+                     header = excluded.header""",
+                [(pid, status, to_text(now), to_text(now), json.dumps(header, ensure_ascii=False, sort_keys=True))
+                 for pid, status, header in programmes],
+            )
+
+    def known_programmes(self) -> list[KnownProgramme]:
+        """Every programme the store has seen, by id."""
+        return [
+            KnownProgramme(r["id"], r["status"], from_text(r["first_seen"]), from_text(r["last_seen"]),
+                           json.loads(r["header"]))
+            for r in self.db.execute("SELECT * FROM programmes ORDER BY id")
+        ]
 
 
     # --- feed entries ------------------------------------------------------------------------
 
     def feed_entries(self) -> list[FeedEntry]:
         """Every entry ever published in the feed, in session start order."""
-        rows = self.db.execute("SELECT * FROM feed_entries")
+        rows = self.db.execute("SELECT * FROM feed_entries")  # a few per session ever published
         entries = [
             FeedEntry(
                 uid=row["uid"],
@@ -358,6 +452,7 @@ class Store:
                 status=row["status"],
                 removed=bool(row["removed"]),
                 payload=json.loads(row["payload"]),
+                programme_id=row["programme_id"],
             )
             for row in rows
         ]
@@ -368,9 +463,10 @@ class Store:
         with self.transaction() as db:
             db.executemany(
                 """INSERT INTO feed_entries
-                   (uid, session_id, sequence, content_hash, schedule_hash, last_modified, status, removed, payload)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT (uid) DO UPDATE SET
+                   (uid, session_id, sequence, content_hash, schedule_hash, last_modified, status, removed, payload,
+                    programme_id)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (uid) DO UPDATE SET programme_id = excluded.programme_id,
                      session_id = excluded.session_id, sequence = excluded.sequence,
                      content_hash = excluded.content_hash, schedule_hash = excluded.schedule_hash,
                      last_modified = excluded.last_modified, status = excluded.status,
@@ -386,22 +482,24 @@ class Store:
                         e.status,
                         int(e.removed),
                         json.dumps(e.payload, ensure_ascii=False, sort_keys=True),
+                        e.programme_id,
                     )
                     for e in entries
                 ],
             )
 
 
-    def feed_version(self, lang: str, sha256: str, now: datetime) -> datetime:
-        """When the feed in ``lang`` last changed, recording ``now`` if its bytes differ from last time."""
+    def feed_version(self, scope: str, lang: str, sha256: str, now: datetime) -> datetime:
+        """When a feed (``scope``: a programme id, or ``*`` for all) in ``lang`` last changed; records ``now`` if it did."""
         with self.transaction() as db:
-            row = db.execute("SELECT sha256, changed_at FROM feed_versions WHERE lang = ?", (lang,)).fetchone()
+            row = db.execute("SELECT sha256, changed_at FROM feed_versions WHERE scope = ? AND lang = ?",
+                             (scope, lang)).fetchone()
             if row is not None and row["sha256"] == sha256:
                 return from_text(row["changed_at"])
             db.execute(
-                "INSERT INTO feed_versions (lang, sha256, changed_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (lang) DO UPDATE SET sha256 = excluded.sha256, changed_at = excluded.changed_at",
-                (lang, sha256, to_text(now)),
+                "INSERT INTO feed_versions (scope, lang, sha256, changed_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (scope, lang) DO UPDATE SET sha256 = excluded.sha256, changed_at = excluded.changed_at",
+                (scope, lang, sha256, to_text(now)),
             )
             return now
 
@@ -483,7 +581,21 @@ def _run(row: sqlite3.Row) -> Run:
         status=row["status"],
         exit_code=row["exit_code"],
         summary=json.loads(row["summary"]),
+        programme_id=row["programme_id"],
     )
+
+
+def _alive(pid: int | None) -> bool:
+    """Whether the process that started a run still exists (the store is local: same host)."""
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: it exists
+    return True
 
 
 def _statements(sql: str) -> list[str]:

@@ -165,3 +165,34 @@ def test_a_read_only_state_folder_is_a_clear_error_not_damage(tmp_path: Path, ex
     assert "internal error" not in result.stderr and "Traceback" not in result.stderr
     if existing:
         assert state.read_bytes() == before
+
+
+def test_a_store_of_one_programme_is_kept_when_programmes_share_it(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store written before programmes shared one (0007): its mappings, journal and feed become the programme's own."""
+    import lms_sync.store as store_module
+
+    path = tmp_path / "old.sqlite3"
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS[:6])
+    with Store(path) as old:
+        old.db.executescript("""
+            INSERT INTO push_mappings VALUES ('course', 'dgidt-ia-2020', 7, 'h', 'active', '2021-01-01T00:00:00Z');
+            INSERT INTO push_mappings VALUES ('event', 'seance-1', 70, 'h', 'active', '2021-01-01T00:00:00Z');
+            INSERT INTO push_journal (action, kind, key, state, started_at)
+                VALUES ('create', 'event', 'seance-2', 'pending', '2021-01-01T00:00:00Z');
+            INSERT INTO feed_entries VALUES ('dgidt-ia-2020-seance-1@formation.ena.tn', 'seance-1', 2, 'c', 's',
+                '2021-01-01T00:00:00Z', 'CONFIRMED', 0, '{}');
+            INSERT INTO feed_versions VALUES ('fr', 'abc', '2021-01-02T00:00:00Z');
+        """)
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS)
+    from lms_sync.sync.journal import in_doubt, load_state
+
+    with Store(path) as store:
+        assert load_state(store, "dgidt-ia-2020").get("event", "seance-1").moodle_id == 70  # type: ignore[union-attr]
+        assert load_state(store, "dgidt-ia-2021").mappings == {}
+        assert [r.key for r in in_doubt(store, "dgidt-ia-2020")] == ["seance-2"]
+        (entry,) = store.feed_entries()
+        assert (entry.programme_id, entry.sequence) == ("dgidt-ia-2020", 2)
+        assert [k.id for k in store.known_programmes()] == ["dgidt-ia-2020"]
+        # The feed's Last-Modified survives: the same bytes keep the same date.
+        assert store.feed_version("*", "fr", "abc", store_module.utcnow()).isoformat() == "2021-01-02T00:00:00+00:00"

@@ -8,6 +8,7 @@ from .models import (
     Organizer,
     Participant,
     Programme,
+    ProgrammeStatus,
     Session,
     SessionStatus,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "Organizer",
     "Participant",
     "Programme",
+    "ProgrammeStatus",
     "Session",
     "SessionStatus",
     "load_programme",

@@ -18,6 +18,13 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
+class ProgrammeStatus(StrEnum):
+    """Whether a programme is still run: an archived one is history, never touched again."""
+
+    LIVE = "live"
+    ARCHIVED = "archived"
+
+
 class SessionStatus(StrEnum):
     """Whether a session takes place."""
 
@@ -145,6 +152,9 @@ class ProgrammeHeader(_Frozen):
     description: str = ""
     location: str = ""
     lang: str = "fr"
+    status: ProgrammeStatus = ProgrammeStatus.LIVE
+    roster: str | None = Field(default=None, min_length=1,
+                               description="the programme's participants CSV, relative to the programme file")
 
     @field_validator("timezone")
     @classmethod
@@ -161,6 +171,11 @@ class ProgrammeHeader(_Frozen):
         if not value.startswith(("https://", "http://")):
             raise ValueError(f"{value!r} is not an absolute URL; write it like https://formation.ena.tn/")
         return value
+
+    @property
+    def archived(self) -> bool:
+        """True once the programme is over: push leaves its course alone, the feed keeps it as it was."""
+        return self.status is ProgrammeStatus.ARCHIVED
 
     @property
     def tz(self) -> ZoneInfo:

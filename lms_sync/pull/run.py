@@ -121,7 +121,7 @@ def pull_completion(
     """Read the course's participants, completion and attendance into a new snapshot; one run, one snapshot."""
     started = time.monotonic()
     taken_at = now()
-    run_id = store.start_run("pull", taken_at)
+    run_id = store.start_run("pull", taken_at, programme_id=programme.id)
     calls = Calls()
     try:
         result = _pull(client, store, programme, settings, run_id, taken_at, calls, progress)

@@ -186,10 +186,11 @@ class Applier:
         with self.store.transaction() as db:
             for action in actions:
                 if action.op == "adopt":
-                    save_mapping(db, Mapping(action.kind, action.key, int(action.moodle_id or 0), action.content_hash))
+                    save_mapping(db, self.desired.programme_id,
+                                 Mapping(action.kind, action.key, int(action.moodle_id or 0), action.content_hash))
                     self.ids[(action.kind, action.key)] = int(action.moodle_id or 0)
                 else:
-                    delete_mapping(db, action.kind, action.key)
+                    delete_mapping(db, self.desired.programme_id, action.kind, action.key)
         self.result.done += actions
 
     # --------------------------------------------------------------------------- batch machinery
@@ -221,7 +222,7 @@ class Applier:
         lookup: Callable[[list[Action]], dict[str, int]] | None,
     ) -> None:
         with self.store.transaction() as db:
-            rows = [journal_pending(db, self.run_id, a.op, a.kind, a.key) for a in actions]
+            rows = [journal_pending(db, self.desired.programme_id, self.run_id, a.op, a.kind, a.key) for a in actions]
         try:
             ids = write(items, lookup is None)  # retry_safe only for idempotent writes (no lookup needed)
         except MoodleError as exc:
@@ -355,7 +356,7 @@ class Applier:
     def _mapper(self, kind: str) -> Callable[[sqlite3.Connection, Action, int | None], None]:
         def record(db: sqlite3.Connection, action: Action, moodle_id: int | None) -> None:
             moodle_id = int(moodle_id if moodle_id is not None else action.moodle_id or 0)
-            save_mapping(db, Mapping(kind, action.key, moodle_id, action.content_hash))
+            save_mapping(db, self.desired.programme_id, Mapping(kind, action.key, moodle_id, action.content_hash))
             self.ids[(kind, action.key)] = moodle_id
 
         return record
@@ -620,9 +621,10 @@ class Applier:
 
         def record(db: sqlite3.Connection, action: Action, moodle_id: int | None) -> None:
             if suspend:
-                delete_mapping(db, "enrolment", action.key)
+                delete_mapping(db, self.desired.programme_id, "enrolment", action.key)
             else:
-                save_mapping(db, Mapping("enrolment", action.key, int(moodle_id or 0), action.content_hash))
+                save_mapping(db, self.desired.programme_id,
+                             Mapping("enrolment", action.key, int(moodle_id or 0), action.content_hash))
 
         self._batches(ready, items, "enrolments", write, record)
 
@@ -675,7 +677,7 @@ def push(
     max_deletes: int = 3,
 ) -> PushOutcome:
     """Read Moodle, plan, check the guards and the capabilities, and (unless dry-run) apply; records a run."""
-    run_id = None if dry_run else store.start_run("push")
+    run_id = None if dry_run else store.start_run("push", programme_id=desired.programme_id)
     try:
         return _push(client, store, desired, run_id, dry_run=dry_run, force_delete=force_delete,
                      force_attendance=force_attendance, max_deletes=max_deletes)
@@ -703,8 +705,8 @@ def _push(
     max_deletes: int,
 ) -> PushOutcome:
     """The body of ``push`` once the run is recorded (``run_id`` is None for a dry run)."""
-    doubtful = in_doubt(store)
-    state = load_state(store)
+    doubtful = in_doubt(store, desired.programme_id)
+    state = load_state(store, desired.programme_id)
     # The lookup by keys sees what in-doubt writes really did, so the plan adopts instead of duplicating.
     remote = read_remote(client, desired, state)
     actions = plan(desired, remote, state)

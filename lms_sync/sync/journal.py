@@ -1,6 +1,8 @@
 """State-store queries for push: mappings (what lms_sync created or adopted) and the write journal.
 
-The tables come from migration ``0002_push_state`` in ``lms_sync.store``. A journal row is written
+The tables come from migrations ``0002_push_state`` and ``0007_programmes`` in ``lms_sync.store``:
+every row belongs to one programme (its id), so programmes sharing a store never see each other's
+mappings or in-doubt writes. A journal row is written
 ``pending`` (and committed) before each remote write; the mapping and ``done`` are written in one
 transaction after it. A row still ``pending`` at the next run is *in doubt*: the write may or may
 not have reached Moodle, and the next plan resolves it by looking the object up by its key.
@@ -57,33 +59,37 @@ class State:
         return sorted((m for (k, _), m in self.mappings.items() if k == kind), key=lambda m: m.key)
 
 
-def load_state(store: Store) -> State:
-    """Read every mapping."""
-    rows = store.db.execute("SELECT kind, key, moodle_id, content_hash, status FROM push_mappings")
+def load_state(store: Store, programme_id: str) -> State:
+    """Read every mapping of one programme."""
+    rows = store.db.execute(
+        "SELECT kind, key, moodle_id, content_hash, status FROM push_mappings WHERE programme_id = ?", (programme_id,))
     return State(Mapping(r["kind"], r["key"], r["moodle_id"], r["content_hash"], r["status"]) for r in rows)
 
 
-def save_mapping(db: sqlite3.Connection, mapping: Mapping) -> None:
-    """Insert or replace a mapping (inside the caller's transaction)."""
+def save_mapping(db: sqlite3.Connection, programme_id: str, mapping: Mapping) -> None:
+    """Insert or replace a programme's mapping (inside the caller's transaction)."""
     db.execute(
-        """INSERT INTO push_mappings (kind, key, moodle_id, content_hash, status, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?)
-           ON CONFLICT (kind, key) DO UPDATE SET moodle_id = excluded.moodle_id,
+        """INSERT INTO push_mappings (programme_id, kind, key, moodle_id, content_hash, status, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (programme_id, kind, key) DO UPDATE SET moodle_id = excluded.moodle_id,
              content_hash = excluded.content_hash, status = excluded.status, updated_at = excluded.updated_at""",
-        (mapping.kind, mapping.key, mapping.moodle_id, mapping.content_hash, mapping.status, to_text(utcnow())),
+        (programme_id, mapping.kind, mapping.key, mapping.moodle_id, mapping.content_hash, mapping.status,
+         to_text(utcnow())),
     )
 
 
-def delete_mapping(db: sqlite3.Connection, kind: str, key: str) -> None:
-    """Forget a mapping (inside the caller's transaction)."""
-    db.execute("DELETE FROM push_mappings WHERE kind = ? AND key = ?", (kind, key))
+def delete_mapping(db: sqlite3.Connection, programme_id: str, kind: str, key: str) -> None:
+    """Forget a programme's mapping (inside the caller's transaction)."""
+    db.execute("DELETE FROM push_mappings WHERE programme_id = ? AND kind = ? AND key = ?", (programme_id, kind, key))
 
 
-def journal_pending(db: sqlite3.Connection, run_id: int | None, action: str, kind: str, key: str) -> int:
-    """Record that a remote write is about to be sent; returns the row id."""
+def journal_pending(db: sqlite3.Connection, programme_id: str, run_id: int | None, action: str, kind: str,
+                    key: str) -> int:
+    """Record that a remote write for a programme is about to be sent; returns the row id."""
     cur = db.execute(
-        "INSERT INTO push_journal (run_id, action, kind, key, state, started_at) VALUES (?, ?, ?, ?, 'pending', ?)",
-        (run_id, action, kind, key, to_text(utcnow())),
+        "INSERT INTO push_journal (programme_id, run_id, action, kind, key, state, started_at) "
+        "VALUES (?, ?, ?, ?, ?, 'pending', ?)",
+        (programme_id, run_id, action, kind, key, to_text(utcnow())),
     )
     return int(cur.lastrowid or 0)
 
@@ -96,9 +102,10 @@ def journal_finish(db: sqlite3.Connection, row_id: int, state: str, detail: str 
     )
 
 
-def in_doubt(store: Store) -> list[JournalRow]:
-    """Rows left ``pending`` by a run that was killed or lost the connection mid-write."""
-    rows = store.db.execute("SELECT * FROM push_journal WHERE state = 'pending' ORDER BY id")
+def in_doubt(store: Store, programme_id: str) -> list[JournalRow]:
+    """A programme's rows left ``pending`` by a run that was killed or lost the connection mid-write."""
+    rows = store.db.execute("SELECT * FROM push_journal WHERE state = 'pending' AND programme_id = ? ORDER BY id",
+                            (programme_id,))
     return [_row(r) for r in rows]
 
 

@@ -429,7 +429,7 @@ def test_pull_does_not_read_pushs_state(fake: FakeMoodle, completion: Completion
     ids = _site(fake, completion)
     decoy = add_course(fake, "decoy")
     with store.transaction() as db:
-        save_mapping(db, Mapping("course", PROGRAMME_ID, decoy, "hash"))
+        save_mapping(db, PROGRAMME_ID, Mapping("course", PROGRAMME_ID, decoy, "hash"))
     _pull(fake, client_for, store)
     assert load_snapshot(store).course_id == ids["cid"]  # type: ignore[union-attr]
 

@@ -78,7 +78,7 @@ def test_dry_run_writes_nothing(fake, client, store, programme, roster) -> None:
     outcome = run(client, store, programme, roster, dry_run=True)
     assert fake.write_calls == []
     assert len(outcome.actions) == 12
-    assert load_state(store).mappings == {}
+    assert load_state(store, programme.id).mappings == {}
     text = render_plan(outcome.actions, dry_run=True)
     assert "+ create course dgidt-ia-2020" in text
 
@@ -117,7 +117,7 @@ def test_crash_between_any_two_calls_converges(fake, client, store, programme, r
     assert outcome.exit_code == 0
     assert_matches(fake, programme, roster)
     assert len(fake.categories) == 1
-    assert in_doubt(store) == []
+    assert in_doubt(store, programme.id) == []
     fake.reset_calls()
     assert run(client, store, programme, roster).actions == []
 

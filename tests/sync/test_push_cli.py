@@ -127,13 +127,13 @@ def test_dry_run_says_interrupted_writes_would_be_resolved(cli, fake, capsys, tm
     """An interrupted write left in the journal: a dry run says it would be resolved, and leaves it pending."""
     assert cli() == 0
     with Store(tmp_path / "state.sqlite3") as store, store.transaction() as db:
-        journal_pending(db, None, "create", "event", "seance-1")
+        journal_pending(db, "dgidt-ia-2020", None, "create", "event", "seance-1")
     capsys.readouterr()
     assert cli("--dry-run") == 0
     err = capsys.readouterr().err
     assert "would be resolved" in err and "were checked in Moodle and resolved" not in err
     with Store(tmp_path / "state.sqlite3") as store:
-        assert len(in_doubt(store)) == 1
+        assert len(in_doubt(store, "dgidt-ia-2020")) == 1
     assert cli() == 0
     assert "were checked in Moodle and resolved" in capsys.readouterr().err
 

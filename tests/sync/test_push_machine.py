@@ -272,7 +272,7 @@ class PushMachine(RuleBasedStateMachine):
             assert user is not None and user["email"] == p.email and user["password_changes"] == 0
         # A second plan, with the faults cleared, is empty.
         faults, self.fake.faults = self.fake.faults, []
-        state = load_state(self.store)
+        state = load_state(self.store, desired.programme_id)
         assert plan(desired, read_remote(self.client, desired, state), state) == []
         self.fake.faults = faults
 
