@@ -158,6 +158,10 @@ class Context:
         """A client for the configured Moodle site; the caller closes it (``with``)."""
         return MoodleClient(self.settings.moodle, sleep=type(self).sleep)
 
+    def report_line(self, text: str) -> None:
+        """Print a note for the admin on the error stream."""
+        print(text, file=self.err)
+
     def report(self, problems: list[Problem]) -> None:
         """Print warnings about the input files."""
         for problem in problems:

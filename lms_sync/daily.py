@@ -1,17 +1,18 @@
-"""The nightly run: push, then pull, then the feed, recorded as one ``sync`` run with its stages.
+"""The nightly run: push, then pull, for each live programme, then the feeds, recorded as one ``sync`` run.
 
 Each stage's outcome, time and counts go into the run's summary; a stage that fails does not stop
-the ones that can still do useful work (the feed needs no Moodle), and the run's exit code is the
-worst stage's.
+the ones that can still do useful work (another programme, the feed, which needs no Moodle), and
+the run's exit code is the worst stage's. With one programme the stages are ``push``, ``pull`` and
+``feed``; with several, ``push <id>`` and ``pull <id>`` for each, then ``feed``. Each programme's
+stages run under its own lock, so a run of one programme elsewhere makes only that one wait.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .errors import (
@@ -22,12 +23,11 @@ from .errors import (
     LmsSyncError,
     MoodleUnavailable,
 )
-from .files import write_atomic
-from .lock import run_lock
+from .lock import programme_scope, run_lock
 from .log import set_run_id
 from .moodle.client import MoodleClient
 from .program import Participant, Programme
-from .publish import publish_feed
+from .publish import write_feed_files
 from .pull import pull_completion
 from .settings import Settings
 from .store import Store, utcnow
@@ -83,37 +83,44 @@ class DailyOutcome:
 
 def run_daily(
     settings: Settings,
-    programme: Programme,
-    roster: list[Participant] | None,
+    work: Sequence[tuple[Programme, list[Participant] | None]],
+    every: Sequence[Programme],
     store: Callable[[], Store],
     moodle_client: Callable[[], MoodleClient],
+    *,
+    programme_id: str | None = None,
 ) -> DailyOutcome:
-    """Run push, pull and feed under the lock, recording one ``sync`` run; raises LockHeld if busy.
+    """Push and pull each programme of ``work``, then write the feeds of ``every`` programme; one ``sync`` run.
 
-    ``store`` and ``moodle_client`` are opened only once the lock is held; ``moodle_client`` may
-    raise ConfigError (no URL or token), which fails the Moodle stages and leaves the feed to run.
+    Raises LockHeld at once if another nightly run of the same scope is going (``programme_id``:
+    the one ``--program`` named; None: all). ``store`` and ``moodle_client`` are opened only once
+    that lock is held; ``moodle_client`` may raise ConfigError (no URL or token), which fails the
+    Moodle stages and leaves the feed to run.
     """
-    desired = desired_state(programme, roster, settings.push)
-    with run_lock(settings.state_path):
+    plans = [(p, desired_state(p, roster, settings.push)) for p, roster in work if not p.archived]
+    with run_lock(settings.state_path, f"sync-{programme_id}" if programme_id else "sync"):
         store_ = store()
         started = time.monotonic()
-        run_id = store_.start_run("sync")
+        run_id = store_.start_run("sync", programme_id=programme_id)
         set_run_id(run_id)
         log.info("sync started")
         stages: list[Stage] = []
         client: MoodleClient | None = None
+        several = len(plans) > 1
         try:
             try:
-                client = moodle_client()
+                client = moodle_client() if plans else None
             except ConfigError as err:
-                stages.append(_failed(Stage("push"), err))
-            else:
-                stages.append(_stage("push", lambda s: _push(client, store_, settings, desired, s)))  # type: ignore[arg-type]
-            if client is not None and not any(s.moodle_unusable for s in stages):
-                stages.append(_stage("pull", lambda s: _pull(client, store_, settings, programme, s)))  # type: ignore[arg-type]
-            else:
-                stages.append(Stage("pull", error="skipped: Moodle is not usable (see push)"))
-            stages.append(_stage("feed", lambda s: _feed(store_, settings, programme, s)))
+                # No URL or token: one failure says it, every Moodle stage is skipped.
+                stages.append(_failed(Stage("moodle" if several else "push"), err))
+            for programme, desired in plans:
+                suffix = f" {programme.id}" if several else ""
+                if client is None or any(s.moodle_unusable for s in stages):
+                    names = ("push", "pull") if several or not stages else ("pull",)
+                    stages += [Stage(n + suffix, error="skipped: Moodle is not usable (see above)") for n in names]
+                    continue
+                stages += _programme_stages(client, store_, settings, programme, desired, suffix)
+            stages.append(_stage("feed", lambda s: _feed(store_, settings, every, s)))
         finally:
             if client is not None:
                 client.close()
@@ -124,6 +131,19 @@ def run_daily(
         )
         log.log(logging.INFO if outcome.exit_code == EXIT_OK else logging.WARNING, "%s", outcome.summary_line())
         return outcome
+
+
+def _programme_stages(client: MoodleClient, store: Store, settings: Settings, programme: Programme, desired: Any,
+                      suffix: str) -> list[Stage]:
+    """Push then pull one programme under its own lock; a run of it elsewhere skips both (exit 4)."""
+    try:
+        with run_lock(settings.state_path, programme_scope(programme.id)):
+            push_stage = _stage("push" + suffix, lambda s: _push(client, store, settings, desired, s))
+            if push_stage.moodle_unusable:
+                return [push_stage, Stage("pull" + suffix, error="skipped: Moodle is not usable (see push)")]
+            return [push_stage, _stage("pull" + suffix, lambda s: _pull(client, store, settings, programme, s))]
+    except LmsSyncError as err:  # LockHeld: this programme is being run by someone else
+        return [_failed(Stage("push" + suffix), err), _failed(Stage("pull" + suffix), err)]
 
 
 def _stage(name: str, body: Callable[[Stage], None]) -> Stage:
@@ -178,8 +198,14 @@ def _pull(client: MoodleClient, store: Store, settings: Settings, programme: Pro
     )
 
 
-def _feed(store: Store, settings: Settings, programme: Programme, stage: Stage) -> None:
-    result = publish_feed(programme, store, settings.feed)
-    written = write_atomic(Path(settings.feed.out_path), result.data)
+def _feed(store: Store, settings: Settings, every: Sequence[Programme], stage: Stage) -> None:
+    with run_lock(settings.state_path, "feed"):
+        files = write_feed_files(every, store, settings.feed)
+    combined = files[0]
     stage.status = "ok"
-    stage.counts.update(events=result.events, changed=len(result.changed), file="written" if written else "unchanged")
+    stage.counts.update(events=combined.result.events, changed=len(combined.result.changed),
+                        file="written" if combined.written else "unchanged")
+    if len(files) > 1:
+        stage.counts["files"] = len(files)
+    for pid in combined.result.gone:
+        log.warning("programme %s has no file any more: its sessions to come are cancelled in the feed", pid)

@@ -12,8 +12,10 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from .feed import CalendarHeader, build_calendar, freeze, reconcile
+from .files import write_atomic
 from .i18n import t
 from .program import Programme
 from .settings import FeedSettings
@@ -30,7 +32,7 @@ class FeedResult:
     events: int
     changed: list[FeedEntry]
     last_modified: datetime  # when these exact bytes were first published (HTTP Last-Modified)
-    gone: tuple[str, ...] = ()  # programmes whose file is gone: their sessions to come are cancelled
+    gone: tuple[str, ...] = ()  # programmes whose file is gone and whose sessions to come were just cancelled
 
 
 def register(store: Store, programmes: Sequence[Programme], now: datetime) -> None:
@@ -82,7 +84,7 @@ def publish_feed(
                               public_url=_public_url(settings.public_url, scope), lang=lang)
         # Calendar-level changes (title, settings) alter the bytes without touching any entry.
         last_modified = store.feed_version(scope, lang, hashlib.sha256(data).hexdigest(), now)
-    gone = tuple(pid for pid in sorted(entries) if pid not in current and entries[pid])
+    gone = tuple(sorted({e.programme_id for e in changed if e.programme_id not in current}))
     return FeedResult(data=data, events=len(shown), changed=changed, last_modified=last_modified, gone=gone)
 
 
@@ -117,3 +119,34 @@ def _header(scope: str, current: dict[str, Programme], known: dict[str, object],
         timezone=first.timezone if first else "UTC",
         url=first.url if first else "",
     )
+
+
+@dataclass(frozen=True)
+class WrittenFeed:
+    """One feed file written by ``write_feed_files``."""
+
+    path: Path
+    written: bool  # False: the file already held these bytes
+    result: FeedResult
+
+
+def write_feed_files(
+    programmes: Sequence[Programme], store: Store, settings: FeedSettings, *, lang: str = "fr",
+    now: datetime | None = None,
+) -> list[WrittenFeed]:
+    """Write the feed of every programme to ``feed.out_path`` and, when there are several, each one's beside it.
+
+    A programme's own feed goes to ``programs/<id>/sessions.ics`` under the same folder: the layout
+    ``lms-sync serve`` answers, so a static web server can serve the folder as it is.
+    """
+    now = now or utcnow()
+    out = Path(settings.out_path)
+    combined = publish_feed(programmes, store, settings, lang=lang, now=now)
+    written = [WrittenFeed(out, write_atomic(out, combined.data), combined)]
+    scopes = sorted({e.programme_id for e in store.feed_entries()} | {p.id for p in programmes})
+    if len(scopes) > 1:
+        for scope in scopes:
+            result = publish_feed(programmes, store, settings, scope=scope, lang=lang, now=now)
+            path = out.parent / feed_path(scope)
+            written.append(WrittenFeed(path, write_atomic(path, result.data), result))
+    return written

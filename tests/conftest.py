@@ -46,12 +46,12 @@ def _reset_lms_sync_logging():
 
 
 @contextmanager
-def lock_held_by_another_process(state: Path) -> Iterator[int]:
-    """Another process holds the run lock of ``state`` for the block; yields its pid."""
+def lock_held_by_another_process(state: Path, scope: str | None = None) -> Iterator[int]:
+    """Another process holds the run lock of ``state`` (for ``scope``) for the block; yields its pid."""
     holder = subprocess.Popen(
         [sys.executable, "-c",
          "import sys, pathlib; from lms_sync.lock import run_lock\n"
-         f"with run_lock(pathlib.Path({str(state)!r})):\n"
+         f"with run_lock(pathlib.Path({str(state)!r}), {scope!r}):\n"
          "    print('held', flush=True); sys.stdin.read()"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )

@@ -49,21 +49,25 @@ def cmd_validate(ctx: Context, args: argparse.Namespace) -> int:
                           "again") from None
     problems: list[Problem] = []
     checked: list[str] = []
+    entries = []
     try:
-        checked.append(f"programme {settings.program_file}: {len(ctx.programme.sessions)} session(s)")
+        entries = list(ctx.selected)
     except ConfigError as err:
         problems.extend(err.problems)
-    try:
-        roster = ctx.roster
-        if roster is not None:
-            checked.append(f"roster {settings.roster_file}: {len(roster)} participant(s)")
-    except ConfigError as err:
-        problems.extend(err.problems)
+    for entry in entries:
+        archived = " (archived)" if entry.programme.archived else ""
+        checked.append(f"programme {entry.file}: {len(entry.programme.sessions)} session(s){archived}")
+        try:
+            roster = ctx.roster_of(entry)
+            if roster is not None:
+                checked.append(f"roster {entry.roster_file}: {len(roster)} participant(s)")
+        except ConfigError as err:
+            problems.extend(err.problems)
     if problems:
         raise ConfigError(problems, hint="fix the files named above and run `lms-sync validate` again")
     for line in checked:
         print(f"ok: {line}")
-    features = configured_features(ctx.programme, settings)
+    features = configured_features([e.programme for e in entries], settings)
     extra = [f.value for f in Feature if f in features and f not in _ALWAYS]
     needs = f" (with {', '.join(extra)})" if extra else ""
     print(f"note: Moodle needs {len(functions_for(features))} web service functions and "

@@ -125,14 +125,14 @@ def render_check(result: CheckResult, out: TextIO) -> None:
     out.write(f"\n{VERDICTS[result.exit_code]}\n")
 
 
-def configured_features(programme: Programme | None, settings: Settings) -> frozenset[Feature]:
-    """What this programme and these settings use of Moodle (so which functions and capabilities they need)."""
-    spec = programme.attendance if programme and programme.takes_attendance_in_moodle else None
+def configured_features(programmes: Sequence[Programme], settings: Settings) -> frozenset[Feature]:
+    """What these programmes and settings use of Moodle (so which functions and capabilities they need)."""
+    specs = [p.attendance for p in programmes if p.takes_attendance_in_moodle and p.attendance]
     return features_of(
         report_builder=settings.moodle.completion_report_id is not None,
-        activity_idnumbers=any(isinstance(s.activity, str) for s in programme.sessions) if programme else False,
-        attendance=spec is not None,
-        attendance_create=bool(spec and spec.create),
+        activity_idnumbers=any(isinstance(s.activity, str) for p in programmes for s in p.sessions),
+        attendance=bool(specs),
+        attendance_create=any(spec.create for spec in specs),
     )
 
 
@@ -146,7 +146,7 @@ def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
     wanted = desired_state(programme, None, settings.push).course if programme else None
     course = CourseRef(wanted.idnumber, wanted.shortname) if wanted else None
     spec = programme.attendance if programme and programme.takes_attendance_in_moodle else None
-    features = configured_features(programme, settings)
+    features = configured_features([programme] if programme else [], settings)
     attendance = AttendanceRef(programme.id, spec.activity, programme.attendance_name) if programme and spec else None
     result = run_check(settings.moodle, course, features, attendance=attendance, role_id=settings.push.role_id)
     render_check(result, sys.stdout)

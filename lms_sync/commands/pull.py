@@ -7,7 +7,9 @@ import sys
 from typing import TextIO
 
 from ..context import Context
-from ..lock import run_lock
+from ..errors import EXIT_OK
+from ..lock import programme_scope, run_lock
+from ..program.catalog import CatalogEntry
 from ..log import set_run_id
 from ..pull import pull_completion
 from .base import SubParsers, add_command
@@ -27,7 +29,8 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
         "With moodle.completion_report_id set, a Report builder custom report lists everyone in a "
         "few calls (it must be limited to the course's ID number, or it is refused) and per-participant "
         "calls are made only for what the last snapshot lacks. A "
-        "participant whose calls fail is recorded as failed and the run exits 1.",
+        "participant whose calls fail is recorded as failed and the run exits 1. With several "
+        "programmes, each live one is pulled in turn (an archived one only when --program names it).",
         examples="  lms-sync pull\n"
         "  LMS_SYNC_MOODLE__COMPLETION_REPORT_ID=1 lms-sync pull\n"
         "  lms-sync pull --per-participant      # ignore the Report builder report this time",
@@ -60,16 +63,25 @@ class ProgressBar:
 
 
 def cmd_pull(ctx: Context, args: argparse.Namespace) -> int:
+    """Pull each selected programme in turn (archived ones only when named); the exit code is the worst one's."""
+    entries = [e for e in ctx.selected if ctx.program_id or not e.programme.archived]
+    worst = EXIT_OK
+    for entry in entries:
+        worst = max(worst, _pull_one(ctx, args, entry))
+    return worst
+
+
+def _pull_one(ctx: Context, args: argparse.Namespace, entry: CatalogEntry) -> int:
     """Run one pull and print its one-line summary."""
     settings = ctx.settings
     if args.per_participant:
         settings = settings.model_copy(
             update={"moodle": settings.moodle.model_copy(update={"completion_report_id": None})}
         )
-    programme = ctx.programme
+    programme = entry.programme
     store = ctx.store
     progress = None if args.no_progress or not sys.stderr.isatty() else ProgressBar(sys.stderr)
-    with run_lock(settings.state_path), ctx.moodle_client() as client:
+    with run_lock(settings.state_path, programme_scope(entry.id)), ctx.moodle_client() as client:
         result = pull_completion(client, store, programme, settings, progress=progress)
     set_run_id(result.run_id)
     print(result.summary())

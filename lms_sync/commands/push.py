@@ -6,7 +6,10 @@ import argparse
 import sys
 
 from ..context import Context
-from ..lock import run_lock
+from ..errors import EXIT_OK
+from ..lock import programme_scope, run_lock
+from ..program import Participant
+from ..program.catalog import CatalogEntry
 from ..moodle.check import what_to_do
 from ..sync import desired_state, push
 from ..sync.render import render_action, render_plan
@@ -32,10 +35,13 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
         "Exit codes as listed below; with --dry-run: 0 when "
         "the plan may run, 1 when push would refuse it (so a script can check a plan first). Before its "
         "first write, push probes (without writing) that the sync account has each capability its plan "
-        "needs, as `lms-sync check` does, and stops with what to add if one is missing (exit 1).",
+        "needs, as `lms-sync check` does, and stops with what to add if one is missing (exit 1). "
+        "With several programmes (config/programs/), each is pushed to its own course in turn (or the "
+        "one --program names); an archived programme (status = \"archived\") is never touched.",
         examples="  lms-sync push --dry-run              show the plan, write nothing (exit 1: it would be refused)\n"
         "  lms-sync push\n"
         "  lms-sync --roster config/roster.csv push\n"
+        "  lms-sync --program dgidt-ia-2021 push --dry-run\n"
         "  lms-sync push --force-delete         after removing sessions on purpose",
         handler=cmd_push,
     )
@@ -49,10 +55,27 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
 
 
 def cmd_push(ctx: Context, args: argparse.Namespace) -> int:
-    """Plan, check the guard, apply (unless --dry-run) and print the plan and a summary."""
+    """Push each selected live programme in turn; the exit code is the worst one's."""
+    entries = list(ctx.selected)
+    rosters = [ctx.roster_of(e) for e in entries]  # every file checked before anything is locked or written
+    several = len(entries) > 1
+    worst = EXIT_OK
+    for entry, roster in zip(entries, rosters, strict=True):
+        if several:
+            print(f"== programme {entry.id}")
+        if entry.programme.archived:
+            print(f"{entry.id}: archived, left alone")
+            continue
+        worst = max(worst, _push_one(ctx, args, entry, roster))
+    return worst
+
+
+def _push_one(ctx: Context, args: argparse.Namespace, entry: CatalogEntry,
+              roster: list[Participant] | None) -> int:
+    """Plan, check the guard, apply (unless --dry-run) and print the plan and a summary, for one programme."""
     settings = ctx.settings
-    desired = desired_state(ctx.programme, ctx.roster, settings.push)
-    with run_lock(settings.state_path), ctx.moodle_client() as client:
+    desired = desired_state(entry.programme, roster, settings.push)
+    with run_lock(settings.state_path, programme_scope(entry.id)), ctx.moodle_client() as client:
         outcome = push(
             client, ctx.store, desired,
             dry_run=args.dry_run, force_delete=args.force_delete, force_attendance=args.force_attendance,

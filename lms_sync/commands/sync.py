@@ -21,8 +21,11 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
         "snapshot, and write the calendar feed (feed.out_path), as one run recorded in the state "
         "store with each stage's outcome, timing and counts (see `lms-sync runs`). Progress, errors and a "
         "closing one-line summary go to the log on stderr, every line with the run id. A stage that "
-        "fails does not stop the others: the feed is written even when Moodle is down. Only one "
-        "run at a time per state store: a second one exits at once with code 4. Meant for cron or "
+        "fails does not stop the others: the feed is written even when Moodle is down. With several "
+        "programmes (config/programs/), each live one gets its own push and pull stages, so one "
+        "failing does not stop the others; --program ID runs one, and runs of different programmes "
+        "can go side by side. Only one run at a time per programme: a second one exits at once "
+        "with code 4. Meant for cron or "
         "a systemd timer (see deploy/ and the README). The exit code is the worst stage's (listed "
         "below); cron and the systemd unit treat 4 (the previous run still going) as no failure.",
         examples="  lms-sync sync\n  lms-sync sync --log-format json      # for a log collector\n"
@@ -35,5 +38,8 @@ def cmd_sync(ctx: Context, args: argparse.Namespace) -> int:
     """Run the stages; everything is reported through the log, ending with the one-line summary."""
     settings = ctx.settings
     ctx.check_output(Path(settings.feed.out_path))
-    programme, roster = ctx.programme, ctx.roster  # bad input stops here, before anything is locked or written
-    return run_daily(settings, programme, roster, lambda: ctx.store, ctx.moodle_client).exit_code
+    # Bad input stops here, before anything is locked or written.
+    work = [(e.programme, ctx.roster_of(e)) for e in ctx.selected]
+    every = [e.programme for e in ctx.catalog]
+    return run_daily(settings, work, every, lambda: ctx.store, ctx.moodle_client,
+                     programme_id=ctx.program_id).exit_code

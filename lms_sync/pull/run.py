@@ -87,7 +87,8 @@ class PullResult:
     hints: tuple[str, ...] = ()
     read: int = 0  # participants whose completion was read this time (the others kept the last reading)
     full: bool = True
-    why_full: str = ""  # why everyone was read ("first pull", ...)
+    why_full: str = ""
+    programme_id: str = ""  # why everyone was read ("first pull", ...)
 
     @property
     def exit_code(self) -> int:
@@ -100,7 +101,7 @@ class PullResult:
         reading = (f"full read: {self.why_full or 'everyone'}" if self.full
                    else f"incremental: {self.read} read again, the others unchanged")
         text = (
-            f"pull run {self.run_id}: {self.participants} participant(s), {self.completed} completed, "
+            f"pull run {self.run_id} ({self.programme_id}): {self.participants} participant(s), {self.completed} completed, "
             f"{self.failed} failed, {self.no_access} without access; {self.calls} Moodle call(s) "
             f"via {self.source} ({reading}) in {self.seconds:.1f} s; snapshot {state}"
         )
@@ -226,7 +227,7 @@ def _pull(
         completed=sum(1 for r in rows if r.completed), failed=len(failed),
         no_access=sum(1 for r in rows if r.status == STATUS_NO_ACCESS), calls=calls.n, seconds=0.0,
         complete=not failed, notes=tuple(notes), errors=tuple(Counter(r.error or "error" for r in failed).most_common()),
-        hints=tuple(hints), read=len(readings), full=reads.full, why_full=reads.why,
+        hints=tuple(hints), read=len(readings), full=reads.full, why_full=reads.why, programme_id=programme.id,
     )
 
 

@@ -94,10 +94,10 @@ def test_json_logs_have_the_run_id_on_every_line(site: Path, capsys: pytest.Capt
 
 
 def test_overlapping_runs_the_second_is_refused(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with lock_held_by_another_process(site / "var" / "lms_sync.sqlite3") as pid:
+    with lock_held_by_another_process(site / "var" / "lms_sync.sqlite3", "sync") as pid:
         assert main(["sync"]) == 4
     err = capsys.readouterr().err
-    assert f"error: another lms-sync run (pid {pid}) is using var/lms_sync.sqlite3" in err
+    assert f"error: another lms-sync run (pid {pid}) is using var/lms_sync.sqlite3 for sync" in err
     assert main(["sync"]) == 0  # once the first run is over
 
 
