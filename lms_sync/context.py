@@ -13,10 +13,11 @@ from typing import TextIO
 
 from .errors import ConfigError, Problem
 from .files import refuse_inputs
+from .lock import lock_path, programme_scope
 from .log import setup_logging
 from .moodle.client import MoodleClient
 from .program import Participant, Programme, load_roster
-from .program.catalog import Catalog, CatalogEntry, load_catalog, programme_files
+from .program.catalog import Catalog, CatalogEntry, catalog_for, configured_files
 from .redact import Redactor
 from .settings import DEFAULT_SETTINGS_FILE, Settings, input_files, load_settings, secrets_of, unknown_variables
 from .store import Store
@@ -79,32 +80,25 @@ class Context:
         """Refuse (OutputError, exit 2) an output path that is one of the inputs or the state store."""
         files = input_files(self.settings, self.settings_file)
         files.update({f"programme folder file {p.name}": p for p in self._folder_files()})
+        state = Path(self.settings.state_path)
+        scopes = ["feed", "sync", *(programme_scope(pid) for pid in self._known_ids())]
+        files.update({f"run lock ({scope})": lock_path(state, scope) for scope in scopes})
         refuse_inputs(out, files)
 
     def _folder_files(self) -> list[Path]:
-        folder = self.settings.programs_dir
-        return sorted(p for p in folder.iterdir() if p.is_file()) if self._folder_layout and folder.is_dir() else []
+        files, folder = configured_files(self.settings)
+        return sorted(p for p in folder.iterdir() if p.is_file()) if folder is not None else []
 
-    @property
-    def _folder_layout(self) -> bool:
-        """One file per programme under programs_dir, unless a single programme file was named."""
-        if "program_file" in self.settings.model_fields_set:
-            return False
-        return bool(programme_files(self.settings.programs_dir))
+    def _known_ids(self) -> list[str]:
+        try:
+            return self.catalog.ids
+        except ConfigError:
+            return []
 
     @cached_property
     def catalog(self) -> Catalog:
         """Every programme, validated together; warnings are printed, errors raise ConfigError."""
-        settings = self.settings
-        if self._folder_layout:
-            files = programme_files(settings.programs_dir)
-            if settings.program_file.is_file():
-                self.report([Problem(str(settings.program_file), "", (
-                    f"ignored: the programmes are the files in {settings.programs_dir}; move this one there "
-                    "(as <id>.toml) or remove it"), "warning")])
-            catalog, warnings = load_catalog(files, folder=settings.programs_dir)
-        else:
-            catalog, warnings = load_catalog([settings.program_file])
+        catalog, warnings = catalog_for(self.settings)
         self.report(warnings)
         return catalog
 

@@ -32,6 +32,10 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     "web_cancelled": {"fr": "Annulée", "en": "Cancelled"},
     "web_no_sessions": {"fr": "Aucune séance n'est programmée.", "en": "No session is scheduled."},
     "web_other_lang": {"fr": "English", "en": "Français"},
+    "web_all_programmes": {"fr": "Toutes les formations", "en": "Every programme"},
+    "web_subscribe_all": {"fr": "S'abonner à toutes les formations", "en": "Subscribe to every programme"},
+    "web_subscribe_one": {"fr": "S'abonner à cette formation seulement", "en": "Subscribe to this programme only"},
+    "web_archived": {"fr": "Terminée", "en": "Completed"},
     # Space-separated, Monday first and January first, for dates written out in full.
     "web_weekdays": {
         "fr": "lundi mardi mercredi jeudi vendredi samedi dimanche",

@@ -19,7 +19,7 @@ from .files import write_atomic
 from .i18n import t
 from .program import Programme
 from .settings import FeedSettings
-from .store import FeedEntry, Store, utcnow
+from .store import FeedEntry, KnownProgramme, Store, utcnow
 
 ALL = "*"  # the scope of the feed of every programme
 
@@ -93,14 +93,19 @@ def feed_path(scope: str) -> str:
     return "sessions.ics" if scope == ALL else f"programs/{scope}/sessions.ics"
 
 
-def _public_url(combined: str | None, scope: str) -> str | None:
-    """A programme's feed lives beside the combined one (``programs/<id>/sessions.ics``)."""
-    if combined is None or scope == ALL:
+def feed_url_for(combined: str, scope: str) -> str:
+    """The address of a feed, from the combined feed's: a programme's lives beside it (``programs/<id>/sessions.ics``)."""
+    if scope == ALL:
         return combined
     return combined.rsplit("/", 1)[0] + "/" + feed_path(scope)
 
 
-def _header(scope: str, current: dict[str, Programme], known: dict[str, object], entries: dict[str, list[FeedEntry]],
+def _public_url(combined: str | None, scope: str) -> str | None:
+    return None if combined is None else feed_url_for(combined, scope)
+
+
+def _header(scope: str, current: dict[str, Programme], known: dict[str, KnownProgramme],
+            entries: dict[str, list[FeedEntry]],
             settings: FeedSettings, lang: str) -> CalendarHeader:
     """One programme's calendar says what it is; the calendar of several says what they share."""
     with_sessions = [pid for pid, es in entries.items() if es] or list(current)
@@ -109,7 +114,7 @@ def _header(scope: str, current: dict[str, Programme], known: dict[str, object],
     if scope != ALL:
         if scope in current:
             return CalendarHeader.of(current[scope])
-        stored = getattr(known.get(scope), "header", {}) or {}
+        stored = known[scope].header if scope in known else {}
         return CalendarHeader.from_dict(stored, fallback=scope)
     live = [p for p in current.values() if not p.archived] or list(current.values())
     first = live[0] if live else None

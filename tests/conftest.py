@@ -30,6 +30,24 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+def next_cycle_text() -> str:
+    """The shipped programme as ENA would copy it for the next cycle: new id, course and dates a year later."""
+    text = SHIPPED_PROGRAM.read_text(encoding="utf-8")
+    text = text.replace('id = "dgidt-ia-2020"', 'id = "dgidt-ia-2021"').replace("DGIDT-IA-2020", "DGIDT-IA-2021")
+    text = text.replace("(cycle 2020-2021)", "(cycle 2021-2022)")
+    text = text.replace("2021-01-", "2022-01-").replace("2020-12-", "2021-12-")
+    return text.replace("title = \"Cycle de formation", "title = \"Nouveau cycle de formation", 1)
+
+
+def write_programmes(folder: Path) -> list[Path]:
+    """config/programs/ with the 2020-2021 cycle and the 2021-2022 one."""
+    folder.mkdir(parents=True, exist_ok=True)
+    first, second = folder / "dgidt-ia-2020.toml", folder / "dgidt-ia-2021.toml"
+    first.write_bytes(SHIPPED_PROGRAM.read_bytes())
+    second.write_text(next_cycle_text(), encoding="utf-8")
+    return [first, second]
+
+
 @pytest.fixture(autouse=True)
 def _reset_lms_sync_logging():
     """Commands install a stderr handler; drop it so no test logs into another test's capture."""

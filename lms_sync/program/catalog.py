@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, Problem
+from ..settings import Settings
 from .loader import load_programme
 from .models import Programme
 
@@ -136,3 +137,40 @@ def _check_unique(entries: list[CatalogEntry], problems: list[Problem]) -> None:
                     f"session {session.id!r} would have the calendar UID of a session in {seen_uids[uid]} "
                     f"({uid}@...); rename the session id")))
             seen_uids[uid] = entry.file
+
+
+def configured_files(settings: Settings) -> tuple[list[Path], Path | None]:
+    """The programme files the settings point at, and their folder (None: the single-file layout).
+
+    A folder of programmes (``programs_dir``) is used when it holds any, unless a single programme
+    file was named (``--program PATH``, ``program_file``).
+    """
+    if "program_file" not in settings.model_fields_set:
+        files = programme_files(settings.programs_dir)
+        if files:
+            return files, settings.programs_dir
+    return [settings.program_file], None
+
+
+def catalog_for(settings: Settings) -> tuple[Catalog, list[Problem]]:
+    """Every programme of this configuration, with the warnings of their files; ConfigError lists every problem."""
+    files, folder = configured_files(settings)
+    catalog, warnings = load_catalog(files, folder=folder)
+    if folder is not None and settings.program_file.is_file():
+        warnings.append(Problem(str(settings.program_file), "", (
+            f"ignored: the programmes are the files in {folder}; move this one there (as <id>.toml) or "
+            "remove it"), "warning"))
+    return catalog, warnings
+
+
+def files_stamp(settings: Settings) -> tuple[tuple[str, int, int, int], ...]:
+    """What changes when a programme file is edited, added or removed (for servers that reload them)."""
+    files, _ = configured_files(settings)
+    stamps = []
+    for path in files:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        stamps.append((str(path), st.st_mtime_ns, st.st_size, st.st_ino))
+    return tuple(stamps)

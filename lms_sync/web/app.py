@@ -23,6 +23,7 @@ from werkzeug.wrappers import Request, Response
 
 from ..errors import ConfigError, LmsSyncError
 from ..i18n import LANGS
+from ..publish import ALL
 from ..settings import Settings
 from ..store import Store, utcnow
 from ..tokens import TokenChecker
@@ -50,6 +51,7 @@ ROUTES = Map(
     [
         Rule("/", endpoint="page", methods=["GET"]),
         Rule("/sessions.ics", endpoint="feed", methods=["GET"]),
+        Rule("/programs/<string:programme>/sessions.ics", endpoint="programme_feed", methods=["GET"]),
         Rule("/healthz", endpoint="healthz", methods=["GET"]),
         Rule(f"/reports/completion.<any({','.join(REPORT_FORMATS)}):fmt>", endpoint="report", methods=["GET"]),
     ],
@@ -112,7 +114,8 @@ class LmsSyncApp:
         self._store = Store(settings.state_path, check_same_thread=False)
         self._store_lock = threading.Lock()
         self._handlers: dict[str, Callable[..., Response]] = {
-            "page": self._page, "feed": self._feed, "healthz": self._healthz, "report": self._report,
+            "page": self._page, "feed": self._feed, "programme_feed": self._programme_feed,
+            "healthz": self._healthz, "report": self._report,
         }
         hops = settings.serve.trusted_proxies
         # X-Forwarded-* are client-chosen unless a proxy we trust sets them: believed only when told so.
@@ -153,9 +156,14 @@ class LmsSyncApp:
 
     # --- handlers ---
 
-    def _feed(self, request: Request) -> Response:
+    def _programme_feed(self, request: Request, programme: str) -> Response:
+        if not self.feed.knows(programme):
+            raise HttpError(404, "no such programme")
+        return self._feed(request, scope=programme)
+
+    def _feed(self, request: Request, scope: str = ALL) -> Response:
         lang = _lang(request)
-        variant = self.feed.variant(lang)
+        variant = self.feed.variant(lang, scope)
         if variant is None:
             raise HttpError(503, "the feed is not available: the programme file cannot be loaded (see the server "
                             "log)", {"Retry-After": "60"})
@@ -165,10 +173,10 @@ class LmsSyncApp:
 
     def _page(self, request: Request) -> Response:
         lang = _lang(request)
-        programme = self.feed.programme()
-        if programme is None:
+        programmes = self.feed.programmes()
+        if programmes is None:
             raise HttpError(503, "the programme file cannot be loaded (see the server log)")
-        body = render_page(programme, self._feed_url(request), lang).encode("utf-8")
+        body = render_page(programmes, self._feed_url(request), lang).encode("utf-8")
         return _response(body, 200, "text/html; charset=utf-8", csp=CSP_PAGE,
                          Cache_Control=f"public, max-age={PAGE_MAX_AGE}", Content_Language=lang, Vary="Host")
 
