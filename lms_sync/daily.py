@@ -106,7 +106,7 @@ def run_daily(
         log.info("sync started")
         stages: list[Stage] = []
         client: MoodleClient | None = None
-        several = len(plans) > 1
+        several = len(work) > 1  # names stay the same when one of them is archived
         try:
             try:
                 client = moodle_client() if plans else None

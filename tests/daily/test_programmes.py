@@ -1,0 +1,150 @@
+"""One deployment, two programmes (config/programs/): the next cycle never cancels the last one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import icalendar
+import pytest
+
+from lms_sync.cli import main
+from lms_sync.context import Context
+from lms_sync.lock import programme_scope
+from lms_sync.store import Store
+from tests.conftest import lock_held_by_another_process, write_programmes
+from tests.fakes.moodle import BASE_URL, TOKEN, FakeMoodle
+
+ROSTER = (
+    "username;email;firstname;lastname;institution;department\n"
+    "hlefevre;helene.lefevre@industrie.gov.tn;Hélène;Lefèvre;Ministère de l'Industrie;DGIDT\n"
+)
+FIRST, SECOND = "dgidt-ia-2020", "dgidt-ia-2021"
+
+
+@pytest.fixture
+def ena(workdir: Path, fake: FakeMoodle, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """config/programs/ with both cycles (the first with its roster), the old config/program.toml moved away."""
+    monkeypatch.setenv("LMS_SYNC_MOODLE__URL", BASE_URL)
+    monkeypatch.setenv("LMS_SYNC_MOODLE__TOKEN", TOKEN)
+    monkeypatch.setenv("LMS_SYNC_MOODLE__RETRY_ATTEMPTS", "2")
+    monkeypatch.setenv("LMS_SYNC_MOODLE__REQUESTS_PER_SECOND", "10000")
+    monkeypatch.setattr(Context, "sleep", staticmethod(lambda _seconds: None))
+    (workdir / "config" / "program.toml").unlink()
+    first, _ = write_programmes(workdir / "config" / "programs")
+    first.write_text(first.read_text(encoding="utf-8").replace(
+        'lang = "fr"', 'lang = "fr"\nroster = "roster-2020.csv"', 1), encoding="utf-8")
+    (workdir / "config" / "programs" / "roster-2020.csv").write_text(ROSTER, encoding="utf-8")
+    return workdir
+
+
+def statuses(path: Path) -> dict[str, str]:
+    """STATUS of each event of a feed file, by UID."""
+    calendar = icalendar.Calendar.from_ical(path.read_bytes())
+    return {str(e["UID"]): str(e["STATUS"]) for e in calendar.walk("VEVENT")}
+
+
+def last_sync(workdir: Path) -> dict:
+    """The stages of the last sync run."""
+    with Store(workdir / "var" / "lms_sync.sqlite3") as store:
+        return store.runs(limit=1, kind="sync")[0].summary["stages"]  # type: ignore[no-any-return]
+
+
+def archive(path: Path) -> None:
+    """Mark a programme file archived, as the admin would once the cycle is over."""
+    path.write_text(path.read_text(encoding="utf-8").replace('lang = "fr"', 'lang = "fr"\nstatus = "archived"', 1),
+                    encoding="utf-8")
+
+
+def test_validate_checks_every_programme(ena: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Both files and the first one's roster are checked; a clashing id names both files."""
+    assert main(["validate"]) == 0
+    out = capsys.readouterr().out
+    assert "programme config/programs/dgidt-ia-2020.toml: 4 session(s)" in out
+    assert "programme config/programs/dgidt-ia-2021.toml: 4 session(s)" in out
+    assert "roster config/programs/roster-2020.csv: 1 participant(s)" in out
+    second = ena / "config" / "programs" / "dgidt-ia-2021.toml"
+    second.write_text(second.read_text(encoding="utf-8").replace(f'id = "{SECOND}"', f'id = "{FIRST}"'),
+                      encoding="utf-8")
+    assert main(["validate"]) == 2
+    err = capsys.readouterr().err
+    assert "config/programs/dgidt-ia-2021.toml: program.id" in err and "config/programs/dgidt-ia-2020.toml" in err
+
+
+def test_nightly_run_of_two_programmes(ena: Path, fake: FakeMoodle) -> None:
+    """Two courses, a push and a pull stage each, a feed of eight sessions none cancelled, and each one's own feed."""
+    assert main(["sync"]) == 0
+    assert {c["idnumber"] for c in fake.courses.values()} >= {FIRST, SECOND}
+    stages = last_sync(ena)
+    assert list(stages) == [f"push {FIRST}", f"pull {FIRST}", f"push {SECOND}", f"pull {SECOND}", "feed"]
+    assert stages[f"pull {FIRST}"]["participants"] == 1 and stages[f"pull {SECOND}"]["participants"] == 0
+    every = statuses(ena / "var" / "sessions.ics")
+    assert len(every) == 8 and set(every.values()) == {"CONFIRMED"}
+    own = statuses(ena / "var" / "programs" / SECOND / "sessions.ics")
+    assert len(own) == 4 and all(uid.startswith(SECOND) for uid in own)
+    assert stages["feed"]["files"] == 3
+
+
+def test_archived_programme_is_left_alone_and_keeps_its_sessions(ena: Path, fake: FakeMoodle) -> None:
+    """Archived: push writes nothing to its course, pull skips it, the feed keeps its four sessions confirmed."""
+    assert main(["sync"]) == 0
+    archive(ena / "config" / "programs" / "dgidt-ia-2020.toml")
+    first_course = next(c for c in fake.courses.values() if c["idnumber"] == FIRST)
+    fake.courses[first_course["id"]]["fullname"] = "Changed by hand after the cycle"
+    fake.reset_calls()
+    assert main(["sync"]) == 0
+    assert fake.courses[first_course["id"]]["fullname"] == "Changed by hand after the cycle"
+    assert list(last_sync(ena)) == [f"push {SECOND}", f"pull {SECOND}", "feed"]
+    every = statuses(ena / "var" / "sessions.ics")
+    assert [s for uid, s in every.items() if uid.startswith(FIRST)] == ["CONFIRMED"] * 4
+
+
+def test_one_failing_programme_does_not_stop_the_other(ena: Path, fake: FakeMoodle) -> None:
+    """The second cycle's course cannot be created tonight: the first is pushed and pulled, the run exits 1."""
+    fake.inject("http500", "core_course_create_courses", skip=1)  # the first create (2020's course) succeeds
+    for _ in range(6):  # every retry of the second fails too
+        fake.inject("http500", "core_course_create_courses")
+    assert main(["sync"]) == 1
+    stages = last_sync(ena)
+    assert stages[f"push {FIRST}"]["status"] == "ok" and stages[f"pull {FIRST}"]["status"] == "ok"
+    assert stages[f"push {SECOND}"]["status"] != "ok"
+    assert stages["feed"]["status"] == "ok"
+
+
+def test_programmes_run_side_by_side(ena: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """While another process pushes the first cycle, the second runs; the nightly run skips only the busy one."""
+    state = ena / "var" / "lms_sync.sqlite3"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    with lock_held_by_another_process(state, programme_scope(FIRST)):
+        assert main(["--program", SECOND, "sync"]) == 0
+        assert main(["sync"]) == 4
+    stages = last_sync(ena)
+    assert stages[f"push {FIRST}"]["exit_code"] == 4 and stages[f"push {SECOND}"]["status"] == "ok"
+    assert main(["runs", "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)
+    assert {r["programme_id"] for r in runs if r["kind"] == "sync"} == {SECOND, None}
+
+
+def test_naming_programmes(ena: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown id lists the known ones; one roster for two programmes asks which one."""
+    assert main(["--program", "dgidt-ia-2030", "validate"]) == 2
+    assert "no programme with id 'dgidt-ia-2030' (programmes: dgidt-ia-2020, dgidt-ia-2021)" in capsys.readouterr().err
+    (ena / "other.csv").write_text(ROSTER, encoding="utf-8")
+    assert main(["--roster", "other.csv", "push", "--dry-run"]) == 2
+    assert "one roster (other.csv) for 2 programmes" in capsys.readouterr().err
+    assert main(["--roster", "other.csv", "--program", SECOND, "push", "--dry-run"]) == 0
+
+
+def test_the_next_cycle_in_the_single_file_keeps_the_last_one(workdir: Path, fake: FakeMoodle,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """The issue's case: config/program.toml copied with a new id, same store. The held sessions stay confirmed."""
+    from tests.conftest import next_cycle_text
+
+    assert main(["feed"]) == 0
+    (workdir / "config" / "program.toml").write_text(next_cycle_text(), encoding="utf-8")
+    assert main(["feed"]) == 0
+    every = statuses(workdir / "var" / "sessions.ics")
+    assert len(every) == 8
+    # Today (2026) every session of 2020-2021 took place: history is unchanged, none is cancelled.
+    assert set(every.values()) == {"CONFIRMED"}
