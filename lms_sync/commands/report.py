@@ -8,7 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ..context import Context
-from ..errors import EXIT_OK, StateError
+from ..errors import EXIT_OK, ConfigError, StateError
 from ..files import write_atomic, write_stdout
 from ..reports import FORMATS, NoSnapshot, build_report, render
 from ..snapshots import list_snapshots
@@ -53,8 +53,10 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
         "CSV is UTF-8 with a BOM and ';' (what Excel expects in a French locale); XLSX has a sheet per "
         "view; JSON follows lms_sync/reports/completion-report.schema.json; HTML is one printable page "
         "with charts. Files are written with mode 0600: they hold personal data. The report of an "
-        "incomplete snapshot says so. The same snapshot always gives the same bytes.",
+        "incomplete snapshot says so. The same snapshot always gives the same bytes. With several "
+        "programmes, name the one to report with --program ID (a programme whose file was removed too).",
         examples="  lms-sync report completion --format csv\n"
+        "  lms-sync --program dgidt-ia-2020 report completion --format xlsx\n"
         "  lms-sync report completion --format xlsx --out ~/dgidt/completion.xlsx\n"
         "  lms-sync report completion --format html --run 12 --lang en --out -\n"
         "  lms-sync report completion --format csv --since 2021-01-01 --delimiter ,",
@@ -86,8 +88,9 @@ def cmd_completion(ctx: Context, args: argparse.Namespace) -> int:
     if out is not None:
         ctx.check_output(out)
     lang = args.lang or settings.lang
+    programme_id = report_programme(ctx) if args.run == "latest" else ctx.program_id
     try:
-        report = build_report(ctx.store, run=args.run, since=args.since)
+        report = build_report(ctx.store, run=args.run, since=args.since, programme_id=programme_id)
     except NoSnapshot as exc:
         raise StateError(str(exc), hint="run `lms-sync pull` first; `lms-sync report runs` lists the snapshots") from None
     data = render(report, args.format, lang=lang, delimiter=args.delimiter or settings.csv_delimiter)
@@ -103,18 +106,33 @@ def cmd_completion(ctx: Context, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def report_programme(ctx: Context) -> str:
+    """The programme a report is about: the one --program names (a removed one too), else the only one there is."""
+    if ctx.program_id:
+        return ctx.program_id
+    try:
+        ids = ctx.catalog.ids
+    except ConfigError:  # a broken programme file must not hide the reports already pulled
+        ids = sorted({r.snapshot.programme_id for r in list_snapshots(ctx.store)})
+    if len(ids) == 1:
+        return ids[0]
+    raise ConfigError(f"{len(ids)} programmes ({', '.join(ids)}): which one's report?",
+                      hint="name it with --program ID")
+
+
 def cmd_runs(ctx: Context, args: argparse.Namespace) -> int:
     """Print the snapshots as a table."""
-    rows = list_snapshots(ctx.store)
+    rows = [r for r in list_snapshots(ctx.store) if ctx.program_id in (None, r.snapshot.programme_id)]
     if not rows:
         print("no completion snapshot yet: run `lms-sync pull`")
         return EXIT_OK
-    print(f"{'run':>5}  {'taken at (local)':16}  {'source':13}  {'partic.':>7}  {'compl.':>6}  {'failed':>6}  "
-          f"{'no acc.':>7}  state")
+    width = max(9, *(len(r.snapshot.programme_id) for r in rows))
+    print(f"{'run':>5}  {'programme':<{width}}  {'taken at (local)':16}  {'source':13}  {'partic.':>7}  {'compl.':>6}  "
+          f"{'failed':>6}  {'no acc.':>7}  state")
     for r in rows:
         s = r.snapshot
         local = s.taken_at.astimezone(ZoneInfo(s.timezone)).strftime("%Y-%m-%d %H:%M")
         state = "complete" if s.complete else "INCOMPLETE"
-        print(f"{s.run_id:>5}  {local:16}  {s.source:13}  {r.participants:>7}  {r.completed:>6}  {r.failed:>6}  "
+        print(f"{s.run_id:>5}  {s.programme_id:<{width}}  {local:16}  {s.source:13}  {r.participants:>7}  {r.completed:>6}  {r.failed:>6}  "
               f"{r.no_access:>7}  {state}")
     return EXIT_OK

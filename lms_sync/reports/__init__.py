@@ -52,9 +52,11 @@ def render_report(
     since: date | None = None,
     lang: str = "fr",
     delimiter: str = ";",
+    programme_id: str | None = None,
 ) -> bytes:
-    """The completion report of snapshot ``run`` in ``fmt``; raises NoSnapshot when there is none."""
-    return render(build_report(store, run=run, since=since), fmt, lang=lang, delimiter=delimiter)
+    """The completion report of snapshot ``run`` (the latest of ``programme_id``) in ``fmt``; NoSnapshot if none."""
+    report = build_report(store, run=run, since=since, programme_id=programme_id)
+    return render(report, fmt, lang=lang, delimiter=delimiter)
 
 
 __all__ = [

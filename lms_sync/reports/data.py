@@ -119,11 +119,17 @@ def _sort_key(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def build_report(store: Store, *, run: int | str = "latest", since: date | None = None) -> CompletionReport:
-    """The report of one snapshot; ``since`` limits the participant view to those who completed on or after it."""
-    snapshot = load_snapshot(store, run)
+def build_report(store: Store, *, run: int | str = "latest", since: date | None = None,
+                 programme_id: str | None = None) -> CompletionReport:
+    """The report of one snapshot (the latest of ``programme_id``); ``since`` limits the participants to who
+    completed on or after it."""
+    snapshot = load_snapshot(store, run, programme_id=programme_id)
+    if snapshot is not None and programme_id is not None and snapshot.programme_id != programme_id:
+        snapshot = None  # run N is another programme's
     if snapshot is None:
         what = "no pull has been recorded yet" if run == "latest" else f"run {run} has no completion snapshot"
+        if programme_id is not None:
+            what += f" for programme {programme_id}"
         raise NoSnapshot(what)
     tz = ZoneInfo(snapshot.timezone)
     rows = load_rows(store, snapshot.run_id)

@@ -189,6 +189,18 @@ class LmsSyncApp:
             f"{request.environ.get('SERVER_PORT', '80')}{request.script_root}/")
         return root + "sessions.ics"
 
+    def _report_programme(self, request: Request) -> str | None:
+        """``?program=ID``; may be left out when there is one programme."""
+        programme = _one(request, "program")
+        programmes = self.feed.programmes() or ()
+        if programme is None:
+            if len(programmes) > 1:
+                raise HttpError(400, "give program=ID, one of: " + ", ".join(p.id for p in programmes))
+            return programmes[0].id if programmes else None
+        if not self.feed.knows(programme):
+            raise HttpError(404, "no such programme")
+        return programme
+
     def _healthz(self, request: Request) -> Response:
         with self._store_lock:
             # The nightly sync is what must be healthy; its push and pull record runs of their own.
@@ -203,9 +215,10 @@ class LmsSyncApp:
             raise HttpError(401, "unauthorized", {"WWW-Authenticate": 'Bearer realm="lms-sync"'})
         lang = _lang(request, default=self.settings.report.lang)
         run, since = _run_param(request), _since_param(request)
+        programme = self._report_programme(request)
         try:
             body, content_type = self.reports.get(fmt, run=run, since=since, lang=lang,
-                                                  delimiter=self.settings.report.csv_delimiter)
+                                                  delimiter=self.settings.report.csv_delimiter, programme_id=programme)
         except ReportsBusy:
             raise HttpError(503, "the report is being prepared; try again in a few seconds",
                             {"Retry-After": str(RETRY_AFTER_SECONDS)}) from None

@@ -34,20 +34,21 @@ RENDER_WAIT_SECONDS = 30.0
 RETRY_AFTER_SECONDS = 5
 CACHE_BYTES = 64 * 1024 * 1024
 
-Key = tuple[int, str, "str | int", "date | None", str, str]  # generation, fmt, run, since, lang, delimiter
+# generation, fmt, run, since, lang, delimiter, programme
+Key = tuple[int, str, "str | int", "date | None", str, str, "str | None"]
 
 
 class ReportRenderer(Protocol):
     """Renders a completion report: ``(body, content type)``."""
 
     def __call__(self, store: Store, fmt: str, *, run: str | int, since: date | None, lang: str,
-                 delimiter: str) -> tuple[bytes, str]: ...
+                 delimiter: str, programme_id: str | None = None) -> tuple[bytes, str]: ...
 
 
 def render_report_with_type(store: Store, fmt: str, *, run: str | int, since: date | None, lang: str,
-                            delimiter: str) -> tuple[bytes, str]:
+                            delimiter: str, programme_id: str | None = None) -> tuple[bytes, str]:
     """The default renderer: ``lms_sync.reports`` and its content type."""
-    body = render_report(store, fmt, run=run, since=since, lang=lang, delimiter=delimiter)
+    body = render_report(store, fmt, run=run, since=since, lang=lang, delimiter=delimiter, programme_id=programme_id)
     return body, CONTENT_TYPES[fmt]
 
 
@@ -88,9 +89,10 @@ class ReportCache:
         with self._probe_lock:
             self._probe.close()
 
-    def get(self, fmt: str, *, run: str | int, since: date | None, lang: str, delimiter: str) -> tuple[bytes, str]:
+    def get(self, fmt: str, *, run: str | int, since: date | None, lang: str, delimiter: str,
+            programme_id: str | None = None) -> tuple[bytes, str]:
         """The report's bytes and content type; raises ReportsBusy, or what the renderer raised (LookupError...)."""
-        key: Key = (self._current_generation(), fmt, run, since, lang, delimiter)
+        key: Key = (self._current_generation(), fmt, run, since, lang, delimiter, programme_id)
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None:
@@ -112,10 +114,12 @@ class ReportCache:
             self._seats.release()
 
     def _render(self, key: Key) -> tuple[bytes, str]:
-        _, fmt, run, since, lang, delimiter = key
+        _, fmt, run, since, lang, delimiter, programme_id = key
         started = time.monotonic()
         try:
-            answer = self._renderer(self._render_store, fmt, run=run, since=since, lang=lang, delimiter=delimiter)
+            kwargs = {"programme_id": programme_id} if programme_id is not None else {}
+            answer = self._renderer(self._render_store, fmt, run=run, since=since, lang=lang, delimiter=delimiter,
+                                    **kwargs)
         finally:
             with self._lock:
                 self._pending.pop(key, None)

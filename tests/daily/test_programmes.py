@@ -148,3 +148,19 @@ def test_the_next_cycle_in_the_single_file_keeps_the_last_one(workdir: Path, fak
     assert len(every) == 8
     # Today (2026) every session of 2020-2021 took place: history is unchanged, none is cancelled.
     assert set(every.values()) == {"CONFIRMED"}
+
+
+def test_reports_per_programme(ena: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each programme has its own report; with two, the command asks which; report runs lists both."""
+    assert main(["sync"]) == 0
+    capsys.readouterr()
+    assert main(["report", "completion", "--format", "json", "--out", "-"]) == 2
+    assert "which one's report?" in capsys.readouterr().err
+    assert main(["--program", FIRST, "report", "completion", "--format", "json", "--out", "-"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["programme"]["id"] == FIRST and len(report["participants"]) == 1
+    assert main(["--program", SECOND, "report", "completion", "--format", "json", "--out", "-"]) == 0
+    assert json.loads(capsys.readouterr().out)["participants"] == []
+    assert main(["report", "runs"]) == 0
+    listing = capsys.readouterr().out
+    assert FIRST in listing and SECOND in listing
