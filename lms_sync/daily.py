@@ -9,6 +9,7 @@ stages run under its own lock, so a run of one programme elsewhere makes only th
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -32,6 +33,7 @@ from .pull import pull_completion
 from .settings import Settings
 from .store import Store, utcnow
 from .sync import desired_state, push
+from .sync.retire import plan_retirement, removed_programmes
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +122,9 @@ def run_daily(
                     stages += [Stage(n + suffix, error="skipped: Moodle is not usable (see above)") for n in names]
                     continue
                 stages += _programme_stages(client, store_, settings, programme, desired, suffix)
+            if client is not None and programme_id is None and not any(s.moodle_unusable for s in stages):
+                for gone in removed_programmes(store_, [p.id for p in every]):
+                    stages.append(_stage(f"retire {gone}", functools.partial(_retire, client, store_, settings, gone)))
             stages.append(_stage("feed", lambda s: _feed(store_, settings, every, s)))
         finally:
             if client is not None:
@@ -187,6 +192,20 @@ def _push(client: MoodleClient, store: Store, settings: Settings, desired: Any, 
         missing = ", ".join(f.capability or f.check for f in outcome.missing)
         stage.error = f"stopped before writing: the sync account lacks {missing} (see `lms-sync check`)"
         log.error("push stage %s", stage.error)
+
+
+def _retire(client: MoodleClient, store: Store, settings: Settings, programme_id: str, stage: Stage) -> None:
+    """The nightly run never deletes a removed programme's events: it says so until the admin decides."""
+    with run_lock(settings.state_path, programme_scope(programme_id)):
+        retirement = plan_retirement(client, store, programme_id, utcnow())
+    stage.counts["to_delete"] = len(retirement.actions)
+    refusal = retirement.refusal
+    if refusal is None:
+        stage.status = "ok"
+        return
+    stage.status, stage.exit_code = "partial", EXIT_PARTIAL
+    stage.error = f"refused: {refusal} (run `lms-sync push --force-delete` to delete them)"
+    log.error("%s stage %s", stage.name, stage.error)
 
 
 def _pull(client: MoodleClient, store: Store, settings: Settings, programme: Programme, stage: Stage) -> None:

@@ -6,13 +6,15 @@ import argparse
 import sys
 
 from ..context import Context
-from ..errors import EXIT_OK
+from ..errors import EXIT_OK, EXIT_PARTIAL, LmsSyncError
 from ..lock import programme_scope, run_lock
 from ..program import Participant
 from ..program.catalog import CatalogEntry
 from ..moodle.check import what_to_do
 from ..sync import desired_state, push
+from ..store import utcnow
 from ..sync.render import render_action, render_plan
+from ..sync.retire import plan_retirement, removed_programmes, retire
 from .base import SubParsers, add_command
 from .check import render_findings, render_todo
 
@@ -67,6 +69,38 @@ def cmd_push(ctx: Context, args: argparse.Namespace) -> int:
             print(f"{entry.id}: archived, left alone")
             continue
         worst = max(worst, _push_one(ctx, args, entry, roster))
+    if ctx.program_id is None:
+        worst = max(worst, _retire_removed(ctx, args))
+    return worst
+
+
+def _retire_removed(ctx: Context, args: argparse.Namespace) -> int:
+    """Programmes whose file is gone: their sessions to come leave Moodle, with --force-delete only."""
+    worst = EXIT_OK
+    removed = removed_programmes(ctx.store, ctx.catalog.ids)
+    for pid in removed:
+        with run_lock(ctx.settings.state_path, programme_scope(pid)), ctx.moodle_client() as client:
+            retirement = plan_retirement(client, ctx.store, pid, utcnow())
+            if not retirement.actions:
+                continue
+            print(f"== programme {pid} (its file was removed)")
+            print(render_plan(retirement.actions, dry_run=args.dry_run), end="")
+            refusal = retirement.refusal
+            if refusal is not None and not args.force_delete:
+                verb = "would be refused" if args.dry_run else "refused"
+                print(f"error: push {verb}: {refusal}", file=sys.stderr)
+                print(f"hint: {refusal.hint}", file=sys.stderr)
+                worst = EXIT_PARTIAL
+                continue
+            if not args.dry_run:
+                run_id = ctx.store.start_run("push", programme_id=pid)
+                try:
+                    done = retire(client, ctx.store, retirement, run_id)
+                except LmsSyncError as err:  # what was deleted is journaled; the next push goes on
+                    ctx.store.finish_run(run_id, "failed", err.exit_code, {"error": type(err).__name__})
+                    raise
+                ctx.store.finish_run(run_id, "ok", EXIT_OK, {"retired": done})
+                print(f"push: {done} done, 0 failed, 0 skipped")
     return worst
 
 

@@ -507,8 +507,7 @@ class Applier:
 
         def record(db: sqlite3.Connection, action: Action, moodle_id: int | None) -> None:
             # Only the mapping pointing at this very event goes (a duplicate's delete keeps the kept one).
-            db.execute("DELETE FROM push_mappings WHERE kind = 'event' AND key = ? AND moodle_id = ?",
-                       (action.key, action.moodle_id))
+            delete_mapping(db, self.desired.programme_id, "event", action.key, moodle_id=action.moodle_id)
 
         # The items the client sends (with "repeat"), so a batch here is exactly one call's chunk there.
         items = [{"eventid": a.moodle_id, "repeat": 0} for a in actions]
@@ -584,8 +583,8 @@ class Applier:
                 pass  # already gone (removed by hand, or our earlier remove whose answer was lost): done
 
         def forget(db: sqlite3.Connection, action: Action, moodle_id: int | None) -> None:
-            db.execute("DELETE FROM push_mappings WHERE kind = 'attendance_session' AND key = ? AND moodle_id = ?",
-                       (action.key, action.moodle_id))
+            delete_mapping(db, self.desired.programme_id, "attendance_session", action.key,
+                           moodle_id=action.moodle_id)
 
         # Removing an absent session answers NotFound, taken as done: safe to repeat.
         write_remove = Writer(remove, lambda items, _answer: [int(i["id"]) for i in items])

@@ -66,6 +66,11 @@ def load_state(store: Store, programme_id: str) -> State:
     return State(Mapping(r["kind"], r["key"], r["moodle_id"], r["content_hash"], r["status"]) for r in rows)
 
 
+def programmes_with_mappings(store: Store) -> set[str]:
+    """Every programme push has written for."""
+    return {row[0] for row in store.db.execute("SELECT DISTINCT programme_id FROM push_mappings") if row[0]}
+
+
 def save_mapping(db: sqlite3.Connection, programme_id: str, mapping: Mapping) -> None:
     """Insert or replace a programme's mapping (inside the caller's transaction)."""
     db.execute(
@@ -78,9 +83,14 @@ def save_mapping(db: sqlite3.Connection, programme_id: str, mapping: Mapping) ->
     )
 
 
-def delete_mapping(db: sqlite3.Connection, programme_id: str, kind: str, key: str) -> None:
-    """Forget a programme's mapping (inside the caller's transaction)."""
-    db.execute("DELETE FROM push_mappings WHERE programme_id = ? AND kind = ? AND key = ?", (programme_id, kind, key))
+def delete_mapping(db: sqlite3.Connection, programme_id: str, kind: str, key: str, *,
+                   moodle_id: int | None = None) -> None:
+    """Forget a programme's mapping (only if it points at ``moodle_id``, when given), inside the caller's transaction."""
+    sql = "DELETE FROM push_mappings WHERE programme_id = ? AND kind = ? AND key = ?"
+    params: tuple[object, ...] = (programme_id, kind, key)
+    if moodle_id is not None:
+        sql, params = sql + " AND moodle_id = ?", (*params, moodle_id)
+    db.execute(sql, params)
 
 
 def journal_pending(db: sqlite3.Connection, programme_id: str, run_id: int | None, action: str, kind: str,

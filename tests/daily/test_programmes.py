@@ -164,3 +164,31 @@ def test_reports_per_programme(ena: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["report", "runs"]) == 0
     listing = capsys.readouterr().out
     assert FIRST in listing and SECOND in listing
+
+
+def test_a_removed_programme_asks_before_its_sessions_to_come_leave_moodle(
+    ena: Path, fake: FakeMoodle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its file removed: push refuses to delete the events of its sessions to come until --force-delete; the course stays."""
+    from tests.conftest import next_cycle_text
+
+    future = next_cycle_text().replace('id = "dgidt-ia-2021"', 'id = "dgidt-ia-2090"').replace(
+        "DGIDT-IA-2021", "DGIDT-IA-2090").replace("2021-12-", "2090-12-").replace("2022-01-", "2091-01-")
+    path = ena / "config" / "programs" / "dgidt-ia-2090.toml"
+    path.write_text(future, encoding="utf-8")
+    assert main(["push"]) == 0 and main(["feed"]) == 0
+    course = next(c for c in fake.courses.values() if c["idnumber"] == "dgidt-ia-2090")
+    assert len(fake.course_events(course["id"])) == 4
+    path.unlink()
+    capsys.readouterr()
+    assert main(["push"]) == 1
+    captured = capsys.readouterr()
+    assert "programme dgidt-ia-2090 has no file any more" in captured.err and "--force-delete" in captured.err
+    assert len(fake.course_events(course["id"])) == 4  # asked, not done
+    assert main(["sync"]) == 1
+    assert last_sync(ena)["retire dgidt-ia-2090"]["to_delete"] == 4
+    assert main(["push", "--force-delete"]) == 0
+    assert fake.course_events(course["id"]) == [] and course["id"] in fake.courses
+    assert main(["push"]) == 0  # nothing left to ask about
+    every = statuses(ena / "var" / "sessions.ics")
+    assert [s for uid, s in every.items() if uid.startswith("dgidt-ia-2090-")] == ["CANCELLED"] * 4
