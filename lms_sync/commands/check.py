@@ -137,17 +137,28 @@ def configured_features(programmes: Sequence[Programme], settings: Settings) -> 
 
 
 def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
-    """Run the checks for the programme's course and print them."""
+    """Run the checks for each live programme's course (the site's once the site is unusable) and print them."""
     settings = ctx.settings
     try:
-        programme = ctx.programme
+        programmes = [e.programme for e in ctx.selected if ctx.program_id or not e.programme.archived]
     except ConfigError:  # a broken programme must not hide what is wrong with Moodle
-        programme = None
+        programmes = []
+    worst = EXIT_OK
+    for programme in programmes or [None]:
+        if len(programmes) > 1:
+            print(f"== programme {programme.id}" if programme else "")
+        result = _check_one(settings, programme)
+        render_check(result, sys.stdout)
+        worst = max(worst, result.exit_code)
+        if result.unavailable or result.config_error:
+            break  # the other programmes would only repeat it
+    return worst
+
+
+def _check_one(settings: Settings, programme: Programme | None) -> CheckResult:
     wanted = desired_state(programme, None, settings.push).course if programme else None
     course = CourseRef(wanted.idnumber, wanted.shortname) if wanted else None
     spec = programme.attendance if programme and programme.takes_attendance_in_moodle else None
     features = configured_features([programme] if programme else [], settings)
     attendance = AttendanceRef(programme.id, spec.activity, programme.attendance_name) if programme and spec else None
-    result = run_check(settings.moodle, course, features, attendance=attendance, role_id=settings.push.role_id)
-    render_check(result, sys.stdout)
-    return result.exit_code
+    return run_check(settings.moodle, course, features, attendance=attendance, role_id=settings.push.role_id)

@@ -192,3 +192,16 @@ def test_a_removed_programme_asks_before_its_sessions_to_come_leave_moodle(
     assert main(["push"]) == 0  # nothing left to ask about
     every = statuses(ena / "var" / "sessions.ics")
     assert [s for uid, s in every.items() if uid.startswith("dgidt-ia-2090-")] == ["CANCELLED"] * 4
+
+
+def test_check_looks_at_each_programmes_course(ena: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One table per live programme, each with its own course row."""
+    assert main(["push"]) == 0
+    capsys.readouterr()
+    code = main(["check"])
+    out = capsys.readouterr().out
+    assert f"== programme {FIRST}" in out and f"== programme {SECOND}" in out
+    assert out.count("course completion") >= 2 and code == 0, out
+    archive(ena / "config" / "programs" / "dgidt-ia-2020.toml")
+    main(["check"])
+    assert f"== programme {FIRST}" not in capsys.readouterr().out
