@@ -119,6 +119,8 @@ if [ ! -f "$ETC/settings.toml" ]; then
 # lms_sync settings, written by deploy/install.sh (never overwritten by it); see
 # /opt/lms-sync/README.md and \`lms-sync config\`. The timer, cron and \`serve\` all read this file.
 program_file = "$ETC/program.toml"
+# Several programmes: one <id>.toml each in this folder (it then replaces program_file).
+programs_dir = "$ETC/programs"
 # roster_file = "$ETC/roster.csv"
 state_path = "$STATE/lms_sync.sqlite3"
 

@@ -86,7 +86,7 @@ class Context:
         refuse_inputs(out, files)
 
     def _folder_files(self) -> list[Path]:
-        files, folder = configured_files(self.settings)
+        files, folder = configured_files(self.settings, single_file=self._program_path is not None)
         return sorted(p for p in folder.iterdir() if p.is_file()) if folder is not None else []
 
     def _known_ids(self) -> list[str]:
@@ -98,7 +98,7 @@ class Context:
     @cached_property
     def catalog(self) -> Catalog:
         """Every programme, validated together; warnings are printed, errors raise ConfigError."""
-        catalog, warnings = catalog_for(self.settings)
+        catalog, warnings = catalog_for(self.settings, single_file=self._program_path is not None)
         self.report(warnings)
         return catalog
 

@@ -139,22 +139,22 @@ def _check_unique(entries: list[CatalogEntry], problems: list[Problem]) -> None:
             seen_uids[uid] = entry.file
 
 
-def configured_files(settings: Settings) -> tuple[list[Path], Path | None]:
+def configured_files(settings: Settings, *, single_file: bool = False) -> tuple[list[Path], Path | None]:
     """The programme files the settings point at, and their folder (None: the single-file layout).
 
-    A folder of programmes (``programs_dir``) is used when it holds any, unless a single programme
-    file was named (``--program PATH``, ``program_file``).
+    The folder of programmes (``programs_dir``) is used when it holds any, unless one file was named
+    on the command line (``--program PATH``: ``single_file``); else ``program_file``.
     """
-    if "program_file" not in settings.model_fields_set:
+    if not single_file:
         files = programme_files(settings.programs_dir)
         if files:
             return files, settings.programs_dir
     return [settings.program_file], None
 
 
-def catalog_for(settings: Settings) -> tuple[Catalog, list[Problem]]:
+def catalog_for(settings: Settings, *, single_file: bool = False) -> tuple[Catalog, list[Problem]]:
     """Every programme of this configuration, with the warnings of their files; ConfigError lists every problem."""
-    files, folder = configured_files(settings)
+    files, folder = configured_files(settings, single_file=single_file)
     catalog, warnings = load_catalog(files, folder=folder)
     if folder is not None and settings.program_file.is_file():
         warnings.append(Problem(str(settings.program_file), "", (
