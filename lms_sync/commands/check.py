@@ -139,14 +139,15 @@ def configured_features(programmes: Sequence[Programme], settings: Settings) -> 
 def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
     """Run the checks for each live programme's course (the site's once the site is unusable) and print them."""
     settings = ctx.settings
+    programmes: list[Programme | None]
     try:
         programmes = [e.programme for e in ctx.selected if ctx.program_id or not e.programme.archived]
     except ConfigError:  # a broken programme must not hide what is wrong with Moodle
         programmes = []
     worst = EXIT_OK
     for programme in programmes or [None]:
-        if len(programmes) > 1:
-            print(f"== programme {programme.id}" if programme else "")
+        if len(programmes) > 1 and programme is not None:
+            print(f"== programme {programme.id}")
         result = _check_one(settings, programme)
         render_check(result, sys.stdout)
         worst = max(worst, result.exit_code)
