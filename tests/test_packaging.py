@@ -26,3 +26,15 @@ def test_local_settings_and_state_are_never_committed(path: str) -> None:
         pytest.skip("not a git checkout")
     result = subprocess.run(["git", "check-ignore", "-q", path], cwd=REPO, check=False)
     assert result.returncode == 0, f"{path} is not ignored by git"
+
+
+def test_report_templates_and_schemas_are_package_data() -> None:
+    """An installed lms_sync (not an editable checkout) has every template, stylesheet and schema it reads."""
+    from fnmatch import fnmatch
+
+    globs = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["package-data"]
+    package = REPO / "lms_sync"
+    needed = [p.relative_to(package).as_posix() for p in (package / "reports").rglob("*")
+              if p.is_file() and p.suffix in (".j2", ".css", ".json")]
+    assert len(needed) >= 5
+    assert [p for p in needed if not any(fnmatch(p, g) for g in globs["lms_sync"])] == []

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from ..context import Context
 from ..errors import EXIT_OK, ConfigError, StateError
 from ..files import write_atomic, write_stdout
-from ..reports import FORMATS, NoSnapshot, build_report, render
+from ..reports import FORMATS, VIEW_NAMES, NoSnapshot, build_report, render
 from ..snapshots import list_snapshots
 from .base import SubParsers, add_command
 
@@ -45,26 +45,32 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
     inner = report.add_subparsers(dest="report_command", metavar="REPORT", required=True)
     completion = add_command(
         inner, parent, "completion",
-        summary="who attended and completed, per participant and per institution",
-        description="Write the completion report of a snapshot: per participant (name, email, institution, "
-        "department, each session attended or not, course completed and when) and per institution "
-        "(enrolled, attended each session, completed, completion rate, totals; participants no longer "
-        "enrolled are counted apart, not in the rate). French by default. "
-        "CSV is UTF-8 with a BOM and ';' (what Excel expects in a French locale); XLSX has a sheet per "
-        "view; JSON follows lms_sync/reports/completion-report.schema.json; HTML is one printable page "
-        "with charts. Files are written with mode 0600: they hold personal data. The report of an "
+        summary="who attended and completed, per participant, institution, cohort and session",
+        description="Write the completion report of a snapshot. Its views: participants (name, email, "
+        "institution, department, cohort, each session attended or not, attendance rate, course completed "
+        "and when), institutions and cohorts (enrolled, attended each session, completed, completion rate, "
+        "totals; participants no longer enrolled are counted apart, not in the rate) and sessions (when, "
+        "attended, attendance rate). Cohorts appear when some participant has one. French by default. "
+        "CSV holds one view (--view, participants by default), UTF-8 with a BOM and ';' (what Excel "
+        "expects in a French locale); XLSX has a sheet per view, set up to print (A4 landscape, one page "
+        "wide, header repeated); JSON follows lms_sync/reports/completion-report.schema.json; HTML is one "
+        "page with charts that also prints on A4. Files are written with mode 0600: they hold personal data. The report of an "
         "incomplete snapshot says so. The same snapshot always gives the same bytes. With several "
         "programmes, name the one to report with --program ID (a programme whose file was removed too).",
         examples="  lms-sync report completion --format csv\n"
         "  lms-sync --program dgidt-ia-2020 report completion --format xlsx\n"
         "  lms-sync report completion --format xlsx --out ~/dgidt/completion.xlsx\n"
         "  lms-sync report completion --format html --run 12 --lang en --out -\n"
+        "  lms-sync report completion --format csv --view institutions --out -\n"
         "  lms-sync report completion --format csv --since 2021-01-01 --delimiter ,",
         handler=cmd_completion,
     )
     completion.add_argument("--format", choices=FORMATS, default="csv", help="output format (default: csv)")
+    completion.add_argument("--view", choices=VIEW_NAMES, metavar="|".join(VIEW_NAMES),
+                            help="the one table a CSV holds (default: participants; the other formats hold every view)")
     completion.add_argument("--out", metavar="PATH",
-                            help="file to write, - for standard output (default: report.out_dir/completion.FORMAT)")
+                            help="file to write, - for standard output (default: report.out_dir/completion.FORMAT, "
+                            "completion-VIEW.csv for another view than participants)")
     completion.add_argument("--run", type=_run, default="latest", metavar="N|latest",
                             help="snapshot to report (default: latest; see `lms-sync report runs`)")
     completion.add_argument("--since", type=_date, metavar="DATE",
@@ -84,7 +90,12 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
 def cmd_completion(ctx: Context, args: argparse.Namespace) -> int:
     """Render one snapshot and write it."""
     settings = ctx.settings.report
-    out = None if args.out == "-" else Path(args.out) if args.out else settings.out_dir / f"completion.{args.format}"
+    view = args.view or "participants"
+    if args.view and args.format != "csv":
+        raise ConfigError(f"--view applies to CSV only: {args.format.upper()} holds every view",
+                          hint="leave --view out, or use --format csv")
+    name = "completion" if view == "participants" else f"completion-{view}"
+    out = None if args.out == "-" else Path(args.out) if args.out else settings.out_dir / f"{name}.{args.format}"
     if out is not None:
         ctx.check_output(out)
     lang = args.lang or settings.lang
@@ -93,7 +104,7 @@ def cmd_completion(ctx: Context, args: argparse.Namespace) -> int:
         report = build_report(ctx.store, run=args.run, since=args.since, programme_id=programme_id)
     except NoSnapshot as exc:
         raise StateError(str(exc), hint="run `lms-sync pull` first; `lms-sync report runs` lists the snapshots") from None
-    data = render(report, args.format, lang=lang, delimiter=args.delimiter or settings.csv_delimiter)
+    data = render(report, args.format, lang=lang, delimiter=args.delimiter or settings.csv_delimiter, view=view)
     if out is None:
         write_stdout(data)
         return EXIT_OK

@@ -28,7 +28,8 @@ from ..store import Store
 # 1.2: participants gained "statuses" (the Attendance activity's per session) and "attendance_rate";
 #      counts gained "marked" per session and "attendance_rate".
 # 1.3: "since" gained "previous_run" (none on a first snapshot).
-SCHEMA_VERSION = "1.3"
+# 1.4: participants gained "cohort", sessions their attendance counts, and "cohorts" its counts (views.py).
+SCHEMA_VERSION = "1.4"
 
 
 class NoSnapshot(LookupError):

@@ -1,122 +1,166 @@
-"""HTML: one self-contained page (no script, no external file) with inline SVG charts, print-friendly."""
+"""HTML: one self-contained page (no script, no external file) from Jinja2 templates, screen and print.
+
+The templates (``templates/``, autoescaped) lay the page out; this module only hands them text:
+every table is a view of ``views.py``, every number and date is formatted by ``formatting``.
+Jinja2 is imported on first use, so ``lms-sync serve`` loads it only when a page is asked for.
+"""
 
 from __future__ import annotations
 
-from html import escape
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
 
 from ..i18n import t
-from .common import (
-    banner_lines,
-    institution_cells,
-    institution_header,
-    institution_name,
-    participant_cells,
-    participant_header,
-    session_title,
-    since_label,
-    snapshot_label,
-)
-from .data import CompletionReport
+from . import formatting
+from .common import banner_lines, cell_text, since_label, snapshot_label
+from .data import CompletionReport, InstitutionLine
+from .views import Kind, View, all_views, has_cohorts, session_title
 
-STYLE = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;margin:2rem;color:#1b1b1b}
-h1{font-size:1.5rem;margin:0 0 .25rem}h2{font-size:1.15rem;margin:2rem 0 .5rem}
-p.meta{color:#555;margin:.2rem 0}
-p.warn{border:2px solid #c00000;color:#c00000;padding:.5rem .75rem;font-weight:bold}
-table{border-collapse:collapse;width:100%;font-size:.85rem}
-th,td{border:1px solid #bbb;padding:.25rem .4rem;text-align:left;vertical-align:top}
-th{background:#eef1f5}td.n{text-align:right}tr.total td{font-weight:bold}
-tr.failed td{background:#fde8e8}
-svg{max-width:100%;height:auto}svg text{font:12px system-ui,Arial,sans-serif;fill:#1b1b1b}
-.charts{display:flex;flex-wrap:wrap;gap:2rem}.charts figure{margin:0;flex:1 1 28rem}
-figcaption{font-weight:bold;margin-bottom:.4rem}
-@media print{body{margin:1cm;font-size:10pt}h2{break-after:avoid}tr,figure{break-inside:avoid}
-thead{display:table-header-group}th{background:#eee!important;-webkit-print-color-adjust:exact;print-color-adjust:exact}}
-"""
-
-BAR_COLOUR = "#2f6db5"  # dark enough to stay readable printed in greyscale
+_NUMERIC = (Kind.COUNT, Kind.RATE)
+LONG_WORD = 16  # characters: a longer word gets break points
+_BREAK_AFTER = re.compile(r"([@._/])(?=[^@._/])")
 
 
-def _bar_chart(items: list[tuple[str, float | None, str]], title: str) -> str:
-    """Horizontal bars (label, share 0..1, value text) as inline SVG; readable without colour."""
-    # text_w holds the value text, e.g. "72 % (29/40)" or "présence non suivie", without clipping.
-    label_w, bar_w, text_w, row_h = 220, 300, 160, 22
-    height = row_h * len(items) + 10
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {label_w + bar_w + text_w} {height}" '
-             f'role="img" aria-label="{escape(title)}">']
-    for i, (label, share, text) in enumerate(items):
-        y = 5 + i * row_h
-        short = label if len(label) <= 32 else label[:31] + "…"
-        parts.append(f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end">{escape(short)}</text>')
-        parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{bar_w}" height="{row_h - 6}" fill="none" stroke="#999"/>')
-        if share:
-            parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{share * bar_w:.1f}" height="{row_h - 6}" '
-                         f'fill="{BAR_COLOUR}"/>')
-        parts.append(f'<text x="{label_w + bar_w + 6}" y="{y + 15}">{escape(text)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+@dataclass(frozen=True)
+class Cell:
+    """One table cell as the template shows it."""
+
+    text: str
+    numeric: bool
+
+    @property
+    def html(self) -> Any:
+        """The text escaped, with break points after @ . _ / in long words, so an e-mail wraps instead of
+        widening its column (the text read or copied is unchanged: <wbr> is no character)."""
+        from markupsafe import Markup, escape
+
+        words = []
+        for word in self.text.split(" "):
+            escaped = str(escape(word))
+            if len(word) > LONG_WORD:
+                escaped = _BREAK_AFTER.sub(r"\1<wbr>", escaped)
+            words.append(escaped)
+        return Markup(" ".join(words))
 
 
-def _pct(share: float | None) -> str:
-    return "—" if share is None else f"{share * 100:.0f} %"
+@dataclass(frozen=True)
+class TableRow:
+    """One table row: its cells and its CSS class ("total", "failed" or none)."""
+
+    cells: tuple[Cell, ...]
+    css: str
 
 
-def _table(header: list[str], rows: list[tuple[list[str], str]]) -> str:
-    head = "".join(f'<th scope="col">{escape(h)}</th>' for h in header)
-    body = []
-    for cells, css in rows:
-        tds = "".join(f'<td class="n">{escape(c)}</td>' if c.replace(",", "").replace(".", "").isdigit()
-                      else f"<td>{escape(c)}</td>" for c in cells)
-        body.append(f'<tr class="{css}">{tds}</tr>' if css else f"<tr>{tds}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+@dataclass(frozen=True)
+class Table:
+    """A view as the template shows it."""
+
+    id: str
+    title: str
+    header: tuple[str, ...]
+    rows: tuple[TableRow, ...]
+    full_header: tuple[str, ...]  # the full titles (hover) where ``header`` holds short ones
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar of a chart: the full label, the share 0..1 (None: no bar) and the value as text."""
+
+    label: str
+    share: float | None
+    text: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A horizontal bar chart."""
+
+    caption: str
+    bars: tuple[Bar, ...]
+
+
+@cache
+def _environment() -> Any:
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("lms_sync.reports", "templates"),
+        autoescape=True,  # every value is text from Moodle or the programme: always escaped
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+@cache
+def _css() -> str:
+    return resources.files(__package__).joinpath("templates/report.css").read_text(encoding="utf-8").strip()
+
+
+def render_page(template: str, *, lang: str, title: str, meta: Sequence[str] = (), warnings: Sequence[str] = (),
+                **context: Any) -> bytes:
+    """A report page from ``template`` with the shared head, stylesheet and warnings."""
+    from markupsafe import Markup
+
+    page = _environment().get_template(template).render(
+        lang=lang, title=title, meta=list(meta), warnings=list(warnings), css=Markup(_css()), **context)
+    return str(page).encode("utf-8")
+
+
+def table(v: View, lang: str) -> Table:
+    """A view as an HTML table, numbers and dates written for a reader."""
+    columns = v.shown
+    rows = tuple(
+        TableRow(tuple(Cell(cell_text(c.kind, c.value(r.item), lang, prose=True), c.kind in _NUMERIC)
+                       for c in columns),
+                 "total" if r.total else "failed" if r.failed else "")
+        for r in v.rows)
+    header = tuple((c.short_header or c.header)(lang) for c in columns)
+    return Table(v.name, v.title, header, rows, tuple(c.header(lang) for c in columns))
+
+
+def _share_text(share: float | None, done: int, of: int, lang: str) -> str:
+    return f"{formatting.percent(share, lang)} ({formatting.count(done, lang)}/{formatting.count(of, lang)})"
+
+
+def _completion_chart(caption: str, lines: Sequence[InstitutionLine], lang: str) -> Chart:
+    return Chart(caption, tuple(
+        Bar(line.institution or t("rep_not_set", lang), line.rate, _share_text(line.rate, line.completed,
+                                                                              line.enrolled, lang))
+        for line in lines))
+
+
+def _sessions_chart(report: CompletionReport, lang: str) -> Chart:
+    bars = []
+    totals = report.totals
+    for n, s in enumerate(report.sessions):
+        # Attended over those whose attendance is known (a session not yet taken has none: no bar).
+        known = totals.marked[n] if totals.marked else 0
+        share = totals.session_rate(n) if s.tracked else None
+        text = (_share_text(share, totals.attended[n], known, lang) if s.tracked and known
+                else t("rep_not_tracked", lang) if not s.tracked else "—")
+        bars.append(Bar(session_title(s, lang), share, text))
+    return Chart(t("rep_chart_sessions", lang), tuple(bars))
 
 
 def render_html(report: CompletionReport, *, lang: str = "fr") -> bytes:
-    """The report as a single HTML page."""
-    snap = report.snapshot
-    inst_items = [(institution_name(i.institution, lang), i.rate, f"{_pct(i.rate)} ({i.completed}/{i.enrolled})")
-                  for i in report.institutions]
-    sess_items = []
-    for n, s in enumerate(report.sessions):
-        # Attended over those whose attendance is known (a session not yet taken has none: no bar).
-        share = report.totals.session_rate(n) if s.tracked else None
-        known = report.totals.marked[n] if report.totals.marked else 0
-        text = (f"{_pct(share)} ({report.totals.attended[n]}/{known})" if s.tracked and known
-                else t("rep_not_tracked", lang) if not s.tracked else "—")
-        sess_items.append((session_title(report, n, lang), share, text))
-    warnings = "".join(f'<p class="warn">{escape(line)}</p>' for line in banner_lines(report, lang))
-    participants = _table(
-        participant_header(report, lang),
-        [(participant_cells(p, lang), "failed" if p.status == "failed" else "") for p in report.participants],
+    """The completion report as a single HTML page."""
+    charts = [_completion_chart(t("rep_chart_institutions", lang), report.institutions, lang)]
+    if has_cohorts(report):
+        charts.append(_completion_chart(t("rep_chart_cohorts", lang), report.cohorts, lang))
+    charts.append(_sessions_chart(report, lang))
+    views = {v.name: v for v in all_views(report, lang)}
+    order = ("institutions", "cohorts", "sessions", "participants")  # the summary before the long list
+    return render_page(
+        "completion.html.j2", lang=lang,
+        title=f"{t('rep_title', lang)} – {report.snapshot.programme_title}",
+        meta=[snapshot_label(report, lang), since_label(report, lang)],
+        warnings=banner_lines(report, lang),
+        charts=charts,
+        tables=[table(views[name], lang) for name in order if name in views],
     )
-    institutions = _table(
-        institution_header(report, lang),
-        [(institution_cells(i, lang), "") for i in report.institutions]
-        + [(institution_cells(report.totals, lang, total=True), "total")],
-    )
-    title = f"{t('rep_title', lang)} – {snap.programme_title}"
-    page = f"""<!DOCTYPE html>
-<html lang="{lang}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)}</title>
-<style>{STYLE}</style>
-</head>
-<body>
-<h1>{escape(title)}</h1>
-<p class="meta">{escape(snapshot_label(report, lang))}</p>
-<p class="meta">{escape(since_label(report, lang))}</p>
-{warnings}
-<div class="charts">
-<figure><figcaption>{escape(t("rep_chart_institutions", lang))}</figcaption>{_bar_chart(inst_items, t("rep_chart_institutions", lang))}</figure>
-<figure><figcaption>{escape(t("rep_chart_sessions", lang))}</figcaption>{_bar_chart(sess_items, t("rep_chart_sessions", lang))}</figure>
-</div>
-<h2>{escape(t("rep_institutions", lang))}</h2>
-{institutions}
-<h2>{escape(t("rep_participants", lang))}</h2>
-{participants}
-</body>
-</html>
-"""
-    return page.encode("utf-8")

@@ -1,8 +1,8 @@
 """JSON with a versioned schema (``completion-report.schema.json`` in this package).
 
 Keys and values do not depend on the language: booleans, numbers, ISO 8601 times with their
-offset. ``schema_version`` follows semantic versioning: a new optional key raises the minor
-number, a removed or changed key the major one.
+offset. The rows' keys come from the views' columns (``views.py``). ``schema_version`` follows
+semantic versioning: a new optional key raises the minor number, a removed or changed key the major one.
 """
 
 from __future__ import annotations
@@ -12,40 +12,66 @@ from datetime import datetime
 from importlib import resources
 from typing import Any
 
-from ..participant_fields import SHOWN
-from .data import SCHEMA_VERSION, CompletionReport, InstitutionLine
+from .data import SCHEMA_VERSION, CompletionReport
+from .views import Kind, Row, View, all_views, view
 
 SCHEMA_FILE = "completion-report.schema.json"
 
 
-def schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) the JSON report follows."""
-    text = resources.files(__package__).joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+def schema(name: str = SCHEMA_FILE) -> dict[str, Any]:
+    """A JSON Schema (draft 2020-12) shipped with the reports: the completion report's by default."""
+    text = resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
+def _plain(kind: Kind, value: Any) -> Any:
+    if kind is Kind.RATE:
+        return None if value is None else round(value, 4)
+    if kind is Kind.MOMENT:
+        return value.isoformat() if isinstance(value, datetime) else value
+    return value
 
 
-def _counts(line: InstitutionLine, session_ids: list[str]) -> dict[str, Any]:
-    return {
-        "enrolled": line.enrolled,
-        "attended": dict(zip(session_ids, line.attended, strict=True)),
-        "marked": dict(zip(session_ids, line.marked, strict=True)),
-        "attendance_rate": None if line.attendance_rate is None else round(line.attendance_rate, 4),
-        "completed": line.completed,
-        "completion_rate": None if line.rate is None else round(line.rate, 4),
-        "failed": line.failed,
-        "no_access": line.no_access,
-    }
+def row_dict(v: View, row: Row) -> dict[str, Any]:
+    """One row as JSON data: each column with a JSON key, per-session columns gathered in maps."""
+    out: dict[str, Any] = {}
+    for column in v.columns:
+        if column.json_key is None:
+            continue
+        item = row.item
+        value = column.json_value(item) if column.json_value else _plain(column.kind, column.value(item))
+        if column.kind is Kind.MARK:
+            out.setdefault(column.json_key, {})[column.json_sub] = value.attended
+            out.setdefault("statuses", {})[column.json_sub] = value.status
+        elif column.json_sub is not None:
+            out.setdefault(column.json_key, {})[column.json_sub] = value
+        else:
+            out[column.json_key] = value
+    for key in v.json_maps:
+        out.setdefault(key, {})
+    return out
+
+
+def view_rows(v: View) -> list[dict[str, Any]]:
+    """The rows of a view as JSON data, totals left out."""
+    return [row_dict(v, r) for r in v.rows if not r.total]
+
+
+def totals_dict(v: View, name_key: str) -> dict[str, Any]:
+    """The totals row of a counts view, without its name."""
+    total = next(r for r in v.rows if r.total)
+    data = row_dict(v, total)
+    data.pop(name_key, None)
+    return data
 
 
 def report_dict(report: CompletionReport) -> dict[str, Any]:
     """The report as plain data following the schema."""
     snap = report.snapshot
-    ids = [s.id for s in report.sessions]
+    views = {v.name: v for v in all_views(report, "en")}
+    institutions = views["institutions"]
+    cohorts = views.get("cohorts") or view(report, "cohorts", "en")
     return {
         "schema_version": SCHEMA_VERSION,
         "programme": {"id": snap.programme_id, "title": snap.programme_title, "timezone": snap.timezone},
@@ -58,31 +84,21 @@ def report_dict(report: CompletionReport) -> dict[str, Any]:
             "course_id": snap.course_id,
             "notes": list(snap.notes),
         },
-        "sessions": [
-            {"id": s.id, "title": s.title, "start": s.start, "end": s.end, "cancelled": s.cancelled,
-             "tracked": s.tracked}
-            for s in report.sessions
-        ],
+        "sessions": view_rows(views["sessions"]),
         "since": {"date": report.since.isoformat() if report.since else None, "completed": report.since_count,
                   "previous_run": report.previous_run},
-        "participants": [
-            {
-                "user_id": p.user_id,
-                **{f.json_key or f.key: getattr(p, f.key) for f in SHOWN},
-                "status": p.status,
-                "attended": dict(zip(ids, p.attended, strict=True)),
-                "statuses": dict(zip(ids, p.statuses, strict=True)),
-                "attendance_rate": None if p.attendance_rate is None else round(p.attendance_rate, 4),
-                "completed": p.completed,
-                "time_completed": _iso(p.time_completed),
-            }
-            for p in report.participants
-        ],
-        "institutions": [{"institution": i.institution, **_counts(i, ids)} for i in report.institutions],
-        "totals": _counts(report.totals, ids),
+        "participants": view_rows(views["participants"]),
+        "institutions": view_rows(institutions),
+        "cohorts": view_rows(cohorts),
+        "totals": totals_dict(institutions, "institution"),
     }
 
 
 def render_json(report: CompletionReport) -> bytes:
     """The report as UTF-8 JSON, keys in a fixed order, ending with a newline."""
-    return (json.dumps(report_dict(report), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    return json_bytes(report_dict(report))
+
+
+def json_bytes(data: dict[str, Any]) -> bytes:
+    """Data as the reports write JSON: UTF-8, indented, ending with a newline."""
+    return (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8")

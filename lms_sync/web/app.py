@@ -24,6 +24,7 @@ from werkzeug.wrappers import Request, Response
 from ..errors import ConfigError, LmsSyncError
 from ..i18n import LANGS
 from ..publish import ALL
+from ..reports.views import VIEW_NAMES
 from ..settings import Settings
 from ..store import Store, utcnow
 from ..tokens import TokenChecker
@@ -41,6 +42,7 @@ StartResponse = Callable[..., Any]
 
 PAGE_MAX_AGE = 300
 REPORT_FORMATS = ("csv", "xlsx", "json", "html")
+REPORT_KINDS = ("completion",)
 DEFAULT_LANG = "fr"
 MAX_QUERY_FIELDS = 20
 
@@ -53,7 +55,8 @@ ROUTES = Map(
         Rule("/sessions.ics", endpoint="feed", methods=["GET"]),
         Rule("/programs/<string:programme>/sessions.ics", endpoint="programme_feed", methods=["GET"]),
         Rule("/healthz", endpoint="healthz", methods=["GET"]),
-        Rule(f"/reports/completion.<any({','.join(REPORT_FORMATS)}):fmt>", endpoint="report", methods=["GET"]),
+        Rule(f"/reports/<any({','.join(REPORT_KINDS)}):kind>.<any({','.join(REPORT_FORMATS)}):fmt>",
+             endpoint="report", methods=["GET"]),
     ],
     merge_slashes=False,
 )
@@ -209,16 +212,18 @@ class LmsSyncApp:
         return _response(json.dumps(body, sort_keys=True).encode(), 200 if healthy else 503, "application/json",
                          Cache_Control="no-store")
 
-    def _report(self, request: Request, fmt: str) -> Response:
+    def _report(self, request: Request, kind: str, fmt: str) -> Response:
         if not self.tokens.check_header(request.headers.get("Authorization")):
             # No detail on purpose: missing, malformed and wrong tokens look the same.
             raise HttpError(401, "unauthorized", {"WWW-Authenticate": 'Bearer realm="lms-sync"'})
         lang = _lang(request, default=self.settings.report.lang)
         run, since = _run_param(request), _since_param(request)
+        view = _view_param(request, fmt)
         programme = self._report_programme(request)
         try:
             body, content_type = self.reports.get(fmt, run=run, since=since, lang=lang,
-                                                  delimiter=self.settings.report.csv_delimiter, programme_id=programme)
+                                                  delimiter=self.settings.report.csv_delimiter, programme_id=programme,
+                                                  report=kind, view=view)
         except ReportsBusy:
             raise HttpError(503, "the report is being prepared; try again in a few seconds",
                             {"Retry-After": str(RETRY_AFTER_SECONDS)}) from None
@@ -229,7 +234,8 @@ class LmsSyncApp:
         response = _response(body, 200, content_type, csp=CSP_REPORT_HTML if fmt == "html" else CSP_NONE,
                              Cache_Control="no-store")
         if fmt in ("csv", "xlsx"):
-            response.headers["Content-Disposition"] = f'attachment; filename="completion.{fmt}"'
+            name = kind if view == "participants" else f"{kind}-{view}"
+            response.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
         return response
 
 
@@ -281,6 +287,17 @@ def _run_param(request: Request) -> str | int:
     if run.isascii() and run.isdigit() and 0 < len(run) <= 18 and int(run) > 0:
         return int(run)
     raise HttpError(400, "run must be latest or a run number")
+
+
+def _view_param(request: Request, fmt: str) -> str:
+    view = _one(request, "view")
+    if view is None:
+        return "participants"
+    if fmt != "csv":
+        raise HttpError(400, "view applies to CSV only: the other formats hold every view")
+    if view not in VIEW_NAMES:
+        raise HttpError(400, "view must be one of " + ", ".join(VIEW_NAMES))
+    return view
 
 
 def _since_param(request: Request) -> date | None:

@@ -34,21 +34,24 @@ RENDER_WAIT_SECONDS = 30.0
 RETRY_AFTER_SECONDS = 5
 CACHE_BYTES = 64 * 1024 * 1024
 
-# generation, fmt, run, since, lang, delimiter, programme
-Key = tuple[int, str, "str | int", "date | None", str, str, "str | None"]
+# generation, fmt, run, since, lang, delimiter, programme, report, view
+Key = tuple[int, str, "str | int", "date | None", str, str, "str | None", str, str]
 
 
 class ReportRenderer(Protocol):
-    """Renders a completion report: ``(body, content type)``."""
+    """Renders a report (``completion`` or ``attestation``): ``(body, content type)``."""
 
     def __call__(self, store: Store, fmt: str, *, run: str | int, since: date | None, lang: str,
-                 delimiter: str, programme_id: str | None = None) -> tuple[bytes, str]: ...
+                 delimiter: str, programme_id: str | None = None, report: str = "completion",
+                 view: str = "participants") -> tuple[bytes, str]: ...
 
 
 def render_report_with_type(store: Store, fmt: str, *, run: str | int, since: date | None, lang: str,
-                            delimiter: str, programme_id: str | None = None) -> tuple[bytes, str]:
+                            delimiter: str, programme_id: str | None = None, report: str = "completion",
+                            view: str = "participants") -> tuple[bytes, str]:
     """The default renderer: ``lms_sync.reports`` and its content type."""
-    body = render_report(store, fmt, run=run, since=since, lang=lang, delimiter=delimiter, programme_id=programme_id)
+    body = render_report(store, fmt, run=run, since=since, lang=lang, delimiter=delimiter, programme_id=programme_id,
+                         view=view, report=report)
     return body, CONTENT_TYPES[fmt]
 
 
@@ -90,9 +93,10 @@ class ReportCache:
             self._probe.close()
 
     def get(self, fmt: str, *, run: str | int, since: date | None, lang: str, delimiter: str,
-            programme_id: str | None = None) -> tuple[bytes, str]:
+            programme_id: str | None = None, report: str = "completion",
+            view: str = "participants") -> tuple[bytes, str]:
         """The report's bytes and content type; raises ReportsBusy, or what the renderer raised (LookupError...)."""
-        key: Key = (self._current_generation(), fmt, run, since, lang, delimiter, programme_id)
+        key: Key = (self._current_generation(), fmt, run, since, lang, delimiter, programme_id, report, view)
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None:
@@ -114,16 +118,16 @@ class ReportCache:
             self._seats.release()
 
     def _render(self, key: Key) -> tuple[bytes, str]:
-        _, fmt, run, since, lang, delimiter, programme_id = key
+        _, fmt, run, since, lang, delimiter, programme_id, report, view = key
         started = time.monotonic()
         try:
-            kwargs = {"programme_id": programme_id} if programme_id is not None else {}
             answer = self._renderer(self._render_store, fmt, run=run, since=since, lang=lang, delimiter=delimiter,
-                                    **kwargs)
+                                    programme_id=programme_id, report=report, view=view)
         finally:
             with self._lock:
                 self._pending.pop(key, None)
-        log.info("report %s (%s) rendered in %.2f s, %d bytes", fmt, lang, time.monotonic() - started, len(answer[0]))
+        log.info("report %s %s (%s) rendered in %.2f s, %d bytes", report, fmt, lang, time.monotonic() - started,
+                 len(answer[0]))
         with self._lock:
             if key[0] == self._generation and len(answer[0]) <= self._max_bytes:
                 self._cache[key] = answer

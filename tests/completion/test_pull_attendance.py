@@ -13,7 +13,8 @@ from tests.fakes.moodle_completion import CompletionState, add_course, add_modul
 from lms_sync.program import AttendanceSource, AttendanceSpec, Programme
 from lms_sync.pull import pull_completion
 from lms_sync.reports import build_report
-from lms_sync.reports.common import participant_cells
+from lms_sync.reports.common import row_text
+from lms_sync.reports.views import participants_view
 from lms_sync.snapshots import Attendance, load_rows, load_snapshot
 from lms_sync.store import Store
 
@@ -75,7 +76,7 @@ def test_statuses_come_back_in_one_call_and_count_as_the_programme_says(
 
     report = build_report(store)
     ali = next(p for p in report.participants if p.fullname.startswith("Ali"))
-    assert participant_cells(ali, "fr")[4:7] == ["Present", "", "100,0"]  # the status; seance-2 unknown; rate
+    assert row_text(participants_view(report, "fr"), ali, "fr")[4:7] == ["Present", "", "100,0"]  # the status; seance-2 unknown; rate
     assert report.totals.attended[0] == 2 and report.totals.session_rate(0) == 0.5
     assert report.totals.session_rate(1) is None  # nobody marked yet
 

@@ -56,24 +56,43 @@ def store(tmp_path: Path) -> Store:
 
 EXPECTED_CSV_FR = (
     "\ufeffNom;Courriel;Institution;Service;Séance 1;Séance 2 (annulée);Taux de présence (%);Formation achevée;"
-    "Achevée le;Lecture\r\n"
+    "Achevée le;Données Moodle\r\n"
     "Zoé; \"Z\" d’Arçy;zoe@example.invalid;;;non;;0,0;non;;\r\n"
     "Hélène Lefèvre;helene@example.invalid;Ministère de l'Industrie;études & développement;oui;;100,0;oui;"
     "2020-12-10 12:33;\r\n"
     "François Ménard;francois@example.invalid;STEG;DSI;non;;0,0;non;;\r\n"
-    "\r\n"
-    "Institution;Inscrits;Présents – Séance 1;Présents – Séance 2 (annulée);Taux de présence (%);Ont achevé;"
+).replace('Zoé; "Z" d’Arçy', '"Zoé; ""Z"" d’Arçy"')
+
+EXPECTED_INSTITUTIONS_CSV_FR = (
+    "\ufeffInstitution;Inscrits;Présents – Séance 1;Présents – Séance 2 (annulée);Taux de présence (%);Ont achevé;"
     "Taux d'achèvement (%);Non lus;Plus inscrits\r\n"
     "(non renseignée);1;0;0;0,0;0;0,0;0;0\r\n"
     "Ministère de l'Industrie;1;1;0;100,0;1;100,0;0;0\r\n"
     "STEG;1;0;0;0,0;0;0,0;0;0\r\n"
     "Total;3;1;0;33,3;1;33,3;0;0\r\n"
-).replace('Zoé; "Z" d’Arçy', '"Zoé; ""Z"" d’Arçy"')
+)
 
 
 def test_csv_exact_french_default(store: Store) -> None:
-    """UTF-8 with BOM, ';', CRLF, quoting where needed, local times, decimal comma."""
+    """One table per file: the participants by default; UTF-8 with BOM, ';', CRLF, quoting, decimal comma."""
     assert render_report(store, "csv") == EXPECTED_CSV_FR.encode("utf-8")
+    assert render_report(store, "csv", view="institutions") == EXPECTED_INSTITUTIONS_CSV_FR.encode("utf-8")
+
+
+def test_csv_sessions_view(store: Store) -> None:
+    """--view sessions: one row per session, when it starts, whether it was cancelled or tracked, attendance."""
+    text = render_report(store, "csv", view="sessions").decode("utf-8-sig")
+    assert text.split("\r\n") == [
+        "N°;Code de la séance;Séance;Début;Annulée;Présence suivie;Présents;Présence relevée;Taux de présence (%)",
+        "1;seance-1;Séance 1;2020-12-09 09:00;non;oui;1;3;33,3",
+        "2;seance-2;Séance 2;2020-12-23 09:00;oui;non;0;0;",
+        "",
+    ]
+
+
+def test_csv_unknown_view_is_refused(store: Store) -> None:
+    with pytest.raises(ValueError, match="use one of participants, institutions, cohorts, sessions"):
+        render_report(store, "csv", view="people")
 
 
 def test_csv_english_with_commas(store: Store) -> None:
@@ -81,16 +100,17 @@ def test_csv_english_with_commas(store: Store) -> None:
     text = render_report(store, "csv", lang="en", delimiter=",").decode("utf-8-sig")
     lines = text.split("\r\n")
     assert lines[0] == ("Name,Email,Institution,Department,Séance 1,Séance 2 (cancelled),Attendance rate (%),"
-                        "Course completed,Completed on,Read status")
+                        "Course completed,Completed on,Moodle data")
     assert lines[2] == ("Hélène Lefèvre,helene@example.invalid,Ministère de l'Industrie,études & développement,yes,,"
                         "100.0,yes,2020-12-10 12:33,")
-    assert lines[-2] == "Total,3,1,0,33.3,1,33.3,0,0"
+    institutions = render_report(store, "csv", lang="en", delimiter=",", view="institutions").decode("utf-8-sig")
+    assert institutions.split("\r\n")[-2] == "Total,3,1,0,33.3,1,33.3,0,0"
 
 
 def test_xlsx_read_back(store: Store) -> None:
-    """Two sheets, header frozen, real datetimes and a numeric rate."""
+    """A sheet per view, header frozen, real datetimes and a numeric rate."""
     wb = openpyxl.load_workbook(io.BytesIO(render_report(store, "xlsx")))
-    assert wb.sheetnames == ["Participants", "Par institution"]
+    assert wb.sheetnames == ["Participants", "Par institution", "Par séance"]
     people, inst = wb["Participants"], wb["Par institution"]
     assert people.freeze_panes == "A2" and inst.freeze_panes == "A2"
     assert [c.value for c in people[1]][:4] == ["Nom", "Courriel", "Institution", "Service"]
@@ -98,11 +118,14 @@ def test_xlsx_read_back(store: Store) -> None:
     assert helene[0] == "Hélène Lefèvre"
     assert helene[6] == 1.0 and people.cell(row=3, column=7).number_format == "0.0%"  # attendance rate
     assert helene[8] == datetime(2020, 12, 10, 12, 33, 20)  # a real date, in Tunis time
-    assert people.cell(row=3, column=9).number_format == "yyyy-mm-dd hh:mm"
+    assert people.cell(row=3, column=9).number_format == "dd/mm/yyyy hh:mm"  # day first, as in France
     total = [c.value for c in inst[inst.max_row]]
     assert total[0] == "Total" and total[1] == 3 and total[4] == pytest.approx(1 / 3) and total[5] == 1
     assert total[6] == pytest.approx(1 / 3)
     assert wb.properties.modified == TAKEN.replace(tzinfo=None)
+    assert wb.properties.creator == "DGIDT" and wb.properties.title == "Rapport d'achèvement – Cycle IA"
+    sessions = wb["Par séance"]
+    assert [c.value for c in sessions[2]][:4] == [1, "seance-1", "Séance 1", datetime(2020, 12, 9, 9, 0)]
 
 
 def test_json_follows_its_schema(store: Store) -> None:
@@ -110,7 +133,7 @@ def test_json_follows_its_schema(store: Store) -> None:
     data = json.loads(render_report(store, "json"))
     jsonschema.Draft202012Validator.check_schema(schema())
     jsonschema.Draft202012Validator(schema()).validate(data)
-    assert data["schema_version"] == "1.3"
+    assert data["schema_version"] == "1.4"
     assert data["snapshot"]["complete"] is True and data["snapshot"]["taken_at"] == "2021-01-21T09:30:00Z"
     helene = next(p for p in data["participants"] if p["user_id"] == 5)
     assert helene["attended"] == {"seance-1": True, "seance-2": None}
@@ -121,13 +144,13 @@ def test_json_follows_its_schema(store: Store) -> None:
 
 
 def test_html_is_self_contained_printable_and_french(store: Store) -> None:
-    """One page, no script or external resource, two SVG charts, print styles."""
+    """One page, no script or external resource, two charts, print styles."""
     page = render_report(store, "html").decode("utf-8")
     assert page.startswith("<!DOCTYPE html>") and '<html lang="fr">' in page
-    assert page.count("<svg") == 2 and "@media print" in page
+    assert page.count('<ul class="bars">') == 2 and "@media print" in page and "size:A4 landscape" in page
     assert "<script" not in page and "src=" not in page and "http://" not in page.replace(
         "http://www.w3.org/2000/svg", "")
-    assert "Ministère de l&#x27;Industrie" in page and "Taux d&#x27;achèvement par institution" in page
+    assert "Ministère de l&#39;Industrie" in page and "Taux d&#39;achèvement par institution" in page
     # The only snapshot: nothing to compare with, so no "since the previous snapshot".
     assert "Premier instantané : 1 ont achevé à ce jour" in page and "précédent" not in page
 
@@ -135,7 +158,7 @@ def test_html_is_self_contained_printable_and_french(store: Store) -> None:
 def test_the_next_snapshot_counts_since_the_previous(store: Store) -> None:
     first = store.runs()[0].id
     second = _snapshot(store, taken=datetime(2021, 1, 22, 9, 30, tzinfo=UTC))
-    assert "Ont achevé depuis l&#x27;instantané précédent : 0" in render_report(store, "html").decode()
+    assert "Ont achevé depuis l&#39;instantané précédent : 0" in render_report(store, "html").decode()
     assert "Completed since the previous snapshot: 0" in render_report(store, "html", lang="en").decode()
     data = json.loads(render_report(store, "json"))
     assert data["since"] == {"date": None, "completed": 0, "previous_run": first}
@@ -160,6 +183,7 @@ def test_incomplete_snapshot_says_so(tmp_path: Path, fmt: str) -> None:
     with Store(tmp_path / "s.sqlite3") as s:
         _snapshot(s, failed=True)
         body = render_report(s, fmt, lang="en")
+        institutions = render_report(s, "csv", lang="en", view="institutions").decode("utf-8-sig")
     if fmt == "xlsx":
         sheet = openpyxl.load_workbook(io.BytesIO(body))["Participants"]
         texts = [str(c.value) for row in sheet.iter_rows() for c in row if c.value is not None]
@@ -167,6 +191,10 @@ def test_incomplete_snapshot_says_so(tmp_path: Path, fmt: str) -> None:
         data = json.loads(body)
         assert data["snapshot"]["complete"] is False and data["totals"]["failed"] == 1
         assert [p["status"] for p in data["participants"] if p["user_id"] == 7] == ["failed"]
+        return
+    elif fmt == "csv":  # one table: no banner line, the row says it and the institutions count it
+        assert "READ FAILED" in body.decode("utf-8-sig")
+        assert institutions.split("\r\n")[-2].split(";")[-2:] == ["1", "0"]  # not read: 1
         return
     else:
         texts = [body.decode("utf-8-sig")]
@@ -238,15 +266,18 @@ def test_csv_defuses_formulas_from_profiles(tmp_path: Path) -> None:
 
     with _store_with(tmp_path, _hostile_rows()) as s:
         text = render_report(s, "csv").decode("utf-8-sig")
+        by_institution = render_report(s, "csv", view="institutions").decode("utf-8-sig")
     table = list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
+    institution_table = list(csv.reader(io.StringIO(by_institution, newline=""), delimiter=";"))
     evil = next(r for r in table if r and r[0].startswith("'=HYPERLINK"))
     assert evil[:4] == ["'" + HOSTILE[k] for k in ("fullname", "email", "institution", "department")]
     tab = next(r for r in table if r and r[0] == "'\tTab")
     assert tab[2:4] == ["'\rCR", "'=1+1"]
-    institutions = [r[0] for r in table if r]
+    institutions = [r[0] for r in institution_table if r]
     assert "'" + HOSTILE["institution"] in institutions and "'\rCR" in institutions
     # No cell anywhere still starts with a formula character.
-    assert not [c for r in table for c in r if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    cells = [c for r in (*table, *institution_table) for c in r]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
 
 
 def test_xlsx_keeps_profile_formulas_as_text(tmp_path: Path) -> None:
@@ -279,7 +310,7 @@ def test_participants_no_longer_enrolled_are_counted_apart(tmp_path: Path) -> No
     with _store_with(tmp_path, rows) as s:
         report = build_report(s)
         data = json.loads(render_report(s, "json"))
-        text = render_report(s, "csv", lang="en", delimiter=",").decode("utf-8-sig")
+        text = render_report(s, "csv", lang="en", delimiter=",", view="institutions").decode("utf-8-sig")
         inst = openpyxl.load_workbook(io.BytesIO(render_report(s, "xlsx", lang="en")))["By institution"]
     totals = report.totals
     counts = (totals.enrolled, totals.attended, totals.completed, totals.failed, totals.no_access)
@@ -296,7 +327,7 @@ def test_participants_no_longer_enrolled_are_counted_apart(tmp_path: Path) -> No
                               "marked": {"seance-1": 3, "seance-2": 0}, "attendance_rate": 0.3333, "completed": 1,
                               "completion_rate": 0.3333, "failed": 1, "no_access": 2}
     lines = text.split("\r\n")
-    assert lines[lines.index("") + 1].endswith(",Not read,No longer enrolled")
+    assert lines[0].endswith(",Not read,No longer enrolled")
     assert "STEG,1,0,0,0.0,0,0.0,0,1" in lines and "Total,3,1,0,33.3,1,33.3,1,2" in lines
     header = [c.value for c in inst[2]]  # row 1: the incomplete-snapshot banner
     total = [c.value for c in inst[inst.max_row]]

@@ -47,7 +47,8 @@ class StandInRenderer:
         self.calls: list[RenderCall] = []
 
     def __call__(self, store: Store, fmt: str, *, run: str | int, since: date | None, lang: str,
-                 delimiter: str, programme_id: str | None = None) -> tuple[bytes, str]:
+                 delimiter: str, programme_id: str | None = None, report: str = "completion",
+                 view: str = "participants") -> tuple[bytes, str]:
         self.calls.append(RenderCall(fmt, run, since, lang, delimiter))
         return f"report {fmt}".encode(), self.CONTENT_TYPES[fmt]
 

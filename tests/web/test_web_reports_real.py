@@ -61,3 +61,40 @@ def test_real_reports_404_before_any_pull_then_200(make_settings: Callable[..., 
     finally:
         stop_server(srv, thread)
         app.close()
+
+
+def test_csv_view_over_http_is_one_table_named_for_its_view(make_settings: Callable[..., Settings]) -> None:
+    """?view=institutions gives that table alone, as the CLI's --view does; ?view= on another format is a 400."""
+    settings = make_settings()
+    app = make_app(settings, recheck_seconds=0)
+    srv, thread, port = run_server(app)
+    base = f"http://127.0.0.1:{port}/reports/completion"
+    auth = {"Authorization": f"Bearer {PLAIN_TOKEN}"}
+    try:
+        with Store(settings.state_path) as store:
+            run = record_snapshot(store)
+        response = requests.get(f"{base}.csv?view=institutions", headers=auth, timeout=10)
+        assert response.status_code == 200
+        assert response.headers["Content-Disposition"] == 'attachment; filename="completion-institutions.csv"'
+        lines = response.content.decode("utf-8-sig").split("\r\n")
+        assert lines[0].startswith("Institution;Inscrits;") and lines[-2].startswith("Total;2;")
+        with Store(settings.state_path) as store:
+            assert response.content == reports.render_report(store, "csv", run=run, view="institutions")
+        people = requests.get(f"{base}.csv", headers=auth, timeout=10)
+        assert people.content.decode("utf-8-sig").startswith("Nom;Courriel;")
+        assert requests.get(f"{base}.csv?view=people", headers=auth, timeout=10).status_code == 400
+        assert requests.get(f"{base}.xlsx?view=sessions", headers=auth, timeout=10).status_code == 400
+    finally:
+        stop_server(srv, thread)
+        app.close()
+
+
+def test_serve_loads_no_renderer_library_before_a_report_is_asked_for() -> None:
+    """openpyxl, Jinja2 and Babel stay out of `serve`'s memory until a report needs them."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import lms_sync.web, lms_sync.reports, lms_sync.commands.report; "
+            "print(sorted(m for m in ('openpyxl', 'jinja2', 'babel') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -30,7 +30,8 @@ class BlockingRenderer:
         self.renders = 0
 
     def __call__(self, store: Store, fmt: str, *, run: str | int, since: date | None, lang: str,
-                 delimiter: str, programme_id: str | None = None) -> tuple[bytes, str]:
+                 delimiter: str, programme_id: str | None = None, report: str = "completion",
+                 view: str = "participants") -> tuple[bytes, str]:
         self.renders += 1
         self.started.set()
         assert self.release.wait(timeout=30)
