@@ -2,6 +2,7 @@
 
 from .loader import load_programme
 from .models import (
+    AttestationRule,
     AttendanceSource,
     AttendanceSpec,
     CourseSpec,
@@ -15,6 +16,7 @@ from .models import (
 from .roster import load_roster
 
 __all__ = [
+    "AttestationRule",
     "AttendanceSource",
     "AttendanceSpec",
     "CourseSpec",
