@@ -13,7 +13,7 @@ from .models import (
     Session,
     SessionStatus,
 )
-from .roster import load_roster
+from .roster import has_cohorts, load_roster
 
 __all__ = [
     "AttestationRule",
@@ -26,6 +26,7 @@ __all__ = [
     "ProgrammeStatus",
     "Session",
     "SessionStatus",
+    "has_cohorts",
     "load_programme",
     "load_roster",
 ]

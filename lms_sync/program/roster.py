@@ -139,6 +139,11 @@ def load_roster(path: Path) -> tuple[list[Participant], list[Problem]]:
     return participants, problems
 
 
+def has_cohorts(participants: list[Participant] | None) -> bool:
+    """True when the roster has a cohort column: push keeps a course group per cohort, pull reads them."""
+    return participants is not None and any(p.cohort is not None for p in participants)
+
+
 ENCODING_HINT = (
     "save it as UTF-8: in Excel, File > Save As > « CSV UTF-8 (délimité par des virgules) »; in LibreOffice, "
     "Save As > Text CSV, tick « Edit filter settings », character set « Unicode (UTF-8) »"
