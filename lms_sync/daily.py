@@ -146,7 +146,9 @@ def _programme_stages(client: MoodleClient, store: Store, settings: Settings, pr
             push_stage = _stage("push" + suffix, lambda s: _push(client, store, settings, desired, s))
             if push_stage.moodle_unusable:
                 return [push_stage, Stage("pull" + suffix, error="skipped: Moodle is not usable (see push)")]
-            return [push_stage, _stage("pull" + suffix, lambda s: _pull(client, store, settings, programme, s))]
+            cohorts = desired.cohorts is not None
+            return [push_stage, _stage("pull" + suffix,
+                                       lambda s: _pull(client, store, settings, programme, s, cohorts=cohorts))]
     except LmsSyncError as err:  # LockHeld: this programme is being run by someone else
         return [_failed(Stage("push" + suffix), err), _failed(Stage("pull" + suffix), err)]
 
@@ -208,8 +210,9 @@ def _retire(client: MoodleClient, store: Store, settings: Settings, programme_id
     log.error("%s stage %s", stage.name, stage.error)
 
 
-def _pull(client: MoodleClient, store: Store, settings: Settings, programme: Programme, stage: Stage) -> None:
-    result = pull_completion(client, store, programme, settings)
+def _pull(client: MoodleClient, store: Store, settings: Settings, programme: Programme, stage: Stage, *,
+          cohorts: bool = False) -> None:
+    result = pull_completion(client, store, programme, settings, cohorts=cohorts)
     stage.exit_code = result.exit_code
     stage.status = "ok" if result.complete else "partial"
     stage.counts.update(

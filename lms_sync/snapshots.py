@@ -2,7 +2,8 @@
 
 Tables (migration ``0003_completion`` in ``store.py``): ``participants`` (one row per Moodle user, the
 latest name and email seen), ``snapshots`` (one per pull run), ``snapshot_rows`` (per participant:
-status, course completion, institution and department as they were then) and
+status, course completion, institution, department and cohort as they were then; the cohort since
+``0008_cohorts``) and
 ``snapshot_attendance`` (per participant and session). Only this module writes them; the reports
 read them through ``load_snapshot`` and ``load_rows``.
 """
@@ -81,6 +82,7 @@ class ParticipantRow:
     # Not part of what was read about them, so two paths giving the same answers give equal rows:
     lastaccess: str = field(default="", compare=False)  # last course access as Moodle said it ("": unknown)
     read_at: datetime | None = field(default=None, compare=False)  # when their completion was last read
+    cohort: str = ""  # the name of the lms_sync course group they are in ("": none, or cohorts not read)
 
 
 @dataclass(frozen=True)
@@ -160,8 +162,8 @@ def save_snapshot(store: Store, snapshot: Snapshot, rows: Sequence[ParticipantRo
         )
         db.executemany(
             """INSERT INTO snapshot_rows (run_id, user_id, status, institution, department, completed,
-                                          time_completed, error, lastaccess, read_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                          time_completed, error, lastaccess, read_at, cohort)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [
                 (
                     snapshot.run_id,
@@ -174,6 +176,7 @@ def save_snapshot(store: Store, snapshot: Snapshot, rows: Sequence[ParticipantRo
                     r.error,
                     r.lastaccess,
                     to_text(r.read_at) if r.read_at else None,
+                    r.cohort,
                 )
                 for r in rows
             ],
@@ -252,6 +255,7 @@ def load_rows(store: Store, run_id: int) -> list[ParticipantRow]:
             attendance=attendance.get(r["user_id"], {}),
             lastaccess=r["lastaccess"],
             read_at=from_text(r["read_at"]) if r["read_at"] else None,
+            cohort=r["cohort"],
         )
         for r in rows
     ]

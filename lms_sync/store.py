@@ -211,6 +211,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE feed_versions_0007 RENAME TO feed_versions;
         """,
     ),
+    (
+        "0008_cohorts",
+        """
+        -- The cohort (audience) of each participant as pulled: the name of the course group lms_sync
+        -- keeps for it (idnumber lms-sync-cohort:<key>); '' when in none, or in a snapshot from before.
+        ALTER TABLE snapshot_rows ADD COLUMN cohort TEXT NOT NULL DEFAULT '';
+        """,
+    ),
 ]
 
 # A run that ended without recording how (killed, power loss, disk full), found by a later run.

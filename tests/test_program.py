@@ -84,7 +84,8 @@ def test_unknown_keys_everywhere_with_a_suggestion(tmp_path: Path) -> None:
     text += '\n[extra]\nkey = 1\n'
     problems = problems_of(write(tmp_path, text))
     assert len(problems) == 3
-    assert problems[0].endswith("extra: error: unknown key 'extra'; allowed keys: program, course, attendance, sessions")
+    assert problems[0].endswith("extra: error: unknown key 'extra'; allowed keys: program, course, attendance, attestation, "
+                                "sessions")
     assert "program.colour: error: unknown key 'colour'" in problems[1]
     assert "sessions[1].descripton: error: unknown key 'descripton'; did you mean 'description'?" in problems[2]
 

@@ -161,3 +161,25 @@ def test_the_count_above_the_problems_matches_them(tmp_path: Path) -> None:
     lines = str(caught.value).splitlines()
     assert lines[0] == "2 problems and 2 warnings found:"
     assert sum(": error: " in line for line in lines) == 2 and sum(": warning: " in line for line in lines) == 2
+
+
+@pytest.mark.parametrize("column", ["cohort", "Groupe", "Cohorte"])
+def test_a_cohort_column_under_its_french_names(tmp_path: Path, column: str) -> None:
+    """The cohort column (groupe, cohorte) gives each participant a cohort; an empty cell is none."""
+    text = (f"username;email;firstname;lastname;institution;department;{column}\n"
+            "a;a@x.tn;A;A;STEG;DSI;Responsables informatiques\nb;b@x.tn;B;B;STEG;DSI;\n")
+    participants, _ = load_roster(write(tmp_path, text))
+    assert [p.cohort for p in participants] == ["Responsables informatiques", ""]
+
+
+def test_without_a_cohort_column_cohorts_are_left_alone(tmp_path: Path) -> None:
+    participants, _ = load_roster(write(tmp_path, HEADER + "a;a@x.tn;A;A;STEG;DSI\n"))
+    assert participants[0].cohort is None
+
+
+def test_a_cohort_spelt_two_ways_is_refused(tmp_path: Path) -> None:
+    """Two spellings of one cohort would make two groups, or fight over one: the line is named."""
+    text = ("username;email;firstname;lastname;institution;department;groupe\n"
+            "a;a@x.tn;A;A;STEG;DSI;Responsables informatiques\nb;b@x.tn;B;B;STEG;DSI;responsables  Informatiques\n")
+    problems = problems_of(write(tmp_path, text))
+    assert len(problems) == 1 and "line 3" in problems[0] and "'Responsables informatiques' on line 2" in problems[0]

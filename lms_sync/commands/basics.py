@@ -9,6 +9,7 @@ import sys
 from ..context import Context
 from ..errors import EXIT_OK, ConfigError, Problem
 from ..moodle.functions import Feature, capabilities_for, functions_for
+from ..program import has_cohorts
 from ..settings import masked_settings
 from .base import SubParsers, add_command
 from .check import configured_features
@@ -67,7 +68,8 @@ def cmd_validate(ctx: Context, args: argparse.Namespace) -> int:
         raise ConfigError(problems, hint="fix the files named above and run `lms-sync validate` again")
     for line in checked:
         print(f"ok: {line}")
-    features = configured_features([e.programme for e in entries], settings)
+    features = configured_features([e.programme for e in entries], settings,
+                                   cohorts=any(has_cohorts(ctx.roster_of(e)) for e in entries))
     extra = [f.value for f in Feature if f in features and f not in _ALWAYS]
     needs = f" (with {', '.join(extra)})" if extra else ""
     print(f"note: Moodle needs {len(functions_for(features))} web service functions and "

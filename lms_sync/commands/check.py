@@ -19,7 +19,7 @@ from ..moodle.functions import (
 )
 from ..moodle.probes import CourseRef, Finding
 from ..moodle.role_preset import ROLE_SHORTNAME
-from ..program import Programme
+from ..program import Programme, has_cohorts
 from ..settings import Settings
 from ..sync import desired_state
 from .base import SubParsers, add_command
@@ -125,14 +125,16 @@ def render_check(result: CheckResult, out: TextIO) -> None:
     out.write(f"\n{VERDICTS[result.exit_code]}\n")
 
 
-def configured_features(programmes: Sequence[Programme], settings: Settings) -> frozenset[Feature]:
-    """What these programmes and settings use of Moodle (so which functions and capabilities they need)."""
+def configured_features(programmes: Sequence[Programme], settings: Settings, *, cohorts: bool = False) -> frozenset[Feature]:
+    """What these programmes and settings use of Moodle (so which functions and capabilities they need);
+    ``cohorts``: a roster has a cohort column."""
     specs = [p.attendance for p in programmes if p.takes_attendance_in_moodle and p.attendance]
     return features_of(
         report_builder=settings.moodle.completion_report_id is not None,
         activity_idnumbers=any(isinstance(s.activity, str) for p in programmes for s in p.sessions),
         attendance=bool(specs),
         attendance_create=any(spec.create for spec in specs),
+        cohorts=cohorts,
     )
 
 
@@ -140,15 +142,22 @@ def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
     """Run the checks for each live programme's course (the site's once the site is unusable) and print them."""
     settings = ctx.settings
     programmes: list[Programme | None]
+    cohorts: dict[str, bool] = {}
     try:
-        programmes = [e.programme for e in ctx.selected if ctx.program_id or not e.programme.archived]
+        entries = [e for e in ctx.selected if ctx.program_id or not e.programme.archived]
+        programmes = [e.programme for e in entries]
+        for entry in entries:
+            try:
+                cohorts[entry.id] = has_cohorts(ctx.roster_of(entry))
+            except ConfigError:  # a broken roster must not hide what is wrong with Moodle either
+                cohorts[entry.id] = False
     except ConfigError:  # a broken programme must not hide what is wrong with Moodle
         programmes = []
     worst = EXIT_OK
     for programme in programmes or [None]:
         if len(programmes) > 1 and programme is not None:
             print(f"== programme {programme.id}")
-        result = _check_one(settings, programme)
+        result = _check_one(settings, programme, cohorts=cohorts.get(programme.id, False) if programme else False)
         render_check(result, sys.stdout)
         worst = max(worst, result.exit_code)
         if result.unavailable or result.config_error:
@@ -156,10 +165,10 @@ def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
     return worst
 
 
-def _check_one(settings: Settings, programme: Programme | None) -> CheckResult:
+def _check_one(settings: Settings, programme: Programme | None, *, cohorts: bool = False) -> CheckResult:
     wanted = desired_state(programme, None, settings.push).course if programme else None
     course = CourseRef(wanted.idnumber, wanted.shortname) if wanted else None
     spec = programme.attendance if programme and programme.takes_attendance_in_moodle else None
-    features = configured_features([programme] if programme else [], settings)
+    features = configured_features([programme] if programme else [], settings, cohorts=cohorts)
     attendance = AttendanceRef(programme.id, spec.activity, programme.attendance_name) if programme and spec else None
     return run_check(settings.moodle, course, features, attendance=attendance, role_id=settings.push.role_id)

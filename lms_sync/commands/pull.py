@@ -9,6 +9,7 @@ from typing import TextIO
 from ..context import Context
 from ..errors import EXIT_OK
 from ..lock import programme_scope, run_lock
+from ..program import has_cohorts
 from ..program.catalog import CatalogEntry
 from ..log import set_run_id
 from ..pull import pull_completion
@@ -23,7 +24,7 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
         sub, parent, "pull",
         summary="pull participants and completion from Moodle into a snapshot",
         description="Read the programme's Moodle course: its participants (name, email, institution, "
-        "department), course completion and, for sessions naming an activity in the programme "
+        "department, cohort when the roster has a cohort column), course completion and, for sessions naming an activity in the programme "
         "(activity = course-module id or idnumber), attendance through activity completion. Each run "
         "records one snapshot in the state store; `lms-sync report completion` turns it into reports. "
         "With moodle.completion_report_id set, a Report builder custom report lists everyone in a "
@@ -81,8 +82,9 @@ def _pull_one(ctx: Context, args: argparse.Namespace, entry: CatalogEntry) -> in
     programme = entry.programme
     store = ctx.store
     progress = None if args.no_progress or not sys.stderr.isatty() else ProgressBar(sys.stderr)
+    cohorts = has_cohorts(ctx.roster_of(entry))  # the roster's cohort column: read the course groups too
     with run_lock(settings.state_path, programme_scope(entry.id)), ctx.moodle_client() as client:
-        result = pull_completion(client, store, programme, settings, progress=progress)
+        result = pull_completion(client, store, programme, settings, progress=progress, cohorts=cohorts)
     set_run_id(result.run_id)
     print(result.summary())
     for note in result.notes:

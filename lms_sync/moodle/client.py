@@ -45,6 +45,8 @@ from .models import (
     CreatedCategory,
     CreatedCourse,
     CreatedUser,
+    Group,
+    GroupMembers,
     MoodleWarning,
     ReportResult,
     SiteInfo,
@@ -394,6 +396,40 @@ class MoodleClient:
         If a chunk fails, its error carries ``.partial`` (PartialBatch): ``applied`` lists the enrolments already made.
         """
         self._write_chunks("enrol_manual_enrol_users", "enrolments", enrolments, _nothing, retry_safe=retry_safe)
+
+    # -------------------------------------------------------------------------------------- groups
+
+    def get_course_groups(self, course_id: int) -> list[Group]:
+        """``core_group_get_course_groups``: every group of the course, with its idnumber (managegroups)."""
+        result: list[Group] = self._read("core_group_get_course_groups", {"courseid": course_id})
+        return result
+
+    def get_group_members(self, group_ids: Sequence[int]) -> list[GroupMembers]:
+        """``core_group_get_group_members``: the user ids in each group."""
+        if not group_ids:
+            return []
+        result: list[GroupMembers] = self._read("core_group_get_group_members", {"groupids": list(group_ids)})
+        return result
+
+    def create_groups(self, groups: Sequence[Mapping[str, Any]], *, retry_safe: bool = False) -> list[Group]:
+        """``core_group_create_groups``; each dict has courseid, name, description, idnumber.
+
+        A batch is all-or-nothing (one transaction); a name or idnumber already used in the course fails
+        it (invalidparameter, idnumbertaken). Re-sending after a lost answer fails the same way, so look up
+        (by idnumber) before retrying.
+        """
+        return self._write_chunks("core_group_create_groups", "groups", groups, _concat, retry_safe=retry_safe)
+
+    def add_group_members(self, members: Sequence[Mapping[str, Any]], *, retry_safe: bool = False) -> None:
+        """``core_group_add_group_members``; each dict has groupid, userid. Adding a member again is accepted.
+
+        Only enrolled users may be members (invalidparameter otherwise): enrol first.
+        """
+        self._write_chunks("core_group_add_group_members", "members", members, _nothing, retry_safe=retry_safe)
+
+    def delete_group_members(self, members: Sequence[Mapping[str, Any]], *, retry_safe: bool = False) -> None:
+        """``core_group_delete_group_members``; each dict has groupid, userid. Removing a non-member is accepted."""
+        self._write_chunks("core_group_delete_group_members", "members", members, _nothing, retry_safe=retry_safe)
 
     def get_course_contents(self, course_id: int) -> list[ContentSection]:
         """``core_course_get_contents``: the course's sections and their modules."""

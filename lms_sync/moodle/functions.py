@@ -36,6 +36,8 @@ from .models import (
     CreatedCourse,
     CreatedUser,
     EventFormResult,
+    Group,
+    GroupMembers,
     ReportListResult,
     ReportResult,
     SiteInfo,
@@ -56,6 +58,7 @@ class Feature(StrEnum):
     ACTIVITY_IDNUMBER = "sessions naming their activity by idnumber"
     ATTENDANCE = "the Attendance activity"  # [attendance] source = "mod_attendance"
     ATTENDANCE_CREATE = "creating the Attendance activity"  # [attendance] create = true
+    COHORTS = "cohorts"  # a roster with a cohort column: one course group per cohort
 
 
 # What every installation needs: a push with a roster and a pull (Report builder and idnumbers are opt-in).
@@ -144,6 +147,16 @@ FUNCTIONS: tuple[WsFunction, ...] = (
        caps=("mod/attendance:view", "mod/attendance:manageattendances"), writes=True),
     _f("mod_attendance_add_attendance", AttendanceCreated, Feature.ATTENDANCE_CREATE,
        caps=("moodle/course:manageactivities", "mod/attendance:addinstance"), writes=True),
+    # Cohorts: every group call enters the course (validate_context) and checks managegroups there.
+    _f("core_group_get_course_groups", list[Group], Feature.COHORTS, caps=(*_IN_COURSE, "moodle/course:managegroups")),
+    _f("core_group_get_group_members", list[GroupMembers], Feature.COHORTS,
+       caps=(*_IN_COURSE, "moodle/course:managegroups")),
+    _f("core_group_create_groups", list[Group], Feature.COHORTS, caps=(*_IN_COURSE, "moodle/course:managegroups"),
+       writes=True),
+    _f("core_group_add_group_members", None, Feature.COHORTS, caps=(*_IN_COURSE, "moodle/course:managegroups"),
+       writes=True),
+    _f("core_group_delete_group_members", None, Feature.COHORTS, caps=(*_IN_COURSE, "moodle/course:managegroups"),
+       writes=True),
 )
 
 # Answers modelled for the test doubles and the recordings, which lms_sync itself never asks for.
@@ -173,10 +186,12 @@ def capabilities_for(features: Iterable[Feature]) -> list[str]:
 
 def features_of(
     *, report_builder: bool, activity_idnumbers: bool, roster: bool = True, attendance: bool = False,
-    attendance_create: bool = False,
+    attendance_create: bool = False, cohorts: bool = False,
 ) -> frozenset[Feature]:
     """The features a configuration uses."""
     features = {Feature.SITE, Feature.PUSH, Feature.PULL}
+    if cohorts:
+        features.add(Feature.COHORTS)
     if attendance or attendance_create:
         features.add(Feature.ATTENDANCE)
     if attendance_create:

@@ -464,3 +464,23 @@ class AttendanceSession(MoodleModel):
     lasttakenby: int = 0
     statuses: list[AttendanceStatus] = Field(default_factory=list)
     attendance_log: list[AttendanceLog] = Field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------------------------- groups
+
+
+class Group(MoodleModel):
+    """A course group (``core_group_get_course_groups``, ``core_group_create_groups``)."""
+
+    id: int
+    courseid: int
+    name: str
+    idnumber: str | None = None  # "" when none; lms_sync's cohorts carry lms-sync-cohort:<key>
+    description: str = ""
+
+
+class GroupMembers(MoodleModel):
+    """One group's members (``core_group_get_group_members``): user ids only."""
+
+    groupid: int
+    userids: list[int] = Field(default_factory=list)

@@ -551,6 +551,25 @@ def _attendance(run: _Run) -> None:
     _guarded(run, "mod/attendance:manageattendances", probe)
 
 
+def _groups(run: _Run) -> None:
+    cap = "moodle/course:managegroups"
+    course = run.target.course
+    # A read that checks the capability and nothing else; with no course yet, on the site's front page,
+    # where a system-level role holds it too.
+    course_id, where = (course.id, f"course {course.shortname}") if course else (
+        run.target.site_course_id, "the site's front page")
+
+    def probe() -> None:
+        try:
+            run.client.get_course_groups(course_id)
+        except AccessDenied:
+            run.missing(cap, f"Moodle refuses to manage the groups of {where} (the cohorts)")
+            return
+        run.ok(cap, f"manages the groups of {where}")
+
+    _guarded(run, cap, probe)
+
+
 # Probes in the order Moodle's own checks mask one another (course:update before the change* ones...).
 _PROBES: tuple[tuple[frozenset[str], Callable[[_Run], None]], ...] = (
     (frozenset({"moodle/category:viewcourselist", "moodle/category:manage", "moodle/category:viewhiddencategories"}),
@@ -564,6 +583,7 @@ _PROBES: tuple[tuple[frozenset[str], Callable[[_Run], None]], ...] = (
     (frozenset({"moodle/course:view", "moodle/course:viewhiddencourses", *IN_COURSE_CAPABILITIES}), _in_course),
     (frozenset({"moodle/course:manageactivities", "mod/attendance:addinstance"}), _activities),
     (frozenset(ATTENDANCE_CAPABILITIES), _attendance),
+    (frozenset({"moodle/course:managegroups"}), _groups),
 )
 # Proved by the very fact that the check got an answer, or by the Report builder row.
 PROVED_ELSEWHERE = frozenset({"webservice/rest:use", "moodle/reportbuilder:view"})

@@ -2,6 +2,7 @@
 
 from .loader import load_programme
 from .models import (
+    AttestationRule,
     AttendanceSource,
     AttendanceSpec,
     CourseSpec,
@@ -12,9 +13,10 @@ from .models import (
     Session,
     SessionStatus,
 )
-from .roster import load_roster
+from .roster import has_cohorts, load_roster
 
 __all__ = [
+    "AttestationRule",
     "AttendanceSource",
     "AttendanceSpec",
     "CourseSpec",
@@ -24,6 +26,7 @@ __all__ = [
     "ProgrammeStatus",
     "Session",
     "SessionStatus",
+    "has_cohorts",
     "load_programme",
     "load_roster",
 ]

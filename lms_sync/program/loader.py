@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from ..errors import ConfigError, Problem
 from ..files import read_toml
 from .models import (
+    AttestationRule,
     AttendanceSource,
     AttendanceSpec,
     CourseSpec,
@@ -21,7 +22,7 @@ from .models import (
     Session,
 )
 
-TOP_LEVEL_KEYS = ("program", "course", "attendance", "sessions")
+TOP_LEVEL_KEYS = ("program", "course", "attendance", "attestation", "sessions")
 DATETIME_HINT = "write a local date-time like 2020-12-09T09:00:00 (no quotes, no offset)"
 # A training session outside these years is a typo; beyond 9999 dates cannot even be written.
 FIRST_YEAR, LAST_YEAR = 2000, 2099
@@ -50,6 +51,8 @@ def load_programme(path: Path) -> tuple[Programme, list[Problem]]:
 
     course = _validate(CourseSpec, data.get("course", {}), file, "course", problems)
     attendance = _validate(AttendanceSpec, data["attendance"], file, "attendance", problems) if "attendance" in data else None
+    attestation = (_validate(AttestationRule, data["attestation"], file, "attestation", problems)
+                   if "attestation" in data else None)
 
     raw_sessions = data.get("sessions", [])
     if not isinstance(raw_sessions, list):
@@ -76,6 +79,15 @@ def load_programme(path: Path) -> tuple[Programme, list[Problem]]:
                                         "with [attendance] source = \"mod_attendance\" attendance is taken in the "
                                         "Attendance activity: remove this session's activity"))
 
+    if attestation is not None and attestation.sessions_attended is not None:
+        held = sum(1 for _, s in sessions if not s.cancelled)
+        if attestation.sessions_attended > held:
+            problems.append(Problem(file, "attestation.sessions_attended",
+                                    f"asks for {attestation.sessions_attended} sessions attended, but only {held} "
+                                    "session(s) of the programme take place (cancelled ones do not count): "
+                                    f"write a number from 1 to {held}" if held else
+                                    "asks for sessions attended, but no session of the programme takes place"))
+
     programme = None
     if not any(p.severity == "error" for p in problems) and header_ok is not None:
         programme = Programme(
@@ -83,6 +95,7 @@ def load_programme(path: Path) -> tuple[Programme, list[Problem]]:
             course=course or CourseSpec(),
             sessions=tuple(s for _, s in sessions),
             attendance=attendance,
+            attestation=attestation,
         )
     if programme is None:
         raise ConfigError(problems, hint=f"fix {file} and run `lms-sync validate` again")

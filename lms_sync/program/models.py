@@ -7,7 +7,7 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 
 from ..i18n import t
 
@@ -84,6 +84,34 @@ class AttendanceSpec(_Frozen):
         return self
 
 
+class AttestationRule(_Frozen):
+    """The ``[attestation]`` table: what earns a participant the programme's attestation.
+
+    ``sessions_attended = N``: at least N of the sessions that take place attended;
+    ``course_completed = true``: the Moodle course completed. Both given: both are needed. The
+    loader also refuses an N larger than the sessions not cancelled (it needs the sessions).
+    """
+
+    sessions_attended: StrictInt | None = Field(
+        default=None, description="at least this many of the sessions not cancelled attended")
+    course_completed: StrictBool = Field(default=False, description="the Moodle course completed")
+
+    @field_validator("sessions_attended")
+    @classmethod
+    def _at_least_one(cls, value: int | None) -> int | None:
+        if value is not None and value < 1:
+            raise ValueError(f"{value} session(s) is no rule: write a number from 1 to the number of sessions, "
+                             "or leave sessions_attended out")
+        return value
+
+    @model_validator(mode="after")
+    def _some_criterion(self) -> AttestationRule:
+        if self.sessions_attended is None and not self.course_completed:
+            raise ValueError("the attestation needs a criterion: sessions_attended = N (at least N sessions "
+                             "attended) and/or course_completed = true")
+        return self
+
+
 class Session(_Frozen):
     """One training session; ``start``/``end`` are naive local times in the programme's timezone."""
 
@@ -137,6 +165,8 @@ class Participant(_Frozen):
     institution: str = ""
     department: str = ""
     idnumber: str = ""
+    # None: the roster has no cohort column, so push leaves the course's groups alone; "": no cohort.
+    cohort: str | None = None
     line: int = Field(default=0, exclude=True, description="line in the roster file, for messages")
 
 
@@ -198,6 +228,7 @@ class Programme(ProgrammeHeader):
     course: CourseSpec = CourseSpec()
     sessions: tuple[Session, ...] = ()
     attendance: AttendanceSpec | None = None
+    attestation: AttestationRule | None = None
 
     @property
     def attendance_name(self) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..errors import ConfigError, Problem
 from ..files import LEGACY_ENCODING, MAX_CSV_BYTES, decode_text, read_bytes
+from ..markers import cohort_key
 from .models import Participant
 
 REQUIRED_COLUMNS = ("username", "email", "firstname", "lastname")
@@ -33,7 +34,11 @@ HEADER_ALIASES = {
     "direction": "department",
     "service": "department",
     "matricule": "idnumber",
+    # The programme's audiences: each becomes a Moodle group of the course (see lms_sync.sync).
+    "groupe": "cohort",
+    "cohorte": "cohort",
 }
+COHORT_MAX = 254  # Moodle's groups.name
 
 # Moodle's own rule for usernames (core_user::clean_field): lower case ASCII letters, digits, _ - . @
 USERNAME_RE = re.compile(r"^[a-z0-9_.@-]+$")
@@ -70,7 +75,7 @@ def load_roster(path: Path) -> tuple[list[Participant], list[Problem]]:
                 file,
                 f"line {header_line}",
                 f"missing required column(s): {', '.join(missing)}; the header line must name "
-                f"{', '.join(REQUIRED_COLUMNS)} (institution, department optional, more columns allowed)",
+                f"{', '.join(REQUIRED_COLUMNS)} (institution, department, cohort optional, more columns allowed)",
             )
         )
         raise ConfigError(problems)
@@ -87,6 +92,8 @@ def load_roster(path: Path) -> tuple[list[Participant], list[Problem]]:
     participants: list[Participant] = []
     usernames: dict[str, int] = {}
     emails: dict[str, int] = {}
+    has_cohorts = "cohort" in header
+    cohorts: dict[str, tuple[str, int]] = {}  # key -> (label as first written, its line)
     for row_line, row in _rows(reader, file):
         if not any(cell.strip() for cell in row):
             continue
@@ -101,6 +108,15 @@ def load_roster(path: Path) -> tuple[list[Participant], list[Problem]]:
             problems.append(Problem(file, f"line {row_line}", message))
         if row_problems:
             continue
+        cohort = values.get("cohort", "") if has_cohorts else None
+        if cohort:
+            key = cohort_key(cohort)
+            first_label, first_line = cohorts.setdefault(key, (cohort, row_line))
+            if first_label != cohort:
+                problems.append(Problem(file, f"line {row_line}", f"cohort {cohort!r} is written {first_label!r} on "
+                                        f"line {first_line}: write every cohort exactly the same way (it names a "
+                                        "Moodle group)"))
+                continue
         for key, seen, label in (
             (values["username"], usernames, "username"),
             (values["email"].lower(), emails, "email"),
@@ -115,11 +131,17 @@ def load_roster(path: Path) -> tuple[list[Participant], list[Problem]]:
             Participant(
                 line=row_line,
                 **{c: values.get(c, "") for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS},
+                cohort=cohort,
             )
         )
     if any(p.severity == "error" for p in problems):
         raise ConfigError(problems, hint=f"fix {file} and run `lms-sync validate` again")
     return participants, problems
+
+
+def has_cohorts(participants: list[Participant] | None) -> bool:
+    """True when the roster has a cohort column: push keeps a course group per cohort, pull reads them."""
+    return participants is not None and any(p.cohort is not None for p in participants)
 
 
 ENCODING_HINT = (
@@ -179,6 +201,8 @@ def _check_row(values: dict[str, str]) -> list[str]:
         )
     if email and not EMAIL_RE.match(email):
         messages.append(f"email {email!r} is malformed (Moodle accepts ASCII addresses like nom@domaine.tn)")
+    if len(values.get("cohort", "")) > COHORT_MAX:
+        messages.append(f"cohort is {len(values['cohort'])} characters long; Moodle's group names hold {COHORT_MAX}")
     return messages
 
 

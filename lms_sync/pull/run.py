@@ -61,6 +61,7 @@ from .sources import (
     find_course,
     per_participant,
     plan_sessions,
+    read_cohorts,
 )
 
 log = logging.getLogger("lms_sync.pull")
@@ -118,14 +119,16 @@ def pull_completion(
     *,
     progress: ProgressFn | None = None,
     now: Callable[[], datetime] = utcnow,
+    cohorts: bool = False,
 ) -> PullResult:
-    """Read the course's participants, completion and attendance into a new snapshot; one run, one snapshot."""
+    """Read the course's participants, completion and attendance (and ``cohorts``: each one's cohort) into a
+    new snapshot; one run, one snapshot."""
     started = time.monotonic()
     taken_at = now()
     run_id = store.start_run("pull", taken_at, programme_id=programme.id)
     calls = Calls()
     try:
-        result = _pull(client, store, programme, settings, run_id, taken_at, calls, progress)
+        result = _pull(client, store, programme, settings, run_id, taken_at, calls, progress, cohorts)
     except LmsSyncError as err:
         store.finish_run(run_id, "failed", err.exit_code, {"error": type(err).__name__, "calls": calls.n})
         raise
@@ -152,6 +155,7 @@ def _pull(
     taken_at: datetime,
     calls: Calls,
     progress: ProgressFn | None,
+    cohorts: bool = False,
 ) -> PullResult:
     previous = load_snapshot(store, "latest", programme_id=programme.id)
     course = find_course(client, programme, previous, calls)
@@ -206,6 +210,14 @@ def _pull(
         rows = [replace(r, completed=None, time_completed=None, error=COMPLETION_OFF)
                 if r.status == STATUS_OK else r for r in rows]
     hints: list[str] = []
+    if cohorts:
+        try:
+            cohort_of = read_cohorts(client, course.id, calls)
+        except AccessDenied:
+            cohort_of = {}
+            notes.append("Moodle refused the course's groups: the cohorts were not read")
+            hints.append("grant the sync account moodle/course:managegroups (see `lms-sync check`)")
+        rows = [replace(r, cohort=cohort_of.get(r.user_id, "")) for r in rows]
     if any(r.error == COMPLETION_OFF and r.status == STATUS_OK for r in rows):
         notes.append(
             "Moodle refused course completion (cannotviewreport): the course has no completion criteria, "

@@ -4,17 +4,21 @@
 * the participants: enrolled users in pages (with when each last opened the course), or the
   Report builder report (``report_builder.py``);
 * per participant, in the client's bounded pool: course completion, activity completion;
-* the Attendance activity: every session with every status in one call.
+* the Attendance activity: every session with every status in one call;
+* with a roster's cohort column, the cohorts: the course's groups and the members of lms_sync's
+  ones, two calls whatever the number of participants (``core_enrol_get_enrolled_users`` gives
+  each user's groups without their idnumber, and the Report builder path gives none).
 """
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..errors import AccessDenied, MoodleError, NotFound
-from ..markers import parse_marker
+from ..markers import parse_cohort_idnumber, parse_marker
 from ..moodle.batching import ItemResult
 from ..moodle.client import MoodleClient
 from ..moodle.lookups import find_attendance
@@ -325,3 +329,23 @@ def attendance_taken(
                 status.acronym in attended, None, status.acronym, status.description,
                 session.lasttakenby or None, session.lasttaken)
     return AttendanceTaken(attendance_id, by_user, {k: v.id for k, v in mine.items()}, unknown)
+
+
+# ------------------------------------------------------------------------------------------ cohorts
+
+
+def read_cohorts(client: MoodleClient, course_id: int, calls: Calls) -> dict[int, str]:
+    """Each member's cohort: the name of the lms_sync group (idnumber ``lms-sync-cohort:...``) they are in."""
+    calls.add()
+    groups = client.get_course_groups(course_id)
+    # Names come back through format_string, which escapes "&": the label is the unescaped name.
+    ours = {g.id: html.unescape(g.name) for g in groups if parse_cohort_idnumber(g.idnumber) is not None}
+    if not ours:
+        return {}
+    calls.add()
+    cohort_of: dict[int, str] = {}
+    for members in sorted(client.get_group_members(sorted(ours)), key=lambda m: m.groupid):
+        for user_id in members.userids:
+            # Push keeps one cohort each; one put in two by hand shows the first group's (oldest).
+            cohort_of.setdefault(user_id, ours.get(members.groupid, ""))
+    return cohort_of

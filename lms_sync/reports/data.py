@@ -1,7 +1,14 @@
-"""Read-only views of one completion snapshot: per participant, per institution, totals.
+"""Read-only views of one completion snapshot: per participant, per institution, per cohort, totals.
 
 Everything a renderer shows comes from here, and everything here comes from the snapshot: no
 clock is read, so the same snapshot always gives the same report.
+
+Cohorts (the programme's audiences, the roster's ``cohort`` column kept as Moodle groups by push):
+``ParticipantLine.cohort`` is the participant's cohort label ("" when in none), and
+``CompletionReport.cohorts`` counts them per cohort exactly as ``institutions`` does per
+institution (the same ``InstitutionLine``, whose ``label`` is the cohort; "" gathers those in no
+cohort). It is empty when no participant of the snapshot has a cohort, so a renderer can leave the
+view out. Who earns the attestation is built from a report by ``attestation.build_attestation``.
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ class ParticipantLine:
     completed: bool | None
     time_completed: datetime | None
     statuses: tuple[str | None, ...] = ()  # the status taken (its label in the activity), aligned with sessions
+    cohort: str = ""  # the cohort label (the lms_sync course group they are in); "" when in none
 
     @property
     def marked(self) -> int:
@@ -64,7 +72,7 @@ class ParticipantLine:
 
 @dataclass(frozen=True)
 class InstitutionLine:
-    """Counts for one institution (or the totals); participants no longer enrolled count apart."""
+    """Counts for one institution, or one cohort (or the totals); participants no longer enrolled count apart."""
 
     institution: str
     enrolled: int  # still enrolled: every participant but the no_access ones, failed included
@@ -73,6 +81,11 @@ class InstitutionLine:
     failed: int  # enrolled but not read: counted in enrolled, so the rate is a lower bound
     no_access: int = 0  # listed but no longer enrolled (Moodle said usernotenroled)
     marked: tuple[int, ...] = ()  # per session, among the enrolled: those whose attendance is known
+
+    @property
+    def label(self) -> str:
+        """What the line counts: the institution, or the cohort ("" for those with none; the totals too)."""
+        return self.institution
 
     @property
     def attendance_rate(self) -> float | None:
@@ -102,6 +115,7 @@ class CompletionReport:
     since: date | None
     since_count: int  # participants who completed since ``since`` (or since the previous snapshot)
     previous_run: int | None = None  # the snapshot ``since_count`` compares with; None on the first one
+    cohorts: tuple[InstitutionLine, ...] = ()  # per cohort, like ``institutions``; empty when nobody has one
 
     @property
     def complete(self) -> bool:
@@ -144,6 +158,11 @@ def build_report(store: Store, *, run: int | str = "latest", since: date | None 
     institutions = tuple(_count(name, members, len(sessions)) for name, members in sorted(
         by_inst.items(), key=lambda kv: _sort_key(kv[0])))
     totals = _count("", lines, len(sessions))
+    by_cohort: dict[str, list[ParticipantLine]] = {}
+    for line in lines:
+        by_cohort.setdefault(line.cohort, []).append(line)
+    cohorts = () if set(by_cohort) <= {""} else tuple(
+        _count(name, members, len(sessions)) for name, members in sorted(by_cohort.items(), key=lambda kv: _sort_key(kv[0])))
 
     previous = previous_snapshot(store, snapshot.run_id, programme_id=snapshot.programme_id)
     if since is not None:
@@ -162,6 +181,7 @@ def build_report(store: Store, *, run: int | str = "latest", since: date | None 
         since=since,
         since_count=len(recent),
         previous_run=previous.run_id if previous is not None else None,
+        cohorts=cohorts,
     )
 
 
@@ -178,6 +198,7 @@ def _line(row: ParticipantRow, sessions: tuple[SessionInfo, ...], tz: ZoneInfo) 
         time_completed=datetime.fromtimestamp(row.time_completed, tz) if row.time_completed else None,
         statuses=tuple(row.attendance[s.id].status_label or row.attendance[s.id].status
                        if s.id in row.attendance else None for s in sessions),
+        cohort=row.cohort,
     )
 
 

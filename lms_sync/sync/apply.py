@@ -30,7 +30,7 @@ from ..errors import (
     NotFound,
     TransientError,
 )
-from ..markers import parse_marker
+from ..markers import parse_cohort_idnumber, parse_marker
 from ..moodle.batching import chunk_by_budget, partial_of
 from ..moodle.client import MoodleClient
 from ..moodle.models import CalendarEventsResult, WarningsResult
@@ -63,7 +63,7 @@ log = logging.getLogger("lms_sync.sync")
 
 # Their keys are usernames, and Moodle's messages about them may quote a username or an email:
 # logs name these actions by op, kind and Moodle id only (logs never carry personal data).
-PERSONAL_KINDS = frozenset({"user", "enrolment"})
+PERSONAL_KINDS = frozenset({"user", "enrolment", "group_member"})
 
 
 class Abort(Exception):
@@ -152,6 +152,9 @@ class Applier:
         self.known_session_ids = {s.id for s in remote.attendance_sessions}
         if remote.attendance is not None and desired.attendance is not None:
             self.ids[("attendance", desired.attendance.key)] = remote.attendance.id
+        for group in remote.groups:
+            if (key := parse_cohort_idnumber(group.idnumber)) is not None:
+                self.ids[("group", key)] = group.id
 
     # ------------------------------------------------------------------------------------- driver
 
@@ -166,6 +169,10 @@ class Applier:
             self._attendance([a for a in actions if a.kind in ("attendance", "attendance_session") and a.writes])
             self._dispatch("enrolment", "enrol", [a for a in actions if a.kind == "enrolment" and a.op == "enrol"])
             self._dispatch("enrolment", "suspend", [a for a in actions if a.kind == "enrolment" and a.op == "suspend"])
+            # Groups once the course exists; members once enrolled (Moodle takes only enrolled users).
+            self._dispatch("group", "create", [a for a in actions if a.kind == "group" and a.op == "create"])
+            self._dispatch("group_member", "remove", [a for a in actions if a.kind == "group_member" and a.op == "remove"])
+            self._dispatch("group_member", "add", [a for a in actions if a.kind == "group_member" and a.op == "add"])
         except Abort as abort:
             self.result.fatal = abort.error
             done = {id(a) for a in self.result.done} | {id(a) for a, _ in self.result.failed + self.result.skipped}
@@ -626,6 +633,59 @@ class Applier:
                              Mapping("enrolment", action.key, int(moodle_id or 0), action.content_hash))
 
         self._batches(ready, items, "enrolments", write, record)
+
+    # ------------------------------------------------------------------------------------ cohorts
+
+    def _create_group(self, actions: list[Action]) -> None:
+        course_id = self._course_id()
+        if course_id is None:
+            self._skip(actions, "skipped: the course could not be created")
+            return
+
+        def ids(items: list[dict[str, Any]], created: list[Any]) -> list[int | None]:
+            by_idnumber = {g.idnumber: g.id for g in created}
+            return [by_idnumber.get(i["idnumber"]) for i in items]
+
+        write = Writer(lambda items, safe: self.client.create_groups(items, retry_safe=safe), ids)
+
+        def lookup(_: list[Action]) -> dict[str, int]:
+            # Created before its answer was lost: the course now holds a group with the cohort's idnumber.
+            groups = self.client.get_course_groups(course_id)
+            return {key: g.id for g in groups if (key := parse_cohort_idnumber(g.idnumber)) is not None}
+
+        items = [{"courseid": course_id, **a.fields()} for a in actions]
+        self._batches(actions, items, "groups", write, self._mapper("group"), lookup=lookup)
+
+    def _add_group_member(self, actions: list[Action]) -> None:
+        self._group_members(actions, add=True)
+
+    def _remove_group_member(self, actions: list[Action]) -> None:
+        self._group_members(actions, add=False)
+
+    def _group_members(self, actions: list[Action], *, add: bool) -> None:
+        not_enrolled = {a.key for a, _ in self.result.failed + self.result.skipped if a.kind == "enrolment"}
+        ready, items = [], []
+        for action in actions:
+            user_id = action.moodle_id or self.ids.get(("user", action.key))
+            group_id = self.ids.get(("group", str(action.fields()["cohort"])))
+            if user_id is None:
+                self._skip([action], "skipped: the user account could not be created")
+            elif group_id is None:
+                self._skip([action], "skipped: the cohort's group could not be created")
+            elif add and action.key in not_enrolled:
+                self._skip([action], "skipped: the participant could not be enrolled")
+            else:
+                ready.append(action)
+                items.append({"groupid": group_id, "userid": user_id})
+        # Adding a member again, or removing a non-member, is accepted (recorded): safe to retry.
+        send = self.client.add_group_members if add else self.client.delete_group_members
+        write = Writer(lambda batch, _safe: send(batch, retry_safe=True),
+                       lambda batch, _answer: [int(i["userid"]) for i in batch])
+
+        def record(db: sqlite3.Connection, action: Action, moodle_id: int | None) -> None:
+            pass  # membership is read from Moodle at every push: only the journal row is closed
+
+        self._batches(ready, items, "members", write, record)
 
 
 @dataclass

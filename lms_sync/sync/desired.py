@@ -1,4 +1,5 @@
-"""What Moodle should hold for a programme (and roster): category, course, one event per session, users.
+"""What Moodle should hold for a programme (and roster): category, course, one event per session, users,
+and with a roster's cohort column one course group per cohort.
 
 Everything here is derived from the input files and settings only, so it is pure and cheap; each
 object carries the stable key lms_sync finds it by again: category and course ``idnumber``,
@@ -16,7 +17,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from ..i18n import t
-from ..markers import marker
+from ..markers import cohort_idnumber, cohort_key, marker
 from ..program import Participant, Programme
 from ..settings import PushSettings
 
@@ -133,6 +134,20 @@ class DesiredAttendance:
 
 
 @dataclass(frozen=True)
+class DesiredCohort:
+    """One cohort of the roster: a course group found by its idnumber (``lms-sync-cohort:<key>``)."""
+
+    key: str
+    name: str  # the label as the roster writes it
+    members: tuple[str, ...]  # usernames, sorted
+
+    @property
+    def idnumber(self) -> str:
+        """The group's idnumber, what marks it as lms_sync's."""
+        return cohort_idnumber(self.key)
+
+
+@dataclass(frozen=True)
 class Desired:
     """Everything a push makes Moodle hold; ``users`` is None when no roster is configured."""
 
@@ -144,6 +159,18 @@ class Desired:
     role_id: int
     auth: str
     attendance: DesiredAttendance | None = None
+    # None: the roster has no cohort column, and push leaves the course's groups alone.
+    cohorts: tuple[DesiredCohort, ...] | None = None
+
+
+def _cohorts(roster: list[Participant] | None) -> tuple[DesiredCohort, ...] | None:
+    if roster is None or all(p.cohort is None for p in roster):
+        return None
+    members: dict[str, tuple[str, list[str]]] = {}
+    for p in roster:
+        if p.cohort:
+            members.setdefault(cohort_key(p.cohort), (p.cohort, []))[1].append(p.username)
+    return tuple(DesiredCohort(key, name, tuple(sorted(names))) for key, (name, names) in sorted(members.items()))
 
 
 def _timestamp(programme: Programme, local: datetime) -> int:
@@ -248,4 +275,5 @@ def desired_state(programme: Programme, roster: list[Participant] | None, settin
         role_id=settings.role_id,
         auth=settings.auth,
         attendance=_attendance(programme),
+        cohorts=_cohorts(roster),
     )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ..store import Store, to_text, utcnow
 
-KINDS = ("category", "course", "event", "user", "enrolment")
+KINDS = ("category", "course", "event", "user", "enrolment", "attendance", "attendance_session", "group")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,15 @@ timezone and answers a bare ``validationerror`` on any problem. A changed or han
 therefore *replaced*: the correct event is created (with its marker), then the old one deleted.
 It uses only the two calls whose behaviour the fixtures pin down, sends Unix seconds (no timezone
 guess), and a crash in between leaves two marked events that the next plan reduces to one.
+
+Cohorts (a roster's cohort column) are course groups whose idnumber is ``lms-sync-cohort:<key>``;
+a group without that prefix was made by hand and is never touched. Push creates a cohort's group,
+adds the roster's participants of that cohort and removes from lms_sync's groups the roster's
+participants who belong elsewhere. A participant leaving every cohort counts for the mass-delete
+guard; one moving to another cohort does not (they stay in one). Members who are not in the roster
+(a teacher added by hand, someone who left the roster: their enrolment is suspended) are left as
+they are, and a group whose cohort left the roster is emptied of the roster's people, never
+deleted: it may hold forum posts or submissions made in it.
 """
 
 from __future__ import annotations
@@ -20,9 +29,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from ..markers import parse_marker
+from ..markers import parse_cohort_idnumber, parse_marker
 from ..moodle.models import AttendanceSession, CalendarEvent, Course
-from .desired import Desired, DesiredAttendanceSession, DesiredEvent, content_hash
+from .desired import Desired, DesiredAttendanceSession, DesiredCohort, DesiredEvent, content_hash
 from .journal import State
 from .remote import Remote
 
@@ -70,8 +79,8 @@ class Refusal:
 class Action:
     """One step of a push. ``changes`` lists ``(field, old, new)``; ``payload`` the fields to send."""
 
-    op: str  # create, adopt, update, replace, delete, forget, enrol, suspend
-    kind: str  # category, course, event, user, enrolment
+    op: str  # create, adopt, update, replace, delete, forget, enrol, suspend, add, remove
+    kind: str  # category, course, event, user, enrolment, attendance, attendance_session, group, group_member
     key: str
     reason: str
     moodle_id: int | None = None
@@ -128,6 +137,68 @@ def plan(desired: Desired, remote: Remote, state: State) -> list[Action]:
         actions += _plan_attendance(desired, remote, state)
     if desired.users is not None:
         actions += _plan_enrolments(desired, remote, state)
+    if desired.cohorts is not None:
+        actions += _plan_cohorts(desired, remote, state)
+    return actions
+
+
+def _roster_ids(desired: Desired, remote: Remote) -> dict[int, str]:
+    """The Moodle ids of the roster's participants who have an account, with their username."""
+    names = {u.username for u in desired.users or ()}
+    return {user.id: username for username, user in remote.users.items() if username in names}
+
+
+def _cohort_hash(want: DesiredCohort) -> str:
+    return content_hash({"name": want.name})
+
+
+def _plan_cohorts(desired: Desired, remote: Remote, state: State) -> list[Action]:
+    """Groups for the cohorts, then the members to add and to remove (see the module docstring)."""
+    cohorts = desired.cohorts or ()
+    actions: list[Action] = []
+    ours = {key: g for g in remote.groups if (key := parse_cohort_idnumber(g.idnumber)) is not None}
+    by_name = {html.unescape(g.name): g for g in remote.groups}
+    for want in cohorts:
+        group = ours.get(want.key)
+        mapping = state.get("group", want.key)
+        if group is None:
+            # No group of this cohort in the course (new cohort, new course, or deleted by hand): create it.
+            reason = "deleted in Moodle; recreating it" if mapping else f"new cohort {want.name!r}"
+            clash = by_name.get(want.name)
+            if clash is not None:
+                # Moodle refuses a second group of that name: say which one holds it and what to do.
+                reason += (f"; but group {clash.id} (made by hand) already has that name: rename it in Moodle, "
+                           "or the cohort in the roster")
+            actions.append(Action("create", "group", want.key, reason,
+                                  payload=(("name", want.name), ("idnumber", want.idnumber), ("description", "")),
+                                  content_hash=_cohort_hash(want)))
+        elif mapping is None or mapping.moodle_id != group.id:
+            # In the course but unknown to the store (lost store, in-doubt create): adopt it by its idnumber.
+            actions.append(Action("adopt", "group", want.key, "found in Moodle by idnumber", moodle_id=group.id,
+                                  content_hash=_cohort_hash(want)))
+
+    wanted = {username: want.key for want in cohorts for username in want.members}
+    roster_ids = _roster_ids(desired, remote)
+    for want in cohorts:
+        group = ours.get(want.key)
+        members = remote.group_members.get(group.id, frozenset()) if group is not None else frozenset()
+        for username in want.members:
+            user = remote.users.get(username)
+            if user is not None and user.id in members:
+                continue
+            # Not in their cohort's group yet (new participant, new cohort, moved, or removed by hand): add.
+            actions.append(Action("add", "group_member", username, f"cohort {want.name!r}",
+                                  moodle_id=user.id if user else None, payload=(("cohort", want.key),)))
+    for key, group in sorted(ours.items()):
+        for user_id in sorted(remote.group_members.get(group.id, frozenset())):
+            username = roster_ids.get(user_id)
+            if username is None or wanted.get(username) == key:
+                continue  # not the roster's (left alone), or where they belong
+            elsewhere = wanted.get(username)
+            # In the roster, but in another cohort (moved) or in none (leaving: counted by the guard).
+            reason = "moved to another cohort" if elsewhere else "no longer in this cohort in the roster"
+            actions.append(Action("remove", "group_member", username, f"{reason} (group {html.unescape(group.name)!r})",
+                                  moodle_id=user_id, payload=(("cohort", key),), destructive=elsewhere is None))
     return actions
 
 
@@ -526,8 +597,8 @@ def mass_delete_refusal(
 ) -> Refusal | None:
     """Why the plan must not run without ``--force-delete`` (vdirsyncer's guard), or None when it may.
 
-    Counted: events deleted because their session left the programme, and enrolments suspended
-    because the participant left the roster. Not counted: deleting a duplicate (another event for
+    Counted: events deleted because their session left the programme, enrolments suspended
+    because the participant left the roster, and participants leaving every cohort. Not counted: deleting a duplicate (another event for
     the same session stays) and the delete half of a replace.
     """
     destructive = [a for a in actions if a.destructive]
@@ -541,6 +612,11 @@ def mass_delete_refusal(
         return Refusal(RefusalKind.MASS_DELETE,
                        f"the plan deletes every event of the programme in Moodle ({len(event_deletes)})",
                        len(event_deletes))
+    leaving = {a.moodle_id for a in destructive if a.kind == "group_member"}
+    in_cohorts = {uid for uids in remote.group_members.values() for uid in uids}
+    if leaving and (in_cohorts & set(_roster_ids(desired, remote))) <= leaving:
+        return Refusal(RefusalKind.MASS_DELETE, f"the plan removes every participant from their cohort ({len(leaving)})",
+                       len(leaving))
     active = {m.moodle_id for m in state.of_kind("enrolment") if m.moodle_id in remote.enrolled}
     suspends = {a.moodle_id for a in destructive if a.kind == "enrolment"}
     if suspends and active <= suspends:

@@ -39,6 +39,9 @@ WRITE_CAPABILITIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("attendance_session", "create"): ("mod/attendance:view", "mod/attendance:manageattendances"),
     ("attendance_session", "replace"): ("mod/attendance:view", "mod/attendance:manageattendances"),
     ("attendance_session", "delete"): ("mod/attendance:view", "mod/attendance:manageattendances"),
+    ("group", "create"): ("moodle/course:managegroups",),
+    ("group_member", "add"): ("moodle/course:managegroups",),
+    ("group_member", "remove"): ("moodle/course:managegroups",),
 }
 
 

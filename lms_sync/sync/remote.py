@@ -5,6 +5,8 @@ events, and the course's active participants (with the profile fields we compare
 is looked up only when the course is missing or not in the category the state store remembers,
 and users by username (batched) only for roster entries not already among the participants.
 
+With a roster's cohort column, two more: the course's groups and the members of lms_sync's ones.
+
 What an admin made by hand before lms_sync arrived is found too, so that push adopts it instead of
 making a second one: a course with the programme's shortname and no idnumber, a category with the
 programme's category name and no idnumber (two more calls, only while they have no idnumber).
@@ -14,10 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..errors import NotFound
+from ..errors import AccessDenied, NotFound
+from ..markers import parse_cohort_idnumber
 from ..moodle.client import MoodleClient
 from ..moodle.lookups import AttendanceInstance, find_attendance, find_course
-from ..moodle.models import AttendanceSession, CalendarEvent, Category, Course, User
+from ..moodle.models import AttendanceSession, CalendarEvent, Category, Course, Group, User
 from .desired import Desired, DesiredAttendance
 from .journal import State
 
@@ -56,6 +59,8 @@ class Remote:
     attendance_problem: str | None = None  # the programme names an activity the course does not have
     users: dict[str, RemoteUser] = field(default_factory=dict)  # by username
     enrolled: dict[int, frozenset[int]] = field(default_factory=dict)  # active participant id -> role ids
+    groups: list[Group] = field(default_factory=list)  # every group of the course (cohorts only)
+    group_members: dict[int, frozenset[int]] = field(default_factory=dict)  # lms_sync's groups: id -> user ids
 
 
 def to_remote_user(user: User) -> RemoteUser:
@@ -101,6 +106,14 @@ def read_remote(client: MoodleClient, desired: Desired, state: State) -> Remote:
     if missing:
         for user in client.get_users_by_field("username", missing):
             remote.users[user.username] = to_remote_user(user)
+    if desired.cohorts is not None and remote.course is not None:
+        try:
+            remote.groups = client.get_course_groups(remote.course.id)
+        except AccessDenied:
+            # No managegroups: the plan's group writes make the preflight stop push with what to add.
+            return remote
+        ours = [g.id for g in remote.groups if parse_cohort_idnumber(g.idnumber) is not None]
+        remote.group_members = {m.groupid: frozenset(m.userids) for m in client.get_group_members(ours)}
     return remote
 
 

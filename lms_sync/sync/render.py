@@ -17,6 +17,8 @@ SYMBOLS = {
     "forget": "=",
     "delete": "-",
     "suspend": "-",
+    "add": "+",
+    "remove": "-",
 }
 TIME_FIELDS = frozenset({"timestart", "startdate", "enddate"})
 
@@ -38,7 +40,7 @@ def render_action(action: Action) -> list[str]:
     target = f"{action.kind} {action.key}" + (f" (id {action.moodle_id})" if action.moodle_id else "")
     lines = [f"  {symbol} {action.op} {target}: {action.reason}"]
     for name, old, new in action.changes:
-        if action.op in ("delete", "suspend"):
+        if action.op in ("delete", "suspend", "remove"):
             continue
         lines.append(f"      {name}: {_show(name, old)} -> {_show(name, new)}")
     return lines

@@ -1,4 +1,4 @@
-"""A stateful fake Moodle behind ``responses``: categories, courses, calendar events, users, enrolments.
+"""A stateful fake Moodle behind ``responses``: categories, courses, calendar events, users, enrolments, groups.
 
 It answers in the shapes recorded in ``tests/recordings`` (``tests/sync/test_fake_moodle.py``
 compares them key by key so the fake cannot drift from the real site), checks the sync account's
@@ -60,6 +60,7 @@ CAPABILITY_NAMES = {
     "moodle/course:viewparticipants": "View participants",
     "moodle/course:enrolreview": "Review course enrolments",
     "report/progress:view": "View activity completion reports",
+    "moodle/course:managegroups": "Manage groups",
 }
 # What get_courses_by_field returns about a course the account cannot enter.
 PUBLIC_COURSE_FIELDS = frozenset({"id", "fullname", "displayname", "shortname", "courseimage", "categoryid",
@@ -148,6 +149,9 @@ WRITE_FUNCTIONS = frozenset(
         "mod_attendance_add_attendance",
         "mod_attendance_add_session",
         "mod_attendance_remove_session",
+        "core_group_create_groups",
+        "core_group_add_group_members",
+        "core_group_delete_group_members",
     }
 )
 
@@ -248,6 +252,8 @@ class FakeMoodle:
         }
         # (courseid, userid) -> {"roleids": set[int], "status": 0 active | 1 suspended}
         self.enrolments: dict[tuple[int, int], dict[str, Any]] = {}
+        # id -> {"id", "courseid", "name", "idnumber", "description", "members": set of user ids}
+        self.groups: dict[int, dict[str, Any]] = {}
         self.calls: list[Call] = []
         self.faults: list[Fault] = []
         self.before_call: Callable[[str, dict[str, Any]], None] | None = None  # hook for other suites
@@ -270,6 +276,11 @@ class FakeMoodle:
             "core_user_update_users": FakeMoodle._update_users,
             "enrol_manual_enrol_users": FakeMoodle._enrol_users,
             "core_enrol_get_enrolled_users": FakeMoodle._get_enrolled_users,
+            "core_group_get_course_groups": FakeMoodle._get_course_groups,
+            "core_group_get_group_members": FakeMoodle._get_group_members,
+            "core_group_create_groups": FakeMoodle._create_groups,
+            "core_group_add_group_members": FakeMoodle._add_group_members,
+            "core_group_delete_group_members": FakeMoodle._delete_group_members,
         }
 
     # ------------------------------------------------------------------------------------ plumbing
@@ -344,7 +355,7 @@ class FakeMoodle:
         return status, {"Content-Type": "application/json; charset=utf-8"}, json.dumps(answer, ensure_ascii=False)
 
     def _digest(self) -> str:
-        return repr((self.categories, self.courses, self.events, self.users, self.enrolments))
+        return repr((self.categories, self.courses, self.events, self.users, self.enrolments, self.groups))
 
     def _dispatch(self, form: dict[str, str], wsfunction: str, params: dict[str, Any]) -> tuple[int, Any]:
         if form.get("wstoken") != self.token:
@@ -396,6 +407,11 @@ class FakeMoodle:
     def user_by_username(self, username: str) -> dict[str, Any] | None:
         """The user with this username, if any."""
         return next((u for u in self.users.values() if u["username"] == username), None)
+
+    def course_groups(self, courseid: int) -> dict[str, set[str]]:
+        """The course's groups: name -> usernames of their members."""
+        return {g["name"]: {self.users[u]["username"] for u in g["members"]}
+                for g in self.groups.values() if g["courseid"] == courseid}
 
     def active_usernames(self, courseid: int) -> set[str]:
         """Usernames with an active enrolment in the course."""
@@ -880,3 +896,82 @@ class FakeMoodle:
         limit_from, limit_number = _int(options.get("limitfrom"), 0), _int(options.get("limitnumber"), 0)
         return out[limit_from: limit_from + limit_number if limit_number else None]
 
+
+    # ------------------------------------------------------------------------------------- groups
+    # As group/externallib.php does it: every call enters the group's course (a context error is
+    # "errorcoursecontextnotvalid") and checks moodle/course:managegroups there; each list call is one
+    # transaction, so a bad item fails the whole batch and nothing is applied.
+
+    def _group_course(self, courseid: int) -> None:
+        if courseid != SITE_COURSE:
+            self.enter_course(courseid, wrap="errorcoursecontextnotvalid")
+        self.require("moodle/course:managegroups")
+
+    def _group_out(self, g: dict[str, Any], *, created: bool = False) -> dict[str, Any]:
+        # enrolmentkey is "" in create_groups' answer, null in get_course_groups' (recorded).
+        return {"id": g["id"], "courseid": g["courseid"], "name": g["name"], "description": g["description"],
+                "descriptionformat": 1, "enrolmentkey": "" if created else None, "idnumber": g["idnumber"],
+                "visibility": 0, "participation": True}
+
+    def _get_course_groups(self, params: dict[str, Any]) -> Any:
+        courseid = _int(params.get("courseid"))
+        self._group_course(courseid)
+        return [self._group_out(g) for g in sorted(self.groups.values(), key=lambda g: g["id"])
+                if g["courseid"] == courseid]
+
+    def _create_groups(self, params: dict[str, Any]) -> Any:
+        items = params.get("groups", [])
+        pending: list[dict[str, Any]] = []
+        for item in items:
+            courseid = _int(item.get("courseid"))
+            name = item.get("name", "")
+            if not name.strip():
+                raise invalid_parameter()  # "Invalid group name"
+            same_course = [g for g in (*self.groups.values(), *pending) if g["courseid"] == courseid]
+            if any(g["name"] == name for g in same_course):
+                raise invalid_parameter()  # "Group with the same name already exists in the course"
+            self._group_course(courseid)
+            idnumber = item.get("idnumber", "")
+            if idnumber and any(g["idnumber"] == idnumber for g in same_course):
+                raise MoodleFault("idnumbertaken", "This ID number is already in use")
+            pending.append({"id": 0, "courseid": courseid, "name": name, "idnumber": idnumber,
+                            "description": item.get("description", ""), "members": set()})
+        out = []
+        for group in pending:
+            group["id"] = self.new_id()
+            self.groups[group["id"]] = group
+            out.append(self._group_out(group, created=True))
+        return out
+
+    def _member_pairs(self, params: dict[str, Any], *, enrolled: bool) -> list[tuple[dict[str, Any], int]]:
+        pairs = []
+        for item in params.get("members", []):
+            group = self.groups.get(_int(item.get("groupid")))
+            userid = _int(item.get("userid"))
+            if group is None or userid not in self.users:
+                raise missing_record()
+            self._group_course(group["courseid"])
+            if enrolled and (group["courseid"], userid) not in self.enrolments:
+                raise invalid_parameter()  # "Only enrolled users may be members of groups"
+            pairs.append((group, userid))
+        return pairs
+
+    def _add_group_members(self, params: dict[str, Any]) -> Any:
+        for group, userid in self._member_pairs(params, enrolled=True):
+            group["members"].add(userid)  # a member already: accepted (recorded "repeat")
+        return None
+
+    def _delete_group_members(self, params: dict[str, Any]) -> Any:
+        for group, userid in self._member_pairs(params, enrolled=False):
+            group["members"].discard(userid)  # not a member: accepted too
+        return None
+
+    def _get_group_members(self, params: dict[str, Any]) -> Any:
+        out = []
+        for groupid in params.get("groupids", []):
+            group = self.groups.get(_int(groupid))
+            if group is None:
+                raise missing_record()
+            self._group_course(group["courseid"])
+            out.append({"groupid": group["id"], "userids": sorted(group["members"])})
+        return out

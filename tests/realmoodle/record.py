@@ -1,10 +1,12 @@
 """Record request/answer pairs from the real test Moodle into ``tests/recordings``, in the recordings' format.
 
-    sudo tests/realmoodle/site.sh reset && .venv/bin/python -m tests.realmoodle.record
+    sudo tests/realmoodle/site.sh reset && .venv/bin/python -m tests.realmoodle.record [PREFIX...]
+
+With prefixes (``core_group_``), only the cases whose file name starts with one of them.
 
 For the shapes the first recordings did not have: the answers of check's capability probes (with
-the lms_sync role and with the REST-only account), and the calls push added (updating a category,
-both course dates). Each file names who called, what was sent and what Moodle answered; the token
+the lms_sync role and with the REST-only account), the calls push added (updating a category,
+both course dates), and the cohorts' group calls as push and pull make them. Each file names who called, what was sent and what Moodle answered; the token
 is stored as ``REDACTED``. The site is reset before and after (some calls write).
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +29,19 @@ RELEASE = "5.1+ (Build: 20251017)"
 BAD_DATES = {"startdate": 2, "enddate": 1}
 
 
-def cases(site: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any], str]]:
+# Parameters, or a function of the answers recorded so far (by file name) for what an earlier call made.
+Params = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]
+COHORT = "Responsables informatiques & systèmes d'information"
+
+
+def _group_id(answers: dict[str, Any]) -> int:
+    return int(answers["core_group_create_groups.cohort.ok.json"][0]["id"])
+
+
+def cases(site: dict[str, Any]) -> list[tuple[str, str, str, Params, str]]:
     """(file name, token, wsfunction, parameters, note) of each exchange to record."""
     course = site["hand_made"]["course_id"]
+    agents = [site["students"]["agent.0001"], site["students"]["agent.0002"]]
     category = site["hand_made"]["category_id"]
     sync_id = site["accounts"]["sync"]
     return [
@@ -81,6 +94,32 @@ def cases(site: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any], str
         ("core_course_get_courses_by_field.shortname_hand_made.ok.json", "sync", "core_course_get_courses_by_field",
          {"field": "shortname", "value": "DGIDT-IA-2020"},
          "The course an ENA teacher made by hand: the programme's shortname, no idnumber (null)."),
+        # Cohorts: one course group per audience, marked by its idnumber.
+        ("core_group_get_course_groups.site_course.ok.json", "sync", "core_group_get_course_groups",
+         {"courseid": 1}, "check's moodle/course:managegroups probe before the course exists: the front page's "
+         "groups (none)."),
+        ("core_group_get_course_groups.site_course.wslimited.error.json", "limited", "core_group_get_course_groups",
+         {"courseid": 1}, "The same without moodle/course:managegroups: nopermissions."),
+        ("core_group_create_groups.cohort.ok.json", "sync", "core_group_create_groups",
+         {"groups": [{"courseid": course, "name": COHORT, "description": "",
+                      "idnumber": "lms-sync-cohort:responsables-informatiques-systemes-d-information"}]},
+         "Push creating a cohort's group: the name is the roster's label, the idnumber lms_sync's key."),
+        ("core_group_get_course_groups.cohort.ok.json", "sync", "core_group_get_course_groups", {"courseid": course},
+         "The course's groups as push and pull read them: the name comes back through format_string (see "
+         "whether & is escaped), the idnumber as sent."),
+        ("core_group_add_group_members.cohort.ok.json", "sync", "core_group_add_group_members",
+         lambda answers: {"members": [{"groupid": _group_id(answers), "userid": uid} for uid in agents]},
+         "Two enrolled agents put in the cohort's group: null."),
+        ("core_group_get_group_members.cohort.ok.json", "sync", "core_group_get_group_members",
+         lambda answers: {"groupids": [_group_id(answers)]}, "The cohort's members, as pull reads them."),
+        ("core_group_delete_group_members.cohort.ok.json", "sync", "core_group_delete_group_members",
+         lambda answers: {"members": [{"groupid": _group_id(answers), "userid": agents[0]}]},
+         "An agent moved to another cohort leaves this group: null."),
+        ("core_group_create_groups.cohort_again.error.json", "sync", "core_group_create_groups",
+         {"groups": [{"courseid": course, "name": "Autre nom", "description": "",
+                      "idnumber": "lms-sync-cohort:responsables-informatiques-systemes-d-information"}]},
+         "The cohort's idnumber again (a create whose answer was lost, sent once more): idnumbertaken, nothing "
+         "created. Push looks the group up instead."),
     ]
 
 
@@ -108,8 +147,13 @@ def main() -> int:
     if site is None:
         print("no test site answers: run `sudo tests/realmoodle/site.sh up` first", file=sys.stderr)
         return 1
+    answers: dict[str, Any] = {}
+    prefixes = tuple(sys.argv[1:])
     for name, who, wsfunction, params, note in cases(site.info):
-        data = record(site, name, who, wsfunction, params, note)
+        if prefixes and not name.startswith(prefixes):
+            continue
+        data = record(site, name, who, wsfunction, params(answers) if callable(params) else params, note)
+        answers[name] = data["response"]
         path = Path(RECORDINGS) / name
         path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         print(f"{name}: {json.dumps(data['response'], ensure_ascii=False)[:100]}")

@@ -17,6 +17,7 @@ from tests.fakes.moodle import ENDPOINT, TOKEN, FakeMoodle
 WITHOUT: dict[str, set[str]] = {
     "core_user_get_users_by_field.username.ok.json": {"moodle/site:viewuseridentity"},
     "core_user_get_users_by_field.not_found.ok.json": {"moodle/site:viewuseridentity"},
+    "core_group_create_groups.limited_user.error.json": {"moodle/course:managegroups"},
 }
 # The REST-only account of tests/realmoodle (what every authenticated user has, plus course:view).
 LIMITED = {"webservice/rest:use", "moodle/course:view", "moodle/category:viewcourselist", "moodle/reportbuilder:view"}
@@ -65,6 +66,20 @@ SEEDS: dict[str, set[str]] = {
     "core_user_get_users_by_field.guest.ok.json": set(),
     "core_user_get_users_by_field.guest.wslimited.ok.json": set(),
     "core_course_get_courses_by_field.shortname_hand_made.ok.json": {"category", "course"},
+    # Course groups (the cohorts), recorded in the lab-attendance course 11 with participants 508-510.
+    "core_group_create_groups.ok.json": {"lab"},
+    "core_group_create_groups.duplicate_name.error.json": {"lab", "groups"},
+    "core_group_create_groups.duplicate_idnumber.error.json": {"lab", "groups"},
+    "core_group_create_groups.batch_partial_failure.error.json": {"lab", "groups"},
+    "core_group_create_groups.limited_user.error.json": {"lab"},
+    "core_group_get_course_groups.ok.json": {"lab", "groups"},
+    "core_group_get_group_members.ok.json": {"lab", "groups"},
+    "core_group_add_group_members.ok.json": {"lab", "groups"},
+    "core_group_add_group_members.repeat.ok.json": {"lab", "groups"},
+    "core_group_add_group_members.nonexistent_group.error.json": {"lab", "groups"},
+    "core_group_add_group_members.user_not_enrolled.error.json": {"lab", "groups", "users"},
+    "core_group_delete_group_members.ok.json": {"lab", "groups"},
+    "core_group_delete_group_members.repeat.ok.json": {"lab", "groups"},
 }
 
 
@@ -95,6 +110,21 @@ def seed(fake: FakeMoodle, parts: set[str]) -> None:
     if "enrolments" in parts:
         for uid in fake.users:
             fake.enrolments[(2, uid)] = {"roleids": {5}, "status": 0}
+    if "lab" in parts:  # the lab-attendance course and its three participants
+        fake.courses[11] = {**_LAB_COURSE, "id": 11}
+        for uid in (508, 509, 510):
+            fake.users[uid] = {**fake.users[1], "id": uid, "username": f"lab{uid}", "email": f"lab{uid}@example.invalid"}
+            fake.enrolments[(11, uid)] = {"roleids": {5}, "status": 0}
+    if "groups" in parts:  # groups A and B as the recordings made them; 508 and 509 in A, 510 in B
+        for gid, name, idnumber, members in ((1, "Groupe A – Ministère", "lab-att-grp-a", {508, 509}),
+                                             (2, "Groupe B – STEG", "lab-att-grp-b", {510})):
+            fake.groups[gid] = {"id": gid, "courseid": 11, "name": name, "idnumber": idnumber,
+                                "description": name, "members": set(members)}
+
+
+_LAB_COURSE = {"fullname": "Lab attendance", "shortname": "LAB-ATT", "categoryid": 2, "idnumber": "lab-att",
+               "summary": "", "summaryformat": 1, "format": "topics", "startdate": 1607468400, "enddate": 1611183600,
+               "visible": 1, "enablecompletion": 1}
 
 
 def shape_mismatches(ours: Any, recorded: Any, path: str = "response") -> list[str]:
@@ -164,6 +194,8 @@ def test_every_push_function_is_covered() -> None:
         "core_calendar_create_calendar_events", "core_calendar_delete_calendar_events",
         "core_user_get_users_by_field", "core_user_create_users", "core_user_update_users",
         "enrol_manual_enrol_users", "core_enrol_get_enrolled_users",
+        "core_group_get_course_groups", "core_group_get_group_members", "core_group_create_groups",
+        "core_group_add_group_members", "core_group_delete_group_members",
     }
     assert needed <= used
     assert needed <= set(FakeMoodle().handlers)
