@@ -99,7 +99,7 @@ def session_number(index: int, lang: str) -> str:
 
 def has_cohorts(report: CompletionReport) -> bool:
     """True when some participant is in a cohort: only then do reports show cohorts."""
-    return any(getattr(p, "cohort", "") for p in report.participants) or bool(getattr(report, "cohorts", ()))
+    return bool(report.cohorts) or any(p.cohort for p in report.participants)
 
 
 # --------------------------------------------------------------------------------- participants
@@ -129,7 +129,7 @@ def participant_columns(report: CompletionReport) -> tuple[Column, ...]:
     return (
         Column("user_id", _label("rep_user_id"), Kind.COUNT, lambda p: p.user_id, json_key="user_id", table=False),
         *(_profile_column(f) for f in SHOWN),
-        Column("cohort", _label("rep_cohort"), Kind.TEXT, lambda p: getattr(p, "cohort", ""), json_key="cohort",
+        Column("cohort", _label("rep_cohort"), Kind.TEXT, lambda p: p.cohort, json_key="cohort",
                table=has_cohorts(report), long_text=True),
         *(_mark_column(report, i) for i in range(len(report.sessions))),
         Column("attendance_rate", _label("rep_attendance_rate"), Kind.RATE, lambda p: p.attendance_rate,
@@ -206,7 +206,7 @@ def institutions_view(report: CompletionReport, lang: str) -> View:
 
 def cohorts_view(report: CompletionReport, lang: str) -> View:
     """Counts per cohort, then the totals."""
-    return _groups_view(report, lang, "cohorts", getattr(report, "cohorts", ()), "cohort", "rep_cohort", "rep_cohorts")
+    return _groups_view(report, lang, "cohorts", report.cohorts, "cohort", "rep_cohort", "rep_cohorts")
 
 
 # ------------------------------------------------------------------------------------- sessions

@@ -126,3 +126,51 @@ def test_cli_view_writes_one_table_named_for_it(workdir: Path, capsys: pytest.Ca
     assert main(["report", "completion", "--format", "xlsx", "--view", "sessions"]) == 2
     assert "--view applies to CSV only" in capsys.readouterr().err
     assert not (workdir / "var" / "reports" / "completion.xlsx").exists()
+
+
+# ------------------------------------------------------------------------------------------ cohorts
+
+ADMIN, IT = "Administrations et entreprises publiques", "Responsables informatiques"
+
+
+def _cohort_rows() -> list[ParticipantRow]:
+    present = {"seance-1": Attendance(True), "seance-2": Attendance(None)}
+    absent = {"seance-1": Attendance(False), "seance-2": Attendance(None)}
+    return [
+        ParticipantRow(1, "a", "", "Amel Ben Saïd", "amel@example.invalid", "STEG", "", completed=True,
+                       time_completed=1610000000, attendance=present, cohort=IT),
+        ParticipantRow(2, "b", "", "Bilel Trabelsi", "bilel@example.invalid", "STEG", "", completed=False,
+                       attendance=absent, cohort=ADMIN),
+        ParticipantRow(3, "c", "", "Chiraz Gharbi", "chiraz@example.invalid", "Commune de Sfax", "", completed=False,
+                       attendance=present, cohort=ADMIN),
+        ParticipantRow(4, "d", "", "Dora Jaziri", "dora@example.invalid", "Commune de Sfax", "", completed=False,
+                       attendance=absent),
+    ]
+
+
+def test_cohorts_cut_every_format(tmp_path: Path) -> None:
+    """With cohorts: a "Groupe" column, a view (CSV, sheet, JSON, HTML section and chart) counted per cohort."""
+    import jsonschema
+
+    from lms_sync.reports import schema
+
+    with _store_with(tmp_path, _cohort_rows()) as s:
+        report = build_report(s)
+    people = _csv(render(report, "csv"))
+    assert people[0][:5] == ["Nom", "Courriel", "Institution", "Service", "Groupe"]
+    assert [r[4] for r in people[1:]] == [ADMIN, "", IT, ADMIN]  # Chiraz, Dora (Commune de Sfax), Amel, Bilel
+    cohorts = _csv(render(report, "csv", view="cohorts"))
+    assert cohorts[0][:2] == ["Groupe", "Inscrits"]
+    assert [(r[0], r[1], r[-4]) for r in cohorts[1:]] == [
+        ("(non renseignée)", "1", "0"), (ADMIN, "2", "0"), (IT, "1", "1"), ("Total", "4", "1")]
+    wb = openpyxl.load_workbook(io.BytesIO(render(report, "xlsx")))
+    assert wb.sheetnames == ["Participants", "Par institution", "Par groupe", "Par séance"]
+    assert [c.value for c in wb["Par groupe"]["A"]] == ["Groupe", "(non renseignée)", ADMIN, IT, "Total"]
+    data = json.loads(render(report, "json"))
+    jsonschema.Draft202012Validator(schema()).validate(data)
+    assert [(c["cohort"], c["enrolled"], c["completed"]) for c in data["cohorts"]] == [("", 1, 0), (ADMIN, 2, 0),
+                                                                                       (IT, 1, 1)]
+    assert [p["cohort"] for p in data["participants"]] == [ADMIN, "", IT, ADMIN]
+    page = render(report, "html", lang="en").decode()
+    assert "Completion rate by cohort" in page and '<table class="data" id="cohorts">' in page
+    assert page.count('<ul class="bars">') == 3
