@@ -52,12 +52,16 @@ def reason_text(line: AttestationLine, lang: str) -> str:
     return " ; ".join(words) if lang == "fr" else "; ".join(words)
 
 
+def _participant_text(attribute: str) -> Callable[[AttestationLine], str]:
+    return lambda line: str(getattr(line.participant, attribute))
+
+
 def participant_columns(att: Attestation, lang: str) -> tuple[Column, ...]:
     """The list's columns: who, their attendance and completion, the decision and why (worded in ``lang``)."""
     def profile(field_key: str, json_key: str) -> Column:
         label = next(f.label for f in SHOWN if f.key == field_key)
         assert label is not None
-        return Column(field_key, _label(label), Kind.TEXT, lambda a, k=field_key: str(getattr(a.participant, k)),
+        return Column(field_key, _label(label), Kind.TEXT, _participant_text(field_key),
                       json_key=json_key, long_text=field_key != "email")
 
     has_cohorts = bool(att.cohorts)

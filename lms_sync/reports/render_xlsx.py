@@ -37,6 +37,7 @@ LONG_TEXT_WIDTH = 36  # the cap of free-text columns on a sheet wider than WIDE_
 WIDE_SHEET = 200  # characters: wider, and one page wide on A4 would print too small
 MIN_WIDTH = 6
 LINE_HEIGHT = 15  # points: one line of the default 11-point font
+TEXT_PER_DIGIT = 1.2  # characters of ordinary text in the width of one digit (what column widths count)
 AUTHOR = "DGIDT"
 _HEADER_FILL = PatternFill("solid", fgColor="E6EAF0")
 _BOLD = Font(bold=True)
@@ -151,7 +152,8 @@ def _capped(widths: list[int], columns: Sequence[Column]) -> list[int]:
 
 def _lines(text: str, width: int) -> int:
     """How many lines ``text`` wraps to in a column ``width`` characters wide (words kept whole if they fit)."""
-    room = max(1, width - 1)
+    # A column's width counts digit widths; text of letters and spaces is narrower on average.
+    room = max(1, round((width - 1) * TEXT_PER_DIGIT))
     total = 0
     for paragraph in text.splitlines() or [""]:
         lines, used = 1, 0

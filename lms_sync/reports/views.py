@@ -99,7 +99,7 @@ def session_number(index: int, lang: str) -> str:
 
 def has_cohorts(report: CompletionReport) -> bool:
     """True when some participant is in a cohort: only then do reports show cohorts."""
-    return bool(report.cohorts) or any(p.cohort for p in report.participants)
+    return bool(report.cohorts)  # the data leaves it empty when nobody has one
 
 
 # --------------------------------------------------------------------------------- participants
@@ -107,8 +107,13 @@ def has_cohorts(report: CompletionReport) -> bool:
 
 def _profile_column(field: Any) -> Column:
     # An e-mail is one word: it reads (and is copied) best on one line, so it is not narrowed to wrap.
-    return Column(field.key, _label(field.label), Kind.TEXT, lambda p, k=field.key: str(getattr(p, k)),
+    return Column(field.key, _label(field.label), Kind.TEXT, text_of(field.key),
                   json_key=field.json_key or field.key, long_text=field.key != "email")
+
+
+def text_of(attribute: str) -> Callable[[Any], str]:
+    """A column value: the item's ``attribute`` as text."""
+    return lambda item: str(getattr(item, attribute))
 
 
 def _mark_column(report: CompletionReport, index: int) -> Column:
@@ -173,10 +178,8 @@ def count_columns(report: CompletionReport, name_key: str, label: str) -> tuple[
         Column(name_key, _label(label), Kind.TEXT, lambda g: g.shown, json_key=name_key,
                json_value=lambda g: g.name, long_text=True),
         Column("enrolled", _label("rep_enrolled"), Kind.COUNT, lambda g: g.counts.enrolled, json_key="enrolled"),
-        *(Column(f"attended:{s.id}", lambda lang, s=s: t("rep_present", lang).format(session=session_title(s, lang)),
-                 Kind.COUNT, attended(i), json_key="attended", json_sub=s.id,
-                 short_header=lambda lang, i=i: t("rep_present", lang).format(session=session_number(i, lang)))
-          for i, s in enumerate(sessions)),
+        *(Column(f"attended:{s.id}", present_title(s), Kind.COUNT, attended(i), json_key="attended",
+                 json_sub=s.id, short_header=present_short(i)) for i, s in enumerate(sessions)),
         *(Column(f"marked:{s.id}", _label("rep_marked_count"), Kind.COUNT, marked(i), json_key="marked",
                  json_sub=s.id, table=False) for i, s in enumerate(sessions)),
         Column("attendance_rate", _label("rep_attendance_rate"), Kind.RATE, lambda g: g.counts.attendance_rate,
@@ -188,6 +191,16 @@ def count_columns(report: CompletionReport, name_key: str, label: str) -> tuple[
         Column("no_access", _label("rep_no_access"), Kind.COUNT, lambda g: g.counts.no_access,
                json_key="no_access"),
     )
+
+
+def present_title(session: SessionInfo) -> Callable[[str], str]:
+    """"Présents – Séance 1 – Introduction…"."""
+    return lambda lang: t("rep_present", lang).format(session=session_title(session, lang))
+
+
+def present_short(index: int) -> Callable[[str], str]:
+    """"Présents – Séance 1"."""
+    return lambda lang: t("rep_present", lang).format(session=session_number(index, lang))
 
 
 def _groups_view(report: CompletionReport, lang: str, name: str, lines: Sequence[InstitutionLine],
