@@ -62,6 +62,17 @@ def test_validate_says_what_the_attendance_activity_asks_of_moodle(workdir: Path
     assert count[1] > count[0] and "`lms-sync check` verifies them" in out
 
 
+def test_validate_says_cohorts_need_more_of_moodle(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The shipped example roster has a cohort column: validate counts the group functions too."""
+    assert main(["validate"]) == 0
+    plain = capsys.readouterr().out
+    assert main(["--roster", "config/roster.example.csv", "validate"]) == 0
+    out = capsys.readouterr().out
+    assert "cohorts" not in plain and "(with push with a roster, cohorts)" not in plain and "cohorts" in out
+    count = [int(line.split("needs ")[1].split()[0]) for line in (plain, out)]
+    assert count[1] == count[0] + 5
+
+
 def test_feed_to_stdout(workdir: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     assert main(["feed", "--out", "-"]) == 0
     assert capsysbinary.readouterr().out.startswith(b"BEGIN:VCALENDAR\r\n")

@@ -183,3 +183,9 @@ def test_a_cohort_spelt_two_ways_is_refused(tmp_path: Path) -> None:
             "a;a@x.tn;A;A;STEG;DSI;Responsables informatiques\nb;b@x.tn;B;B;STEG;DSI;responsables  Informatiques\n")
     problems = problems_of(write(tmp_path, text))
     assert len(problems) == 1 and "line 3" in problems[0] and "'Responsables informatiques' on line 2" in problems[0]
+
+
+def test_shipped_example_has_the_two_audiences() -> None:
+    participants, _ = load_roster(SHIPPED_ROSTER)
+    assert {p.cohort for p in participants} == {"Administrations et entreprises publiques",
+                                               "Responsables informatiques"}

@@ -282,3 +282,19 @@ def test_table_is_aligned(site: FakeMoodle) -> None:
     rows = rows[: rows.index("")]
     assert rows and all(line[column:].startswith(("ok", "FAIL", "warn", "skip", "not probed")) for line in rows)
     assert all(line[column - 1] == " " for line in rows)
+
+
+@pytest.mark.parametrize("course", [True, False])
+def test_cohorts_need_managegroups(site: FakeMoodle, course: bool) -> None:
+    """A roster with cohorts: managegroups is probed in the course (the front page before it exists)."""
+    if not course:
+        del site.courses[20]
+    features = CORE_FEATURES | {Feature.COHORTS}
+    code, text = run(fake_settings(), features=features)
+    assert code == 0, text
+    where = "course DGIDT-IA-2020" if course else "the site's front page"
+    assert row(text, "moodle/course:managegroups")[1:] == ["ok", f"manages the groups of {where}"]
+    assert "moodle/course:managegroups" not in run(fake_settings())[1]  # no cohorts: not asked for
+    site.capabilities -= {"moodle/course:managegroups"}
+    code, text = run(fake_settings(), features=features)
+    assert code == 1 and row(text, "moodle/course:managegroups")[1] == "FAIL"

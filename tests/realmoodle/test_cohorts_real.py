@@ -17,6 +17,7 @@ from lms_sync.settings import load_settings
 from lms_sync.store import Store
 from tests.realmoodle.conftest import ROSTER_KNOWN, ROSTER_NEW, RealMoodle, write_roster
 from tests.realmoodle.spec import STUDENTS
+from tests.realmoodle.test_check_real import rows
 
 ADMIN = "Administrations et entreprises publiques"
 # An ampersand and an apostrophe: Moodle gives group names back through format_string.
@@ -86,3 +87,25 @@ def test_cohorts_are_kept_as_groups_and_counted_in_the_report(cli: Any, fresh: R
     assert by_name[MOVED] == IT  # the label as the roster writes it, "&" and "'" included
     counts = {c.label: c.enrolled for c in report.cohorts}
     assert counts == {"": STUDENTS - ROSTER_KNOWN, ADMIN: half - 1, IT: half + 1}
+
+
+def test_check_probes_managegroups_when_the_roster_has_cohorts(cli: Any, fresh: RealMoodle, ena: Path) -> None:
+    """With a cohort column check asks for moodle/course:managegroups, proves it, and names it when missing."""
+    roster = ena / "config" / "roster.csv"
+    code, out, _ = cli("--roster", str(roster), "check")
+    assert code == 0 and "moodle/course:managegroups" not in out, out  # no cohort column: not needed
+    write_cohort_roster(roster)
+    code, out, _ = cli("--roster", str(roster), "check")
+    assert code == 0, out
+    assert rows(out)["moodle/course:managegroups"] == ("ok", "manages the groups of course DGIDT-IA-2020"), out
+    fresh.admin("capability", "lms_sync", "moodle/course:managegroups", "inherit")
+    try:
+        code, out, _ = cli("--roster", str(roster), "check")
+        assert code == 1, out
+        assert rows(out)["moodle/course:managegroups"][0] == "FAIL" and "(the cohorts)" in out, out
+        before = fresh.snapshot()
+        code, out, err = cli("--roster", str(roster), "push")
+        assert code == 1 and "moodle/course:managegroups" in err, out + err
+        assert fresh.snapshot() == before
+    finally:
+        fresh.admin("capability", "lms_sync", "moodle/course:managegroups", "allow")

@@ -11,6 +11,7 @@ import requests
 import responses
 from tests.sync.conftest import FIXTURES_DIR
 from tests.fakes.moodle import ENDPOINT, TOKEN, FakeMoodle
+from tests.realmoodle.record import COHORT
 
 # fixture file -> what the fake must hold before the recorded request is replayed
 # The first recordings' sync role could not see e-mail addresses (no moodle/site:viewuseridentity).
@@ -80,6 +81,15 @@ SEEDS: dict[str, set[str]] = {
     "core_group_add_group_members.user_not_enrolled.error.json": {"lab", "groups", "users"},
     "core_group_delete_group_members.ok.json": {"lab", "groups"},
     "core_group_delete_group_members.repeat.ok.json": {"lab", "groups"},
+    # Recorded from the real test Moodle (tests/realmoodle/record.py core_group_): the cohorts' calls.
+    "core_group_get_course_groups.site_course.ok.json": set(),
+    "core_group_get_course_groups.site_course.wslimited.error.json": set(),
+    "core_group_create_groups.cohort.ok.json": {"category", "course"},
+    "core_group_get_course_groups.cohort.ok.json": {"category", "course", "cohort"},
+    "core_group_add_group_members.cohort.ok.json": {"category", "course", "users", "enrolments", "cohort"},
+    "core_group_get_group_members.cohort.ok.json": {"category", "course", "users", "enrolments", "cohort"},
+    "core_group_delete_group_members.cohort.ok.json": {"category", "course", "users", "enrolments", "cohort"},
+    "core_group_create_groups.cohort_again.error.json": {"category", "course", "cohort"},
 }
 
 
@@ -115,6 +125,9 @@ def seed(fake: FakeMoodle, parts: set[str]) -> None:
         for uid in (508, 509, 510):
             fake.users[uid] = {**fake.users[1], "id": uid, "username": f"lab{uid}", "email": f"lab{uid}@example.invalid"}
             fake.enrolments[(11, uid)] = {"roleids": {5}, "status": 0}
+    if "cohort" in parts:  # the cohort's group the real test Moodle made, agents 5 and 6 in it
+        fake.groups[1] = {"id": 1, "courseid": 2, "name": COHORT, "description": "", "members": {5, 6},
+                          "idnumber": "lms-sync-cohort:responsables-informatiques-systemes-d-information"}
     if "groups" in parts:  # groups A and B as the recordings made them; 508 and 509 in A, 510 in B
         for gid, name, idnumber, members in ((1, "Groupe A – Ministère", "lab-att-grp-a", {508, 509}),
                                              (2, "Groupe B – STEG", "lab-att-grp-b", {510})):
@@ -210,3 +223,18 @@ def test_cleaning_strips_comments_and_data_attributes_like_moodle() -> None:
         if case["format"] == 1:
             assert clean_html(case["sent"]) == case["get_description"]
 
+
+
+def test_group_names_come_back_escaped_like_moodle() -> None:
+    """Moodle gives group names through format_string: "&" is "&amp;" when read, as sent when created."""
+    created = json.loads((FIXTURES_DIR / "core_group_create_groups.cohort.ok.json").read_text(encoding="utf-8"))
+    listed = json.loads((FIXTURES_DIR / "core_group_get_course_groups.cohort.ok.json").read_text(encoding="utf-8"))
+    fake = FakeMoodle()
+    seed(fake, {"category", "course"})
+    with responses.RequestsMock() as rsps:
+        fake.install(rsps)
+        for fixture in (created, listed):
+            params = {**{k: str(v) for k, v in fixture["request_params"].items()}, "wstoken": TOKEN}
+            ours = requests.post(ENDPOINT, data=params, timeout=5).json()
+            assert [g["name"] for g in ours] == [g["name"] for g in fixture["response"]]
+            assert [g["idnumber"] for g in ours] == [g["idnumber"] for g in fixture["response"]]

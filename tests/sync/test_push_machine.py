@@ -3,10 +3,10 @@
 Random programme and roster edits, hand edits in Moodle (a course, its category and session events
 made by hand before the first push, more events typed by hand at a session's time later), injected
 timeouts, HTTP 500s and crashes between calls, pushes with and without --force-delete, a lost state
-store. Invariants: after every
+store, participants moved between cohorts (or out of every one). Invariants: after every
 push that exits 0, Moodle holds exactly the programme (one course, one event per session with the
-right name, times and description, the roster as active participants, no duplicate) and a second
-plan is empty; a push whose plan is refused writes nothing to Moodle.
+right name, times and description, the roster as active participants, each in their cohort's one
+group, no duplicate) and a second plan is empty; a push whose plan is refused writes nothing to Moodle.
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ BASE = load_programme(PROGRAM_FILE)[0]
 WRITES = ["core_course_create_categories", "core_course_create_courses", "core_course_update_courses",
           "core_calendar_create_calendar_events", "core_calendar_delete_calendar_events", "core_user_create_users",
           "core_user_update_users", "enrol_manual_enrol_users", "mod_attendance_add_attendance",
-          "mod_attendance_add_session", "mod_attendance_remove_session", None]
+          "mod_attendance_add_session", "mod_attendance_remove_session", "core_group_create_groups",
+          "core_group_add_group_members", "core_group_delete_group_members", None]
+COHORTS = ("", "Administrations & entreprises publiques", "Responsables informatiques")
 
 
 class PushMachine(RuleBasedStateMachine):
@@ -138,7 +140,14 @@ class PushMachine(RuleBasedStateMachine):
     def add_participant(self) -> None:
         i = self._next()
         self.roster.append(Participant(username=f"user{i}", email=f"user{i}@example.tn", firstname="Zoé",
-                                       lastname=f"Dubœuf {i}", institution="Ministère de l'Industrie"))
+                                       lastname=f"Dubœuf {i}", institution="Ministère de l'Industrie",
+                                       cohort=COHORTS[i % len(COHORTS)]))
+
+    @precondition(lambda self: self.roster)
+    @rule(index=st.integers(0, 20), cohort=st.sampled_from(COHORTS))
+    def change_cohort(self, index: int, cohort: str) -> None:
+        k = index % len(self.roster)
+        self.roster[k] = self.roster[k].model_copy(update={"cohort": cohort})
 
     @precondition(lambda self: self.roster)
     @rule(index=st.integers(0, 20))
@@ -265,6 +274,12 @@ class PushMachine(RuleBasedStateMachine):
             assert have_att == sorted((s.sessdate, s.duration) for s in desired.attendance.sessions)
             untaken = {s["description"] for s in instance.sessions.values() if not s["log"]}
             assert untaken <= {s.description for s in desired.attendance.sessions}
+        ours = [g for g in self.fake.groups.values() if g["idnumber"].startswith("lms-sync-cohort:")]
+        assert len({g["idnumber"] for g in ours}) == len(ours)  # one group per cohort, never two
+        names = {p.username for p in self.roster}
+        have_groups = {g["name"]: {self.fake.users[u]["username"] for u in g["members"]} & names for g in ours}
+        want_groups = {c: {p.username for p in self.roster if p.cohort == c} for c in COHORTS if c}
+        assert {k: v for k, v in have_groups.items() if v} == {k: v for k, v in want_groups.items() if v}
         usernames = [u["username"] for u in self.fake.users.values()]
         assert len(usernames) == len(set(usernames))
         for p in self.roster:
