@@ -1,4 +1,4 @@
-"""``lms-sync report completion`` and ``lms-sync report runs``: DGIDT's completion reports."""
+"""``lms-sync report completion``, ``report attestation`` and ``report runs``: DGIDT's reports."""
 
 from __future__ import annotations
 
@@ -10,7 +10,17 @@ from zoneinfo import ZoneInfo
 from ..context import Context
 from ..errors import EXIT_OK, ConfigError, StateError
 from ..files import write_atomic, write_stdout
-from ..reports import FORMATS, VIEW_NAMES, NoSnapshot, build_report, render
+from ..reports import (
+    ATTESTATION_VIEWS,
+    FORMATS,
+    VIEW_NAMES,
+    CompletionReport,
+    NoSnapshot,
+    build_report,
+    render,
+    render_attestation,
+)
+from ..reports.attestation import attestation_rule, build_attestation
 from ..snapshots import list_snapshots
 from .base import SubParsers, add_command
 
@@ -33,12 +43,13 @@ def _run(text: str) -> int | str:
 
 
 def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
-    """Add ``report`` with its ``completion`` and ``runs`` sub-commands."""
+    """Add ``report`` with its ``completion``, ``attestation`` and ``runs`` sub-commands."""
     report = add_command(
         sub, parent, "report",
         summary="completion reports from the pulled snapshots",
         description="Build DGIDT's completion reports from the snapshots `lms-sync pull` recorded.",
         examples="  lms-sync report completion --format xlsx --out var/reports/completion.xlsx\n"
+        "  lms-sync report attestation --format html --out attestations.html\n"
         "  lms-sync report runs",
         handler=lambda ctx, args: 2,
     )
@@ -77,6 +88,32 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
                             help="list only participants who completed on or after DATE (YYYY-MM-DD)")
     completion.add_argument("--lang", choices=("fr", "en"), help="language (default: report.lang, fr)")
     completion.add_argument("--delimiter", choices=(";", ","), help="CSV delimiter (default: report.csv_delimiter, ;)")
+    attestation = add_command(
+        inner, parent, "attestation",
+        summary="who earns the attestation, for the certificate office",
+        description="Write the attestation list of a snapshot under the programme's [attestation] rule "
+        "(sessions_attended = N: at least N of the sessions held; course_completed = true: the Moodle course "
+        "completed; both: both needed): who qualifies, who is one session short, who does not and what is "
+        "missing, and the counts per institution and cohort. Attendance not taken yet counts as absent (the "
+        "report says so). A programme without [attestation] is refused (exit 2) with the table to add: "
+        "lms_sync does not guess the rule. French by default. CSV holds one view (--view participants, the "
+        "list, by default; institutions; cohorts); XLSX a sheet per view, printable; JSON follows "
+        "lms_sync/reports/attestation-report.schema.json; HTML is one printable page. Files are written "
+        "with mode 0600.",
+        examples="  lms-sync report attestation --format xlsx --out ~/dgidt/attestations.xlsx\n"
+        "  lms-sync report attestation --format html --out attestations.html\n"
+        "  lms-sync --program dgidt-ia-2020 report attestation --format csv --view institutions --out -",
+        handler=cmd_attestation,
+    )
+    attestation.add_argument("--format", choices=FORMATS, default="csv", help="output format (default: csv)")
+    attestation.add_argument("--view", choices=ATTESTATION_VIEWS, metavar="|".join(ATTESTATION_VIEWS),
+                             help="the one table a CSV holds (default: participants)")
+    attestation.add_argument("--out", metavar="PATH",
+                             help="file to write, - for standard output (default: report.out_dir/attestation.FORMAT)")
+    attestation.add_argument("--run", type=_run, default="latest", metavar="N|latest",
+                             help="snapshot to report (default: latest)")
+    attestation.add_argument("--lang", choices=("fr", "en"), help="language (default: report.lang, fr)")
+    attestation.add_argument("--delimiter", choices=(";", ","), help="CSV delimiter (default: report.csv_delimiter, ;)")
     add_command(
         inner, parent, "runs",
         summary="list the completion snapshots",
@@ -87,34 +124,64 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
     )
 
 
-def cmd_completion(ctx: Context, args: argparse.Namespace) -> int:
-    """Render one snapshot and write it."""
-    settings = ctx.settings.report
+def _output(ctx: Context, args: argparse.Namespace, kind: str) -> tuple[Path | None, str]:
+    """Where the report goes (None: standard output), checked, and the view a CSV holds."""
     view = args.view or "participants"
     if args.view and args.format != "csv":
         raise ConfigError(f"--view applies to CSV only: {args.format.upper()} holds every view",
                           hint="leave --view out, or use --format csv")
-    name = "completion" if view == "participants" else f"completion-{view}"
-    out = None if args.out == "-" else Path(args.out) if args.out else settings.out_dir / f"{name}.{args.format}"
+    name = kind if view == "participants" else f"{kind}-{view}"
+    out = None if args.out == "-" else Path(args.out) if args.out else ctx.settings.report.out_dir / f"{name}.{args.format}"
     if out is not None:
         ctx.check_output(out)
-    lang = args.lang or settings.lang
+    return out, view
+
+
+def _snapshot_report(ctx: Context, args: argparse.Namespace, since: date | None) -> CompletionReport:
     programme_id = report_programme(ctx) if args.run == "latest" else ctx.program_id
     try:
-        report = build_report(ctx.store, run=args.run, since=args.since, programme_id=programme_id)
+        return build_report(ctx.store, run=args.run, since=since, programme_id=programme_id)
     except NoSnapshot as exc:
         raise StateError(str(exc), hint="run `lms-sync pull` first; `lms-sync report runs` lists the snapshots") from None
-    data = render(report, args.format, lang=lang, delimiter=args.delimiter or settings.csv_delimiter, view=view)
+
+
+def _write(out: Path | None, data: bytes, summary: str) -> int:
     if out is None:
         write_stdout(data)
         return EXIT_OK
     written = write_atomic(out, data, mode=0o600)  # personal data: owner only
-    state = "written" if written else "unchanged"
+    print(f"{out}: {'written' if written else 'unchanged'} ({summary})")
+    return EXIT_OK
+
+
+def cmd_completion(ctx: Context, args: argparse.Namespace) -> int:
+    """Render one snapshot and write it."""
+    settings = ctx.settings.report
+    out, view = _output(ctx, args, "completion")
+    report = _snapshot_report(ctx, args, args.since)
+    data = render(report, args.format, lang=args.lang or settings.lang,
+                  delimiter=args.delimiter or settings.csv_delimiter, view=view)
     flag = "" if report.complete else f"; INCOMPLETE snapshot ({report.totals.failed} participant(s) not read)"
     gone = f", {report.totals.no_access} no longer enrolled" if report.totals.no_access else ""
-    print(f"{out}: {state} (run {report.snapshot.run_id}, {report.totals.enrolled} enrolled, "
-          f"{report.totals.completed} completed{gone}{flag})")
-    return EXIT_OK
+    return _write(out, data, f"run {report.snapshot.run_id}, {report.totals.enrolled} enrolled, "
+                  f"{report.totals.completed} completed{gone}{flag}")
+
+
+def cmd_attestation(ctx: Context, args: argparse.Namespace) -> int:
+    """Judge one snapshot under the programme's rule and write the list."""
+    settings = ctx.settings.report
+    out, view = _output(ctx, args, "attestation")
+    report = _snapshot_report(ctx, args, None)
+    entry = ctx.catalog.get(report.snapshot.programme_id)
+    if entry is None:
+        raise ConfigError(f"programme {report.snapshot.programme_id} has no file any more: its [attestation] "
+                          "rule cannot be read", hint="put its file back (status = \"archived\" keeps it untouched)")
+    att = build_attestation(report, attestation_rule(entry.programme, entry.file))
+    data = render_attestation(att, args.format, lang=args.lang or settings.lang,
+                              delimiter=args.delimiter or settings.csv_delimiter, view=view)
+    flag = "" if report.complete else f"; INCOMPLETE snapshot ({report.totals.failed} participant(s) not read)"
+    return _write(out, data, f"run {report.snapshot.run_id}, {att.totals.qualifies} qualify, "
+                  f"{att.totals.one_session_short} one session short, {att.totals.not_qualified} do not{flag}")
 
 
 def report_programme(ctx: Context) -> str:

@@ -5,7 +5,8 @@ The one entry point for the CLI and the HTTP service::
     body = render_report(store, "csv", run="latest", since=None, lang="fr", delimiter=";", view="participants")
     content_type = CONTENT_TYPES["csv"]
 
-The tables are the views of ``views.py`` (participants, institutions, cohorts, sessions): a CSV
+``report="attestation"`` with the programme's ``rule`` gives who earns the attestation
+(``attestation.py``, ``attestation_views.py``). The tables are the views of ``views.py`` (participants, institutions, cohorts, sessions): a CSV
 holds one, the other formats all. The same snapshot always gives the same bytes (no clock is read). ``NoSnapshot`` (a LookupError)
 means there is nothing to report for that run. The JSON follows ``completion-report.schema.json``
 (see ``render_json.schema()``).
@@ -15,7 +16,11 @@ from __future__ import annotations
 
 from datetime import date
 
+from ..program import AttestationRule
 from ..store import Store
+from .attestation import build_attestation
+from .attestation_views import ATTESTATION_VIEWS
+from .render_attestation import render_attestation
 from .data import SCHEMA_VERSION, CompletionReport, NoSnapshot, build_report
 from .render_csv import render_csv
 from .render_html import render_html
@@ -23,6 +28,7 @@ from .render_json import render_json, schema
 from .views import VIEW_NAMES
 
 FORMATS: tuple[str, ...] = ("csv", "xlsx", "json", "html")
+REPORTS: tuple[str, ...] = ("completion", "attestation")
 CONTENT_TYPES: dict[str, str] = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -60,15 +66,26 @@ def render_report(
     programme_id: str | None = None,
     view: str = "participants",
     report: str = "completion",
+    rule: AttestationRule | None = None,
 ) -> bytes:
-    """The completion report of snapshot ``run`` (the latest of ``programme_id``) in ``fmt``; NoSnapshot if none."""
-    if report != "completion":
-        raise ValueError(f"unknown report {report!r}")
+    """The ``report`` (completion, or attestation under ``rule``) of snapshot ``run`` (the latest of
+    ``programme_id``) in ``fmt``; NoSnapshot if none."""
+    if report not in REPORTS:
+        raise ValueError(f"unknown report {report!r}; use one of {', '.join(REPORTS)}")
     built = build_report(store, run=run, since=since, programme_id=programme_id)
+    if report == "attestation":
+        if rule is None:
+            raise ValueError("the attestation report needs the programme's rule")
+        if view not in ATTESTATION_VIEWS:
+            raise ValueError(f"unknown attestation view {view!r}; use one of {', '.join(ATTESTATION_VIEWS)}")
+        return render_attestation(build_attestation(built, rule), fmt, lang=lang, delimiter=delimiter, view=view)
     return render(built, fmt, lang=lang, delimiter=delimiter, view=view)
 
 
 __all__ = [
+    "ATTESTATION_VIEWS",
+    "REPORTS",
+    "render_attestation",
     "CONTENT_TYPES",
     "FORMATS",
     "SCHEMA_VERSION",

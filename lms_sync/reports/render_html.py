@@ -22,6 +22,7 @@ from .views import Kind, View, all_views, has_cohorts, session_title
 
 _NUMERIC = (Kind.COUNT, Kind.RATE)
 LONG_WORD = 16  # characters: a longer word gets break points
+WIDE_TABLE = 10  # columns
 _BREAK_AFTER = re.compile(r"([@._/])(?=[^@._/])")
 
 
@@ -64,6 +65,11 @@ class Table:
     header: tuple[str, ...]
     rows: tuple[TableRow, ...]
     full_header: tuple[str, ...]  # the full titles (hover) where ``header`` holds short ones
+
+    @property
+    def wide(self) -> bool:
+        """Many columns: the page sets it a little smaller."""
+        return len(self.header) > WIDE_TABLE
 
 
 @dataclass(frozen=True)

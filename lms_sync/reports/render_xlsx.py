@@ -50,14 +50,15 @@ def render_xlsx(report: CompletionReport, *, lang: str = "fr") -> bytes:
 
 
 def workbook_bytes(views: Sequence[View], *, lang: str, title: str, stamp: datetime, banner: Sequence[str] = (),
-                   subject: str = "") -> bytes:
-    """Views as a workbook, a sheet each, stamped ``stamp`` (aware) so the bytes depend on the data only."""
+                   subject: str = "", note: str = "") -> bytes:
+    """Views as a workbook, a sheet each, stamped ``stamp`` (aware) so the bytes depend on the data only;
+    ``note`` is printed at the foot of every page."""
     wb = Workbook()
     first = wb.active
     assert first is not None
     wb.remove(first)
     for v in views:
-        _sheet(wb.create_sheet(v.title[:31]), v, lang, banner, title)
+        _sheet(wb.create_sheet(v.title[:31]), v, lang, banner, title, note)
     naive = stamp.astimezone(UTC).replace(tzinfo=None) if stamp.tzinfo else stamp
     wb.properties.creator = AUTHOR
     wb.properties.lastModifiedBy = AUTHOR
@@ -97,7 +98,7 @@ def _typed(column: Column, value: Any, lang: str) -> tuple[object, str | None, s
     return text or None, None, text
 
 
-def _sheet(ws: Worksheet, view: View, lang: str, banner: Sequence[str], title: str) -> None:
+def _sheet(ws: Worksheet, view: View, lang: str, banner: Sequence[str], title: str, note: str) -> None:
     for i, text in enumerate(banner, start=1):
         _put(ws, i, 1, text).font = Font(bold=True, color="C00000")
     top = len(banner) + 1  # the header row
@@ -135,7 +136,7 @@ def _sheet(ws: Worksheet, view: View, lang: str, banner: Sequence[str], title: s
     ws.freeze_panes = ws.cell(row=top + 1, column=1)  # the header stays visible when scrolling
     plain_rows = [r for r, row in enumerate(view.rows, start=top + 1) if not row.total]
     ws.auto_filter.ref = f"A{top}:{last_col}{max(plain_rows, default=top)}"  # the totals stay out of sorts
-    _page_setup(ws, top, title)
+    _page_setup(ws, top, title, note)
 
 
 def _capped(widths: list[int], columns: Sequence[Column]) -> list[int]:
@@ -172,7 +173,7 @@ def _height(ws: Worksheet, row: int, texts: list[tuple[str, int]]) -> None:
         ws.row_dimensions[row].height = LINE_HEIGHT * lines
 
 
-def _page_setup(ws: Worksheet, header_row: int, title: str) -> None:
+def _page_setup(ws: Worksheet, header_row: int, title: str, note: str) -> None:
     ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.fitToWidth = 1
@@ -184,6 +185,8 @@ def _page_setup(ws: Worksheet, header_row: int, title: str) -> None:
     ws.oddHeader.left.text = title.replace("&", "&&")  # & starts a header code
     ws.oddHeader.right.text = ws.title.replace("&", "&&")
     ws.oddFooter.center.text = "&P / &N"
+    if note:
+        ws.oddFooter.left.text = note.replace("&", "&&")
 
 
 def _fixed_zip_times(data: bytes, stamp: datetime) -> bytes:

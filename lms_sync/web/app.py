@@ -24,6 +24,8 @@ from werkzeug.wrappers import Request, Response
 from ..errors import ConfigError, LmsSyncError
 from ..i18n import LANGS
 from ..publish import ALL
+from ..program import AttestationRule
+from ..reports.attestation_views import ATTESTATION_VIEWS
 from ..reports.views import VIEW_NAMES
 from ..settings import Settings
 from ..store import Store, utcnow
@@ -42,7 +44,7 @@ StartResponse = Callable[..., Any]
 
 PAGE_MAX_AGE = 300
 REPORT_FORMATS = ("csv", "xlsx", "json", "html")
-REPORT_KINDS = ("completion",)
+REPORT_KINDS = ("completion", "attestation")
 DEFAULT_LANG = "fr"
 MAX_QUERY_FIELDS = 20
 
@@ -204,6 +206,15 @@ class LmsSyncApp:
             raise HttpError(404, "no such programme")
         return programme
 
+    def _attestation_rule(self, programme_id: str | None) -> AttestationRule:
+        """The programme's [attestation] rule, read from its file as the feed last loaded it."""
+        found = next((p for p in self.feed.programmes() or () if p.id == programme_id), None)
+        if found is None:
+            raise HttpError(404, "no programme file for this report: its attestation rule cannot be read")
+        if found.attestation is None:
+            raise HttpError(404, f"programme {found.id} has no [attestation] rule; add it to its file")
+        return found.attestation
+
     def _healthz(self, request: Request) -> Response:
         with self._store_lock:
             # The nightly sync is what must be healthy; its push and pull record runs of their own.
@@ -218,12 +229,15 @@ class LmsSyncApp:
             raise HttpError(401, "unauthorized", {"WWW-Authenticate": 'Bearer realm="lms-sync"'})
         lang = _lang(request, default=self.settings.report.lang)
         run, since = _run_param(request), _since_param(request)
-        view = _view_param(request, fmt)
+        if kind == "attestation" and since is not None:
+            raise HttpError(400, "since applies to the completion report only")
+        view = _view_param(request, fmt, ATTESTATION_VIEWS if kind == "attestation" else VIEW_NAMES)
         programme = self._report_programme(request)
+        rule = self._attestation_rule(programme) if kind == "attestation" else None
         try:
             body, content_type = self.reports.get(fmt, run=run, since=since, lang=lang,
                                                   delimiter=self.settings.report.csv_delimiter, programme_id=programme,
-                                                  report=kind, view=view)
+                                                  report=kind, view=view, rule=rule)
         except ReportsBusy:
             raise HttpError(503, "the report is being prepared; try again in a few seconds",
                             {"Retry-After": str(RETRY_AFTER_SECONDS)}) from None
@@ -289,14 +303,14 @@ def _run_param(request: Request) -> str | int:
     raise HttpError(400, "run must be latest or a run number")
 
 
-def _view_param(request: Request, fmt: str) -> str:
+def _view_param(request: Request, fmt: str, views: tuple[str, ...]) -> str:
     view = _one(request, "view")
     if view is None:
         return "participants"
     if fmt != "csv":
         raise HttpError(400, "view applies to CSV only: the other formats hold every view")
-    if view not in VIEW_NAMES:
-        raise HttpError(400, "view must be one of " + ", ".join(VIEW_NAMES))
+    if view not in views:
+        raise HttpError(400, "view must be one of " + ", ".join(views))
     return view
 
 

@@ -22,6 +22,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import date
 from typing import Protocol
 
+from ..program import AttestationRule
 from ..reports import CONTENT_TYPES, render_report
 from ..settings import Settings
 from ..snapshots import snapshots_signature
@@ -34,8 +35,8 @@ RENDER_WAIT_SECONDS = 30.0
 RETRY_AFTER_SECONDS = 5
 CACHE_BYTES = 64 * 1024 * 1024
 
-# generation, fmt, run, since, lang, delimiter, programme, report, view
-Key = tuple[int, str, "str | int", "date | None", str, str, "str | None", str, str]
+# generation, fmt, run, since, lang, delimiter, programme, report, view, attestation rule
+Key = tuple[int, str, "str | int", "date | None", str, str, "str | None", str, str, "AttestationRule | None"]
 
 
 class ReportRenderer(Protocol):
@@ -43,15 +44,15 @@ class ReportRenderer(Protocol):
 
     def __call__(self, store: Store, fmt: str, *, run: str | int, since: date | None, lang: str,
                  delimiter: str, programme_id: str | None = None, report: str = "completion",
-                 view: str = "participants") -> tuple[bytes, str]: ...
+                 view: str = "participants", rule: AttestationRule | None = None) -> tuple[bytes, str]: ...
 
 
 def render_report_with_type(store: Store, fmt: str, *, run: str | int, since: date | None, lang: str,
                             delimiter: str, programme_id: str | None = None, report: str = "completion",
-                            view: str = "participants") -> tuple[bytes, str]:
+                            view: str = "participants", rule: AttestationRule | None = None) -> tuple[bytes, str]:
     """The default renderer: ``lms_sync.reports`` and its content type."""
     body = render_report(store, fmt, run=run, since=since, lang=lang, delimiter=delimiter, programme_id=programme_id,
-                         view=view, report=report)
+                         view=view, report=report, rule=rule)
     return body, CONTENT_TYPES[fmt]
 
 
@@ -94,9 +95,11 @@ class ReportCache:
 
     def get(self, fmt: str, *, run: str | int, since: date | None, lang: str, delimiter: str,
             programme_id: str | None = None, report: str = "completion",
-            view: str = "participants") -> tuple[bytes, str]:
-        """The report's bytes and content type; raises ReportsBusy, or what the renderer raised (LookupError...)."""
-        key: Key = (self._current_generation(), fmt, run, since, lang, delimiter, programme_id, report, view)
+            view: str = "participants", rule: AttestationRule | None = None) -> tuple[bytes, str]:
+        """The report's bytes and content type; raises ReportsBusy, or what the renderer raised (LookupError...).
+
+        The attestation's ``rule`` is part of the key: an edited programme file gives a new list at once."""
+        key: Key = (self._current_generation(), fmt, run, since, lang, delimiter, programme_id, report, view, rule)
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None:
@@ -118,11 +121,12 @@ class ReportCache:
             self._seats.release()
 
     def _render(self, key: Key) -> tuple[bytes, str]:
-        _, fmt, run, since, lang, delimiter, programme_id, report, view = key
+        _, fmt, run, since, lang, delimiter, programme_id, report, view, rule = key
         started = time.monotonic()
         try:
+            extra = {"rule": rule} if rule is not None else {}
             answer = self._renderer(self._render_store, fmt, run=run, since=since, lang=lang, delimiter=delimiter,
-                                    programme_id=programme_id, report=report, view=view)
+                                    programme_id=programme_id, report=report, view=view, **extra)
         finally:
             with self._lock:
                 self._pending.pop(key, None)

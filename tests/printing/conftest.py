@@ -1,7 +1,8 @@
 """The lab course, pulled from the fake Moodle, and the tools that look at its reports as a reader would.
 
 The lab course is the shipped programme's four sessions and 40 participants with the long names
-DGIDT's reports must survive: institutions of up to 80 characters and e-mails of about 45. It is
+DGIDT's reports must survive (institutions of up to 80 characters, e-mails of about 45, two
+cohorts, the programme's two audiences). It is
 pulled once per test session through ``pull_completion`` and the stateful fake, as ``lms-sync pull``
 would. The printing checks need Debian's ``chromium`` and LibreOffice (``libreoffice-calc-nogui``);
 without them they skip with a line saying so, except under CI (``CI`` set), where they fail.
@@ -40,6 +41,8 @@ INSTITUTIONS = (
 FIRST = ("Hélène", "François", "Zoé-Gaëlle", "Amel", "Mohamed Amine", "Sarra", "Khaled", "Inès", "Youssef", "Rim")
 LAST = ("Lefèvre", "Ménard", "Dubœuf d’Arçy", "Ben Saïd", "Trabelsi", "Ben Abdallah", "Gharbi", "Jaziri")
 PARTICIPANTS = 40
+COHORTS = (("Agents des ministères, entreprises publiques et collectivités locales", "agents"),
+           ("Responsables informatiques", "responsables-informatiques"))
 
 SETUP_HINT = ("apt-get install -y --no-install-recommends chromium libreoffice-calc-nogui "
               "(or run .ci/run as root) to run the printing checks")
@@ -71,6 +74,11 @@ def _lab_site(fake: FakeMoodle, programme_id: str, sessions: list[str]) -> list[
         if i % 3 == 0:
             fake.completion.course_done[(cid, uid)] = 1610000000 + i * 3600  # type: ignore[attr-defined]
         people.append((uid, f"{first} {last} {i:02d}", email))
+    # The programme's two audiences, as push keeps them: one course group per cohort.
+    for gid, (name, key) in enumerate(COHORTS, start=900):
+        members = {uid for n, (uid, _, _) in enumerate(people) if n % 2 == gid - 900}
+        fake.groups[gid] = {"id": gid, "courseid": cid, "name": name, "idnumber": f"lms-sync-cohort:{key}",
+                            "description": "", "members": members}
     return people
 
 
@@ -91,12 +99,12 @@ def lab_course(tmp_path_factory: pytest.TempPathFactory) -> LabCourse:
         store = Store(tmp_path_factory.mktemp("lab") / "state.sqlite3")
         client = MoodleClient(settings.moodle, sleep=lambda _s: None)
         try:
-            pull_completion(client, store, programme, settings)
+            pull_completion(client, store, programme, settings, cohorts=True)
         finally:
             client.close()
     report = build_report(store)
     store.close()
-    assert len(report.participants) == PARTICIPANTS
+    assert len(report.participants) == PARTICIPANTS and len(report.cohorts) == 2
     return LabCourse(report, tuple(e for _, _, e in people), tuple(n for _, n, _ in people))
 
 

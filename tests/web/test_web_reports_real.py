@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from datetime import UTC, datetime
 
 import pytest
@@ -98,3 +99,44 @@ def test_serve_loads_no_renderer_library_before_a_report_is_asked_for() -> None:
             "print(sorted(m for m in ('openpyxl', 'jinja2', 'babel') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_attestation_over_http_behind_the_report_tokens(make_settings: Callable[..., Settings],
+                                                        program_file: Path) -> None:
+    """/reports/attestation.<fmt>: 401 without a token, 404 while the programme has no rule, then the list in each
+    format, the same bytes as the CLI's; editing the rule changes the list at once (the rule is in the cache key)."""
+    from lms_sync.program import AttestationRule
+
+    settings = make_settings()
+    app = make_app(settings, recheck_seconds=0)
+    srv, thread, port = run_server(app)
+    base = f"http://127.0.0.1:{port}/reports/attestation"
+    auth = {"Authorization": f"Bearer {PLAIN_TOKEN}"}
+    try:
+        with Store(settings.state_path) as store:
+            run = record_snapshot(store)
+        assert requests.get(f"{base}.csv", timeout=10).status_code == 401
+        missing = requests.get(f"{base}.csv", headers=auth, timeout=10)
+        assert missing.status_code == 404 and "no [attestation] rule" in missing.text
+        program_file.write_text(program_file.read_text(encoding="utf-8") + "\n[attestation]\ncourse_completed = true\n",
+                                encoding="utf-8")
+        for fmt in REPORT_FORMATS:
+            response = requests.get(f"{base}.{fmt}", headers=auth, timeout=10)
+            assert response.status_code == 200, (fmt, response.text[:200])
+            assert response.headers["Cache-Control"] == "no-store"
+            with Store(settings.state_path) as store:
+                assert response.content == reports.render_report(
+                    store, fmt, run=run, report="attestation", rule=AttestationRule(course_completed=True))
+        table = requests.get(f"{base}.csv", headers=auth, timeout=10).content.decode("utf-8-sig").split("\r\n")
+        assert [line.split(";")[0] for line in table[1:3]] == ["Amel Ben", "Karim Tr"]  # Amel completed: first
+        assert requests.get(f"{base}.csv?view=institutions", headers=auth, timeout=10).headers[
+            "Content-Disposition"] == 'attachment; filename="attestation-institutions.csv"'
+        assert requests.get(f"{base}.csv?view=sessions", headers=auth, timeout=10).status_code == 400
+        assert requests.get(f"{base}.csv?since=2021-01-01", headers=auth, timeout=10).status_code == 400
+        program_file.write_text(program_file.read_text(encoding="utf-8").replace(
+            "course_completed = true", "sessions_attended = 1"), encoding="utf-8")
+        again = requests.get(f"{base}.json", headers=auth, timeout=10).json()
+        assert again["rule"] == {"sessions_attended": 1, "course_completed": False}
+    finally:
+        stop_server(srv, thread)
+        app.close()
