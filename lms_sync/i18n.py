@@ -136,6 +136,35 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "en": "Some attendance is not taken yet: it counts as absent, so the list may still grow.",
     },
     "rep_not_tracked": {"fr": "présence non suivie", "en": "attendance not tracked"},
+    # The report across programmes (reports/cumulative_views.py).
+    "cum_title": {"fr": "Formations suivies, tous programmes", "en": "Training across programmes"},
+    "cum_people": {"fr": "Personnes", "en": "People"},
+    "cum_programmes": {"fr": "Programmes", "en": "Programmes"},
+    "cum_username": {"fr": "Identifiant", "en": "Username"},
+    "cum_took_part": {"fr": "suivie (achèvement inconnu)", "en": "took part (completion unknown)"},
+    "cum_completed": {"fr": "achevée", "en": "completed"},
+    "cum_not_completed": {"fr": "non achevée", "en": "not completed"},
+    "cum_trained": {"fr": "Programmes suivis", "en": "Programmes taken"},
+    "cum_completed_count": {"fr": "Programmes achevés", "en": "Programmes completed"},
+    "cum_people_trained": {"fr": "Personnes formées", "en": "People trained"},
+    "cum_completed_any": {"fr": "Ont achevé au moins un programme", "en": "Completed at least one programme"},
+    "cum_enrolled_in": {"fr": "Inscrits – {programme}", "en": "Enrolled – {programme}"},
+    "cum_completed_in": {"fr": "Ont achevé – {programme}", "en": "Completed – {programme}"},
+    "cum_programme_id": {"fr": "Identifiant du programme", "en": "Programme id"},
+    "cum_programme": {"fr": "Programme", "en": "Programme"},
+    "cum_run": {"fr": "Instantané n°", "en": "Snapshot"},
+    "cum_taken_at": {"fr": "Lu le", "en": "Read on"},
+    "cum_complete": {"fr": "Tous lus", "en": "Everyone read"},
+    "cum_latest": {
+        "fr": "Dernier instantané de chaque programme ; une personne compte une fois (même identifiant ou même courriel).",
+        "en": "The latest snapshot of each programme; a person counts once (same username or same e-mail).",
+    },
+    "cum_incomplete": {
+        "fr": "INCOMPLET : le dernier instantané de {programmes} n'a pas pu lire tout le monde ; les chiffres sont des minimums.",
+        "en": "INCOMPLETE: the latest snapshot of {programmes} could not read everyone; the counts are lower bounds.",
+    },
+    "cum_chart": {"fr": "Personnes formées par institution (part ayant achevé)",
+                  "en": "People trained by institution (share who completed)"},
 }
 
 

@@ -1,4 +1,4 @@
-"""``lms-sync report completion``, ``report attestation`` and ``report runs``: DGIDT's reports."""
+"""``lms-sync report completion``, ``report attestation``, ``report programmes`` and ``report runs``: DGIDT's reports."""
 
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ from ..reports import (
     render_attestation,
 )
 from ..reports.attestation import attestation_rule, build_attestation
+from ..reports.cumulative import build_cumulative
+from ..reports.cumulative_views import CUMULATIVE_VIEWS
+from ..reports.render_cumulative import render_cumulative
 from ..snapshots import list_snapshots
 from .base import SubParsers, add_command
 
@@ -114,6 +117,32 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
                              help="snapshot to report (default: latest)")
     attestation.add_argument("--lang", choices=("fr", "en"), help="language (default: report.lang, fr)")
     attestation.add_argument("--delimiter", choices=(";", ","), help="CSV delimiter (default: report.csv_delimiter, ;)")
+    programmes = add_command(
+        inner, parent, "programmes",
+        summary="who was trained in which programme, per person and per institution",
+        description="Write the report across programmes, from the latest snapshot of every programme (those "
+        "archived or whose file was removed too; --program ID keeps one). A person is recognised across "
+        "programmes by their username or e-mail (an account recreated under a new username, or a new "
+        "address, still counts once) and counts once per programme; participants no longer enrolled are "
+        "left out. Its views: people (a column per programme: completed, not completed, or took part with "
+        "completion unknown; blank when not in it; programmes taken and completed), institutions (distinct "
+        "people trained, those who completed at least one programme, enrolled and completed per programme, "
+        "totals) and programmes (the snapshot each comes from, enrolled, completed, rate). CSV holds one "
+        "view (--view, people by default); XLSX a sheet per view, printable; JSON follows "
+        "lms_sync/reports/programmes-report.schema.json; HTML is one printable page. Files are written "
+        "with mode 0600. French by default.",
+        examples="  lms-sync report programmes --format xlsx --out ~/dgidt/programmes.xlsx\n"
+        "  lms-sync report programmes --format csv --view institutions --out -",
+        handler=cmd_programmes,
+    )
+    programmes.add_argument("--format", choices=FORMATS, default="csv", help="output format (default: csv)")
+    programmes.add_argument("--view", choices=CUMULATIVE_VIEWS, metavar="|".join(CUMULATIVE_VIEWS),
+                            help="the one table a CSV holds (default: people; the other formats hold every view)")
+    programmes.add_argument("--out", metavar="PATH",
+                            help="file to write, - for standard output (default: report.out_dir/programmes.FORMAT, "
+                            "programmes-VIEW.csv for another view than people)")
+    programmes.add_argument("--lang", choices=("fr", "en"), help="language (default: report.lang, fr)")
+    programmes.add_argument("--delimiter", choices=(";", ","), help="CSV delimiter (default: report.csv_delimiter, ;)")
     add_command(
         inner, parent, "runs",
         summary="list the completion snapshots",
@@ -124,13 +153,13 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
     )
 
 
-def _output(ctx: Context, args: argparse.Namespace, kind: str) -> tuple[Path | None, str]:
+def _output(ctx: Context, args: argparse.Namespace, kind: str, default_view: str = "participants") -> tuple[Path | None, str]:
     """Where the report goes (None: standard output), checked, and the view a CSV holds."""
-    view = args.view or "participants"
+    view = args.view or default_view
     if args.view and args.format != "csv":
         raise ConfigError(f"--view applies to CSV only: {args.format.upper()} holds every view",
                           hint="leave --view out, or use --format csv")
-    name = kind if view == "participants" else f"{kind}-{view}"
+    name = kind if view == default_view else f"{kind}-{view}"
     out = None if args.out == "-" else Path(args.out) if args.out else ctx.settings.report.out_dir / f"{name}.{args.format}"
     if out is not None:
         ctx.check_output(out)
@@ -182,6 +211,22 @@ def cmd_attestation(ctx: Context, args: argparse.Namespace) -> int:
     flag = "" if report.complete else f"; INCOMPLETE snapshot ({report.totals.failed} participant(s) not read)"
     return _write(out, data, f"run {report.snapshot.run_id}, {att.totals.qualifies} qualify, "
                   f"{att.totals.one_session_short} one session short, {att.totals.not_qualified} do not{flag}")
+
+
+def cmd_programmes(ctx: Context, args: argparse.Namespace) -> int:
+    """Gather every programme's latest snapshot and write the report across them."""
+    settings = ctx.settings.report
+    out, view = _output(ctx, args, "programmes", default_view="people")
+    try:
+        report = build_cumulative(ctx.store, [ctx.program_id] if ctx.program_id else None)
+    except NoSnapshot as exc:
+        raise StateError(str(exc), hint="run `lms-sync pull` first; `lms-sync report runs` lists the snapshots") from None
+    data = render_cumulative(report, args.format, lang=args.lang or settings.lang,
+                             delimiter=args.delimiter or settings.csv_delimiter, view=view)
+    partial = [p.id for p in report.programmes if not p.complete]
+    flag = f"; INCOMPLETE snapshot of {', '.join(partial)}" if partial else ""
+    return _write(out, data, f"{len(report.programmes)} programme(s), {report.totals.people} people trained, "
+                  f"{report.totals.completed_any} completed at least one{flag}")
 
 
 def report_programme(ctx: Context) -> str:

@@ -28,7 +28,7 @@ from .render_json import render_json, schema
 from .views import VIEW_NAMES
 
 FORMATS: tuple[str, ...] = ("csv", "xlsx", "json", "html")
-REPORTS: tuple[str, ...] = ("completion", "attestation")
+REPORTS: tuple[str, ...] = ("completion", "attestation", "programmes")
 CONTENT_TYPES: dict[str, str] = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -69,9 +69,16 @@ def render_report(
     rule: AttestationRule | None = None,
 ) -> bytes:
     """The ``report`` (completion, or attestation under ``rule``) of snapshot ``run`` (the latest of
-    ``programme_id``) in ``fmt``; NoSnapshot if none."""
+    ``programme_id``) in ``fmt``, or the report across ``programmes`` (every one's latest snapshot, or
+    ``programme_id``'s); NoSnapshot if none."""
     if report not in REPORTS:
         raise ValueError(f"unknown report {report!r}; use one of {', '.join(REPORTS)}")
+    if report == "programmes":  # across programmes: every one's latest snapshot (or the one named)
+        from .cumulative import build_cumulative
+        from .render_cumulative import render_cumulative
+
+        across = build_cumulative(store, [programme_id] if programme_id else None)
+        return render_cumulative(across, fmt, lang=lang, delimiter=delimiter, view=view)
     built = build_report(store, run=run, since=since, programme_id=programme_id)
     if report == "attestation":
         if rule is None:

@@ -26,6 +26,7 @@ from ..i18n import LANGS
 from ..publish import ALL
 from ..program import AttestationRule
 from ..reports.attestation_views import ATTESTATION_VIEWS
+from ..reports.cumulative_views import CUMULATIVE_VIEWS
 from ..reports.views import VIEW_NAMES
 from ..settings import Settings
 from ..store import Store, utcnow
@@ -44,7 +45,7 @@ StartResponse = Callable[..., Any]
 
 PAGE_MAX_AGE = 300
 REPORT_FORMATS = ("csv", "xlsx", "json", "html")
-REPORT_KINDS = ("completion", "attestation")
+REPORT_KINDS = ("completion", "attestation", "programmes")
 DEFAULT_LANG = "fr"
 MAX_QUERY_FIELDS = 20
 
@@ -229,10 +230,14 @@ class LmsSyncApp:
             raise HttpError(401, "unauthorized", {"WWW-Authenticate": 'Bearer realm="lms-sync"'})
         lang = _lang(request, default=self.settings.report.lang)
         run, since = _run_param(request), _since_param(request)
-        if kind == "attestation" and since is not None:
+        if kind != "completion" and since is not None:
             raise HttpError(400, "since applies to the completion report only")
-        view = _view_param(request, fmt, ATTESTATION_VIEWS if kind == "attestation" else VIEW_NAMES)
-        programme = self._report_programme(request)
+        if kind == "programmes" and run != "latest":
+            raise HttpError(400, "the report across programmes is of every programme's latest snapshot: leave run out")
+        views = {"attestation": ATTESTATION_VIEWS, "programmes": CUMULATIVE_VIEWS}.get(kind, VIEW_NAMES)
+        view = _view_param(request, fmt, views)
+        # Across programmes, program=ID narrows to one; left out, every programme is in it.
+        programme = self._report_programme(request) if kind != "programmes" or _one(request, "program") else None
         rule = self._attestation_rule(programme) if kind == "attestation" else None
         try:
             body, content_type = self.reports.get(fmt, run=run, since=since, lang=lang,
@@ -248,7 +253,7 @@ class LmsSyncApp:
         response = _response(body, 200, content_type, csp=CSP_REPORT_HTML if fmt == "html" else CSP_NONE,
                              Cache_Control="no-store")
         if fmt in ("csv", "xlsx"):
-            name = kind if view == "participants" else f"{kind}-{view}"
+            name = kind if view == views[0] else f"{kind}-{view}"
             response.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
         return response
 
@@ -306,7 +311,7 @@ def _run_param(request: Request) -> str | int:
 def _view_param(request: Request, fmt: str, views: tuple[str, ...]) -> str:
     view = _one(request, "view")
     if view is None:
-        return "participants"
+        return views[0]  # each report's first view is its default
     if fmt != "csv":
         raise HttpError(400, "view applies to CSV only: the other formats hold every view")
     if view not in views:

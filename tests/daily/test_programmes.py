@@ -205,3 +205,31 @@ def test_check_looks_at_each_programmes_course(ena: Path, capsys: pytest.Capture
     archive(ena / "config" / "programs" / "dgidt-ia-2020.toml")
     main(["check"])
     assert f"== programme {FIRST}" not in capsys.readouterr().out
+
+
+def test_report_across_programmes_counts_each_person_once_per_programme(
+    ena: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Hélène is in both cycles (one Moodle account, two courses): one row, two programmes; Salma in the second."""
+    second = ena / "config" / "programs" / f"{SECOND}.toml"
+    second.write_text(second.read_text(encoding="utf-8").replace(
+        'lang = "fr"', 'lang = "fr"\nroster = "roster-2021.csv"', 1), encoding="utf-8")
+    (ena / "config" / "programs" / "roster-2021.csv").write_text(ROSTER + "sbenali;salma.benali@steg.com.tn;Salma;Ben Ali;"
+                                                                 "STEG;Formation\n", encoding="utf-8")
+    assert main(["sync"]) == 0
+    capsys.readouterr()
+    assert main(["report", "programmes", "--format", "json", "--out", "-"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [p["id"] for p in data["programmes"]] == [FIRST, SECOND]
+    assert [(p["email"], p["trained"]) for p in data["people"]] == [("helene.lefevre@industrie.gov.tn", 2),
+                                                                     ("salma.benali@steg.com.tn", 1)]
+    assert data["totals"]["people"] == 2 and data["totals"]["enrolled"] == {FIRST: 1, SECOND: 2}
+    out = ena / "var" / "reports" / "programmes-institutions.csv"
+    assert main(["report", "programmes", "--view", "institutions"]) == 0
+    assert "programmes-institutions.csv: written (2 programme(s), 2 people trained" in capsys.readouterr().out
+    lines = out.read_bytes().decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("Institution;Personnes formées;") and len(lines) == 4  # 2 institutions and the total
+    assert main(["--program", FIRST, "report", "programmes", "--format", "json", "--out", "-"]) == 0
+    assert [p["id"] for p in json.loads(capsys.readouterr().out)["programmes"]] == [FIRST]
+    assert main(["report", "programmes", "--format", "xlsx", "--view", "people", "--out", "-"]) == 2
+    assert "--view applies to CSV only" in capsys.readouterr().err

@@ -65,3 +65,110 @@ def test_people_and_institutions_across_two_cycles(tmp_path: Path) -> None:
 def test_no_snapshot_yet(tmp_path: Path) -> None:
     with Store(tmp_path / "s.sqlite3") as store, pytest.raises(NoSnapshot):
         build_cumulative(store)
+
+
+def two_cycles(store: Store) -> None:
+    """Amel took both cycles (completed the first), Bilel both under two accounts, Dora and Eve only the second
+    (Eve's institution in Moodle looks like a formula)."""
+    snapshot(store, "dgidt-ia-2020", "2020-12-09T09:00:00", [
+        row(1, "amel", "amel@industrie.gov.tn", "STEG", completed=True, attended=(True, True)),
+        row(2, "bilel", "bilel@industrie.gov.tn", "Ministère de l'Industrie", completed=False, attended=(True, False)),
+    ])
+    snapshot(store, "dgidt-ia-2021", "2021-12-09T09:00:00", [
+        row(1, "amel", "amel@industrie.gov.tn", "STEG", completed=False, attended=(False, False)),
+        row(3, "bilel.b", "Bilel@industrie.gov.tn", "Commune de Sfax", completed=True, attended=(True, True)),
+        row(5, "dora", "dora@cnudst.rnrt.tn", "", completed=False, attended=(True, False)),
+        row(6, "eve", "eve@example.tn", '=HYPERLINK("x")', completed=False, attended=(False, False)),
+    ])
+
+
+def csv_rows(data: bytes) -> list[list[str]]:
+    """A CSV report as rows of cells (BOM and ';' as the reports write them)."""
+    import csv
+    import io
+
+    assert data.startswith(b"\xef\xbb\xbf")
+    return list(csv.reader(io.StringIO(data[3:].decode("utf-8")), delimiter=";"))
+
+
+def test_csv_people_one_row_per_person_a_column_per_programme(tmp_path: Path) -> None:
+    from lms_sync.reports.render_cumulative import render_cumulative
+
+    with Store(tmp_path / "s.sqlite3") as store:
+        two_cycles(store)
+        report = build_cumulative(store)
+    rows = csv_rows(render_cumulative(report, "csv"))
+    header, people = rows[0], {r[0]: r for r in rows[1:]}
+    assert header == ["Nom", "Courriel", "Institution", "Cycle dgidt-ia-2020", "Cycle dgidt-ia-2021",
+                      "Programmes suivis", "Programmes achevés"]
+    assert people["Amel"][3:] == ["achevée", "non achevée", "2", "1"]
+    assert people["Bilel.B"][3:] == ["non achevée", "achevée", "2", "1"]  # one person, two accounts
+    assert people["Dora"][3:] == ["", "non achevée", "1", "0"]  # not in the first cycle: blank
+    english = csv_rows(render_cumulative(report, "csv", lang="en"))
+    assert english[0][-2:] == ["Programmes taken", "Programmes completed"]
+    assert {r[0]: r for r in english[1:]}["Amel"][3:5] == ["completed", "not completed"]
+
+
+def test_csv_institutions_count_people_once_and_per_programme(tmp_path: Path) -> None:
+    from lms_sync.reports.render_cumulative import render_cumulative
+
+    with Store(tmp_path / "s.sqlite3") as store:
+        two_cycles(store)
+        rows = csv_rows(render_cumulative(build_cumulative(store), "csv", view="institutions", delimiter=";"))
+    assert rows[0] == ["Institution", "Personnes formées", "Ont achevé au moins un programme",
+                       "Inscrits – Cycle dgidt-ia-2020", "Ont achevé – Cycle dgidt-ia-2020",
+                       "Inscrits – Cycle dgidt-ia-2021", "Ont achevé – Cycle dgidt-ia-2021"]
+    by_name = {r[0]: r[1:] for r in rows[1:]}
+    assert by_name["STEG"] == ["1", "1", "1", "1", "1", "0"]
+    assert by_name["(non renseignée)"] == ["1", "0", "0", "0", "1", "0"]
+    assert by_name["'=HYPERLINK(\"x\")"] == ["1", "0", "0", "0", "1", "0"]  # defused, never run by a spreadsheet
+    assert by_name["Total"] == ["4", "2", "2", "1", "4", "1"]
+
+
+def test_json_follows_its_schema_and_xlsx_html_hold_every_view(tmp_path: Path) -> None:
+    import io
+    import json
+
+    import jsonschema
+    from openpyxl import load_workbook
+
+    from lms_sync.reports.render_cumulative import CUMULATIVE_SCHEMA_FILE, render_cumulative
+    from lms_sync.reports.render_json import schema
+
+    with Store(tmp_path / "s.sqlite3") as store:
+        two_cycles(store)
+        report = build_cumulative(store)
+    data = json.loads(render_cumulative(report, "json"))
+    jsonschema.validate(data, schema(CUMULATIVE_SCHEMA_FILE))
+    amel = next(p for p in data["people"] if p["username"] == "amel")
+    assert amel["programmes"]["dgidt-ia-2020"] == {"completed": True, "attended": 2, "marked": 2}
+    dora = next(p for p in data["people"] if p["username"] == "dora")
+    assert dora["programmes"]["dgidt-ia-2020"] is None
+    assert data["totals"] == {"people": 4, "completed_any": 2, "enrolled": {"dgidt-ia-2020": 2, "dgidt-ia-2021": 4},
+                              "completed": {"dgidt-ia-2020": 1, "dgidt-ia-2021": 1}}
+    assert [p["completion_rate"] for p in data["programmes"]] == [0.5, 0.25]
+
+    book = load_workbook(io.BytesIO(render_cumulative(report, "xlsx")))
+    assert book.sheetnames == ["Personnes", "Par institution", "Programmes"]
+    assert book.properties.creator == "DGIDT"
+    people = book["Personnes"]
+    cells = [[c.value for c in r] for r in people.iter_rows()]
+    assert any(r[:1] == ["Amel"] and "achevée" in r for r in cells)
+    # An institution Moodle holds as a formula stays text: a string cell, never a formula cell.
+    eve = next(r for r in people.iter_rows() if r[0].value == "Eve")
+    assert eve[2].value == '=HYPERLINK("x")' and eve[2].data_type == "s"
+
+    html = render_cumulative(report, "html", lang="en").decode()
+    assert "Training across programmes" in html and "Bilel.B" in html
+    assert "=HYPERLINK(&#34;x&#34;)" in html or "=HYPERLINK(&quot;x&quot;)" in html
+    assert render_cumulative(report, "html") == render_cumulative(report, "html")  # no clock read
+
+
+def test_an_unknown_view_is_refused_naming_the_views(tmp_path: Path) -> None:
+    from lms_sync.reports.render_cumulative import render_cumulative
+
+    with Store(tmp_path / "s.sqlite3") as store:
+        two_cycles(store)
+        report = build_cumulative(store)
+    with pytest.raises(ValueError, match="people, institutions, programmes"):
+        render_cumulative(report, "csv", view="sessions")

@@ -45,3 +45,46 @@ def test_feeds_and_page_of_two_programmes(tmp_path: Path) -> None:
     finally:
         stop_server(srv, thread)
         app.close()
+
+
+def test_report_across_programmes_over_http(tmp_path: Path) -> None:
+    """/reports/programmes.<fmt>: behind the report tokens, every programme unless program=ID, latest snapshots only."""
+    import jsonschema
+    from pydantic import SecretStr
+    from tests.reports.test_cumulative import two_cycles
+    from tests.web.conftest import PLAIN_TOKEN
+
+    from lms_sync.reports.render_cumulative import CUMULATIVE_SCHEMA_FILE
+    from lms_sync.reports.render_json import schema
+    from lms_sync.settings import ServeSettings
+    from lms_sync.store import Store
+
+    write_programmes(tmp_path / "programs")
+    with Store(tmp_path / "state.sqlite3") as store:
+        two_cycles(store)
+    settings = Settings(programs_dir=tmp_path / "programs", state_path=tmp_path / "state.sqlite3",
+                        feed=FeedSettings(uid_domain="formation.ena.tn"),
+                        serve=ServeSettings(report_tokens=[SecretStr(PLAIN_TOKEN)]))
+    app = make_app(settings, recheck_seconds=0)
+    srv, thread, port = run_server(app)
+    base, auth = f"http://127.0.0.1:{port}/reports/programmes", {"Authorization": f"Bearer {PLAIN_TOKEN}"}
+    try:
+        assert requests.get(base + ".json", timeout=10).status_code == 401
+        every = requests.get(base + ".json", headers=auth, timeout=30)
+        assert every.status_code == 200 and every.headers["Cache-Control"] == "no-store"
+        data = every.json()
+        jsonschema.validate(data, schema(CUMULATIVE_SCHEMA_FILE))
+        assert [p["id"] for p in data["programmes"]] == ["dgidt-ia-2020", "dgidt-ia-2021"]
+        assert data["totals"]["people"] == 4
+        one = requests.get(base + ".json?program=dgidt-ia-2021", headers=auth, timeout=30).json()
+        assert [p["id"] for p in one["programmes"]] == ["dgidt-ia-2021"]
+        csv = requests.get(base + ".csv?view=institutions&lang=en", headers=auth, timeout=30)
+        assert csv.headers["Content-Disposition"] == 'attachment; filename="programmes-institutions.csv"'
+        assert csv.content.decode("utf-8-sig").startswith("Institution;People trained;")
+        people = requests.get(base + ".csv", headers=auth, timeout=30)
+        assert people.headers["Content-Disposition"] == 'attachment; filename="programmes.csv"'
+        for query in ("run=3", "since=2021-01-01", "view=sessions", "program=nope"):
+            assert requests.get(f"{base}.csv?{query}", headers=auth, timeout=10).status_code in (400, 404), query
+    finally:
+        stop_server(srv, thread)
+        app.close()
