@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from lms_sync.cli import main
 from lms_sync.feed import build_calendar, reconcile
 from lms_sync.program import Programme, Session, SessionStatus, load_programme
-from tests.conftest import REPO, SHIPPED_PROGRAM
+from tests.conftest import REPO, SHIPPED_PROGRAM, example_counts
 
 GOLDEN = REPO / "tests" / "golden" / "sessions.ics"
 T0 = datetime(2020, 11, 20, 10, 0, tzinfo=UTC)
@@ -155,7 +155,7 @@ text_strategy = st.text(
 ).filter(lambda s: s.strip())
 
 
-@settings(max_examples=150, deadline=None)
+@settings(deadline=None, **example_counts(max_examples=150))
 @given(title=text_strategy, description=st.text(max_size=400))
 def test_folding_never_splits_a_character_and_text_round_trips(title: str, description: str) -> None:
     programme = shipped()
