@@ -219,3 +219,63 @@ def test_prodid_names_the_feeds_language() -> None:
     fr, en = (build_calendar(shipped(), [], lang=lang).decode() for lang in ("fr", "en"))
     assert "PRODID:-//lms_sync//Programme de formation//FR\r\n" in fr
     assert "PRODID:-//lms_sync//Training programme//EN\r\n" in en
+
+
+def test_a_rename_after_a_move_keeps_the_sequence_of_the_move() -> None:
+    """Only a time or status change raises SEQUENCE: a later rename updates LAST-MODIFIED alone."""
+    first, _ = feed_of(shipped())
+    moved = with_session(shipped(), "seance-2", start=datetime(2020, 12, 24, 9), end=datetime(2020, 12, 24, 12))
+    after_move, _ = feed_of(moved, first, now=T1)
+    later = T1 + timedelta(days=1)
+    _, data = feed_of(with_session(moved, "seance-2", title="Séance 2 – Les données"), after_move, now=later)
+    ev = events(data)["dgidt-ia-2020-seance-2@formation.ena.tn"]
+    assert (ev["SEQUENCE"], ev["LAST-MODIFIED"].dt, str(ev["SUMMARY"])) == (1, later, "Séance 2 – Les données")
+
+
+def test_the_feed_names_its_public_address_as_source_only_when_given() -> None:
+    entries, _ = feed_of(shipped())
+    served = build_calendar(shipped(), entries, public_url="https://formation.ena.tn/lms-sync/sessions.ics")
+    assert "SOURCE;VALUE=URI:https://formation.ena.tn/lms-sync/sessions.ics\r\n" in served.decode()
+    assert b"SOURCE" not in build_calendar(shipped(), entries)
+
+
+def test_the_refresh_interval_is_the_one_asked_for() -> None:
+    entries, _ = feed_of(shipped())
+    data = build_calendar(shipped(), entries, refresh_interval=timedelta(hours=2)).decode()
+    assert "REFRESH-INTERVAL;VALUE=DURATION:PT2H\r\n" in data and "X-PUBLISHED-TTL:PT2H\r\n" in data
+
+
+def test_a_uid_domain_other_than_the_programmes_host_names_the_events() -> None:
+    entries, _ = reconcile(shipped(), [], T0, domain="calendrier.industrie.gov.tn")
+    assert [e.uid for e in entries] == [f"dgidt-ia-2020-seance-{n}@calendrier.industrie.gov.tn" for n in range(1, 5)]
+
+
+@pytest.mark.parametrize(("lang", "footer"), [("fr", "Plateforme : https://formation.ena.tn/"),
+                                              ("en", "Platform: https://formation.ena.tn/")])
+def test_a_session_without_description_shows_the_platform_alone(lang: str, footer: str) -> None:
+    bare = with_session(shipped(), "seance-1", description="  ")
+    _, data = feed_of(bare, lang=lang)
+    evs = events(data)
+    assert str(evs["dgidt-ia-2020-seance-1@formation.ena.tn"]["DESCRIPTION"]) == footer
+    described = str(evs["dgidt-ia-2020-seance-2@formation.ena.tn"]["DESCRIPTION"])
+    assert described.startswith("Les données au cœur de l'IA") and described.endswith(f"\n\n{footer}")
+
+
+def test_the_location_falls_back_to_the_programmes_then_to_its_address() -> None:
+    own = with_session(shipped(), "seance-1", location="Salle 3, ENA Tunis")
+    no_default = with_session(own, "seance-2").model_copy(update={"location": None})
+    evs = events(feed_of(no_default)[1])
+    assert str(evs["dgidt-ia-2020-seance-1@formation.ena.tn"]["LOCATION"]) == "Salle 3, ENA Tunis"
+    assert str(evs["dgidt-ia-2020-seance-2@formation.ena.tn"]["LOCATION"]) == "https://formation.ena.tn/"
+    evs = events(feed_of(shipped())[1])
+    assert str(evs["dgidt-ia-2020-seance-2@formation.ena.tn"]["LOCATION"]) == "En ligne – plateforme de formation de l'ENA"
+
+
+def test_the_timezone_covers_exactly_the_years_of_the_sessions() -> None:
+    """One VTIMEZONE per zone, from 1 January of the first session's year to the end of the last one's."""
+    paris = with_session(shipped(), "seance-4", start=datetime(2022, 6, 1, 9), end=datetime(2022, 6, 1, 12))
+    paris = paris.model_copy(update={"timezone": "Europe/Paris"})
+    data = feed_of(paris)[1].decode()
+    assert data.count("BEGIN:VTIMEZONE") == 1 and "TZID:Europe/Paris\r\n" in data
+    assert "This timezone only works from 2020-01-01 to 2023-01-01." in data.replace("\r\n ", "")
+    assert "DTSTART:20200101T000000\r\n" in data and "RDATE:20211031T030000,20221030T030000\r\n" in data

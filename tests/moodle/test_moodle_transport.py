@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from urllib.parse import parse_qsl
 
 import pytest
 import requests
@@ -11,7 +12,7 @@ import responses
 from fixtures_moodle import BASE_URL, ENDPOINT, TOKEN, load_fixture, make_settings, replay
 
 from lms_sync import errors
-from lms_sync.moodle.transport import MoodleTransport, RequestNotSent, decode_response, flatten_params
+from lms_sync.moodle.transport import MoodleTransport, RequestNotSent, decode_response, error_from_body, flatten_params
 
 SITE_INFO = {"sitename": "S", "username": "u", "userid": 3, "functions": []}
 
@@ -224,3 +225,213 @@ def _json(value: object) -> str:
     import json
 
     return json.dumps(value)
+
+
+# ------------------------------------------------------------------------- what each request carries
+
+
+@responses.activate
+@pytest.mark.parametrize(("overrides", "verify"), [({}, True), ({"verify_tls": False}, False)])
+def test_tls_is_verified_unless_turned_off(sleeps: list[float], overrides: dict[str, object], verify: bool,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The certificate is checked by default; ``verify_tls = false`` is the only way to skip it."""
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # requests would name its bundle instead of True
+        monkeypatch.delenv(name, raising=False)
+    responses.add(responses.POST, ENDPOINT, json=SITE_INFO)
+    transport(sleeps, **overrides).call("core_webservice_get_site_info")
+    assert responses.calls[0].request.req_kwargs["verify"] is verify
+
+
+@responses.activate
+def test_a_ca_bundle_is_what_verifies_the_site(sleeps: list[float], tmp_path) -> None:  # noqa: ANN001
+    """With ``moodle.ca_bundle`` the site's certificate is checked against that file."""
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text(_self_signed_pem(), encoding="ascii")
+    responses.add(responses.POST, ENDPOINT, json=SITE_INFO)
+    transport(sleeps, ca_bundle=bundle).call("core_webservice_get_site_info")
+    assert responses.calls[0].request.req_kwargs["verify"] == str(bundle)
+
+
+@responses.activate
+def test_each_request_is_bounded_in_time(sleeps: list[float]) -> None:
+    """Connect and read timeouts as set, never above the call's deadline; the answer is streamed (size cap)."""
+    responses.add(responses.POST, ENDPOINT, json=SITE_INFO)
+    responses.add(responses.POST, ENDPOINT, json=SITE_INFO)
+    transport(sleeps, connect_timeout=4.0, read_timeout=25.0).call("core_webservice_get_site_info")
+    transport(sleeps, connect_timeout=4.0, read_timeout=25.0, deadline=3.0).call("core_webservice_get_site_info")
+    first, second = (c.request.req_kwargs for c in responses.calls)
+    assert first["timeout"] == (4.0, 25.0) and second["timeout"] == (3.0, 3.0)
+    assert first["stream"] is True
+
+
+@responses.activate
+def test_the_token_goes_in_the_form_body_with_the_function_and_json(sleeps: list[float]) -> None:
+    """POSTed to the site's REST endpoint: token, function and format first, then the flattened params."""
+    responses.add(responses.POST, ENDPOINT, json=[])
+    transport(sleeps, url=BASE_URL + "/").call("core_course_get_courses_by_field", {"field": "idnumber", "value": "c1"})
+    (call,) = responses.calls
+    assert call.request.url == ENDPOINT and TOKEN not in call.request.url
+    assert parse_qsl(call.request.body) == [("wstoken", TOKEN), ("wsfunction", "core_course_get_courses_by_field"),
+                                           ("moodlewsrestformat", "json"), ("field", "idnumber"), ("value", "c1")]
+    assert call.request.headers["Accept"] == "application/json"
+    assert call.request.headers["User-Agent"].startswith("lms_sync/")
+
+
+def test_urllib3_never_resends_a_request_itself() -> None:
+    """Only the transport decides what is retried (a resent write could be applied twice)."""
+    session = requests.Session()
+    MoodleTransport(make_settings(concurrency=6), session=session)
+    for scheme in ("https://", "http://"):
+        adapter = session.get_adapter(scheme + "moodle.example.test")
+        assert adapter.max_retries.total == 0
+        assert adapter._pool_maxsize == 6  # one connection per concurrent call
+
+
+# ------------------------------------------------------------------------------ answers and errors
+
+
+@responses.activate
+def test_an_answer_echoing_the_token_is_redacted(sleeps: list[float]) -> None:
+    """A proxy or plugin echoing the request: the message keeps its words, the token becomes [redacted]."""
+    responses.add(responses.POST, ENDPOINT, json={"exception": "moodle_exception", "errorcode": "invalidparameter",
+                                                  "message": f"Invalid parameter wstoken={TOKEN} in request"})
+    with pytest.raises(errors.InvalidParameter) as caught:
+        transport(sleeps).call("core_course_get_courses_by_field", {"field": "id", "value": 2})
+    assert str(caught.value) == ("core_course_get_courses_by_field: Invalid parameter wstoken=[redacted] in request "
+                                 "[invalidparameter]")
+    assert transport(sleeps).redact(f"x {TOKEN} y") == "x [redacted] y"
+
+
+@responses.activate
+def test_a_successful_answer_echoing_the_token_is_redacted(sleeps: list[float]) -> None:
+    responses.add(responses.POST, ENDPOINT, json={"sitename": f"site {TOKEN}", "username": "u", "userid": 3})
+    assert transport(sleeps).call("core_webservice_get_site_info")["sitename"] == "site [redacted]"
+
+
+@responses.activate
+def test_retry_after_as_an_http_date_is_waited_for(sleeps: list[float]) -> None:
+    """RFC 9110 allows an HTTP date in Retry-After: wait until then (never more than a minute)."""
+    import email.utils
+    import time
+
+    responses.add(responses.POST, ENDPOINT, status=503, body="",
+                  headers={"Retry-After": email.utils.formatdate(time.time() + 40, usegmt=True)})
+    responses.add(responses.POST, ENDPOINT, status=503, body="", headers={"Retry-After": "Fri, 31 Dec 1999 23:59:59 GMT"})
+    responses.add(responses.POST, ENDPOINT, json=SITE_INFO)
+    transport(sleeps, retry_attempts=3).call("core_webservice_get_site_info")
+    assert 37.0 <= sleeps[0] <= 41.0  # the date has whole seconds
+    assert 0 < sleeps[1] <= 30  # a date in the past: the ordinary backoff
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("120", 60.0), (" 5 ", 5.0), ("soon", None), ("", None)])
+def test_retry_after_values(value: str, seconds: float | None) -> None:
+    """Seconds are honoured up to a minute; words that are neither seconds nor a date are ignored."""
+    with pytest.raises(errors.TransientError) as caught:
+        decode_response("f", 429, "text/plain", "", {"Retry-After": value})
+    assert caught.value.retry_after == (None if seconds is None else float(value))
+    assert str(caught.value) == "f: HTTP 429 from Moodle"
+    if seconds == 60.0:
+        sleeps: list[float] = []
+        with responses.RequestsMock() as rsps:
+            rsps.add(responses.POST, ENDPOINT, status=429, body="", headers={"Retry-After": value})
+            rsps.add(responses.POST, ENDPOINT, json=SITE_INFO)
+            transport(sleeps).call("core_webservice_get_site_info")
+        assert sleeps == [60.0]
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_every_redirect_is_reported_with_the_final_address_to_use(status: int) -> None:
+    with pytest.raises(errors.NotMoodleEndpoint) as caught:
+        decode_response("core_webservice_get_site_info", status, "text/html", "<html>moved</html>")
+    assert str(caught.value) == (f"core_webservice_get_site_info: the URL answered HTTP {status} redirect, not "
+                                 "Moodle's JSON web-service API")
+    assert caught.value.hint.endswith("(use the final address, https:// included)")
+
+
+@pytest.mark.parametrize(("content_type", "body"), [
+    ("application/xml", "<?xml version='1.0'?><RESPONSE/>"),
+    ("text/plain", "  <?XML version='1.0'?><RESPONSE/>"),
+    ("text/xml; charset=utf-8", "<RESPONSE/>"),
+])
+def test_an_xml_answer_says_the_json_format_was_dropped(content_type: str, body: str) -> None:
+    with pytest.raises(errors.NotMoodleEndpoint) as caught:
+        decode_response("f", 200, content_type, body)
+    assert "answered an XML answer" in str(caught.value)
+    assert caught.value.hint.startswith("something between lms_sync and Moodle dropped moodlewsrestformat=json")
+
+
+@pytest.mark.parametrize(("status", "content_type", "body", "what"), [
+    (200, "", "<!DOCTYPE html><p>Log in</p>", "an HTML page (HTTP 200)"),
+    (404, "text/plain", "<HTML>Not found</HTML>", "an HTML page (HTTP 404)"),
+    (200, "text/html", "Bienvenue", "an HTML page (HTTP 200)"),
+    (404, "text/plain", "Not found", "a non-JSON answer (HTTP 404, text/plain)"),
+    (404, "", "", "a non-JSON answer (HTTP 404, no content type)"),
+    (404, "application/json", '{"data": 1}', "a non-JSON answer (HTTP 404, application/json)"),
+])
+def test_what_answered_instead_of_moodle_is_named(status: int, content_type: str, body: str, what: str) -> None:
+    with pytest.raises(errors.NotMoodleEndpoint) as caught:
+        decode_response("f", status, content_type, body)
+    assert str(caught.value) == f"f: the URL answered {what}, not Moodle's JSON web-service API"
+    debug_hint = "turn off debug display" in caught.value.hint
+    assert debug_hint is (status == 200 and "HTML" in what)
+
+
+@responses.activate
+def test_an_answer_that_is_not_utf8_is_read_not_a_crash(sleeps: list[float]) -> None:
+    """A Latin-1 login page or a stray byte in JSON: a clear error, or the value with a replacement mark."""
+    responses.add(responses.POST, ENDPOINT, body="<html>Accès refusé</html>".encode("latin-1"), content_type="text/html")
+    with pytest.raises(errors.NotMoodleEndpoint, match="an HTML page"):
+        transport(sleeps).call("core_webservice_get_site_info")
+    responses.add(responses.POST, ENDPOINT, body=b'{"sitename": "ENA \xe9cole", "userid": 3}', content_type="application/json")
+    assert transport(sleeps).call("core_webservice_get_site_info")["sitename"] == "ENA \ufffdcole"
+
+
+@responses.activate
+def test_errors_name_the_function_called(sleeps: list[float]) -> None:
+    responses.add(responses.POST, ENDPOINT, status=403, body="")
+    with pytest.raises(errors.WebServicesDisabled) as caught:
+        transport(sleeps).call("core_course_get_categories")
+    assert caught.value.wsfunction == "core_course_get_categories"
+    assert str(caught.value).startswith("core_course_get_categories: HTTP 403 with an empty body")
+    assert "Site administration > Server > Web services > Overview" in caught.value.hint
+
+
+def test_a_403_with_a_body_is_read_as_an_answer() -> None:
+    body = '{"exception": "webservice_access_exception", "errorcode": "accessexception", "message": "Access denied"}'
+    with pytest.raises(errors.AccessDenied) as caught:
+        decode_response("core_user_create_users", 403, "application/json", body)
+    assert "add function core_user_create_users to the token's external service" in caught.value.hint
+
+
+@pytest.mark.parametrize(("errorcode", "cls"), [
+    ("usernameexists", errors.AlreadyExists), ("invalidrecord", errors.NotFound),
+    ("errorcoursecontextnotvalid", errors.NotFound), ("wsusercannotassign", errors.AccessDenied),
+    ("somethingnew", errors.MoodleRemoteError), ("", errors.MoodleRemoteError),
+])
+def test_error_codes_become_typed_errors(errorcode: str, cls: type[errors.MoodleError]) -> None:
+    error = error_from_body("f", {"exception": "moodle_exception", "errorcode": errorcode, "message": "<b>No</b> way",
+                                  "debuginfo": "SELECT secret"})
+    assert type(error) is cls
+    assert str(error) == ("f: No way" + (f" [{errorcode}]" if errorcode else ""))
+    assert "SELECT" not in repr(error)
+
+
+def test_a_missing_capability_is_named_in_the_hint() -> None:
+    error = error_from_body("core_course_create_courses", {
+        "exception": "required_capability_exception", "errorcode": "nopermissions",
+        "message": "Sorry, but you do not currently have permissions to do that (Create courses)."})
+    assert isinstance(error, errors.AccessDenied) and error.capability == "Create courses"
+    assert error.hint == "give the sync account's role the capability \u201cCreate courses\u201d at system level"
+    plain = error_from_body("f", {"exception": "x", "errorcode": "nopermissions", "message": "no permission"})
+    assert plain.hint == "give the sync account's role the capability named in the message, at system level"
+
+
+def test_an_error_without_message_still_says_moodle_refused() -> None:
+    error = error_from_body("f", {"exception": "x", "errorcode": "invalidparameter"})
+    assert str(error) == "f: Moodle reported an error [invalidparameter]"
+    assert error.hint == "Moodle gives the reason only with developer debugging on; check types and unknown keys"
+
+
+def _self_signed_pem() -> str:
+    """Any PEM certificate: requests checks the bundle only when it connects, which responses never does."""
+    return "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
