@@ -417,3 +417,159 @@ def test_update_warning_fails_the_action(fake, client, store, programme, roster,
     kind = "user" if "user" in wsfunction else "course"
     assert failed == [("update", kind, f"{wsfunction}: nopermission: no [nopermission]")]
     assert outcome.exit_code == 1
+
+
+# ------------------------------------------------------------------ what the plan does with each drift
+
+
+def test_the_category_is_made_at_the_top_and_the_course_summary_is_html(fake, client, store, programme) -> None:
+    """A first push makes a top-level category (parent 0), and the course in it with an HTML summary."""
+    run(client, store, programme, None)
+    (category,) = fake.categories.values()
+    assert (category["name"], category["idnumber"], category["parent"]) == (
+        "Intelligence artificielle", "dgidt-cat-ia", 0)
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    assert course["categoryid"] == category["id"] and course["summaryformat"] == 1
+    assert course["summary"].startswith("<p>Cycle de formation en intelligence artificielle")
+
+
+def with_course(programme: Programme, **changes: object) -> Programme:
+    """The programme with some [course] fields changed."""
+    return programme.model_copy(update={"course": programme.course.model_copy(update=changes)})
+
+
+def test_a_summary_change_alone_is_pushed(fake, client, store, programme) -> None:
+    run(client, store, programme, None)
+    new = with_course(programme, summary="Nouveau résumé & programme")
+    outcome = run(client, store, new, None)
+    assert [(a.op, a.kind, a.reason) for a in outcome.actions] == [("update", "course", "course changed in the programme")]
+    assert [name for name, _, _ in outcome.actions[0].changes] == ["summary"]
+    assert fake.course_by_idnumber("dgidt-ia-2020")["summary"] == "<p>Nouveau résumé &amp; programme</p>"
+    assert run(client, store, new, None).actions == []
+
+
+def test_a_summary_moodle_re_serialised_is_not_a_change(fake, client, store, programme) -> None:
+    """Entities and whitespace Moodle rewrites are not differences; a changed word is."""
+    new = with_course(programme, summary="Résumé & suite")
+    run(client, store, new, None)
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    course["summary"] = "<p>R&eacute;sum&eacute;  &amp;\n suite</p>"
+    assert run(client, store, new, None).actions == []
+    course["summary"] = "<p>Résumé &amp; fin</p>"
+    outcome = run(client, store, new, None)
+    assert [(a.op, a.kind, a.reason) for a in outcome.actions] == [
+        ("update", "course", "course was edited in Moodle; restoring the programme's values")]
+
+
+def with_session_text(programme: Programme, session_id: str, **changes: object) -> Programme:
+    sessions = tuple(s.model_copy(update=changes) if s.id == session_id else s for s in programme.sessions)
+    return programme.model_copy(update={"sessions": sessions})
+
+
+def test_a_description_change_alone_replaces_the_event(fake, client, store, programme) -> None:
+    run(client, store, programme, None)
+    new = with_session_text(programme, "seance-2", description="Programme revu : données ouvertes")
+    outcome = run(client, store, new, None)
+    assert [(a.op, a.key, a.reason) for a in outcome.actions] == [("replace", "seance-2", "event changed in the programme")]
+    assert [name for name, _, _ in outcome.actions[0].changes] == ["description"]
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    assert any("Programme revu : données ouvertes" in e["description"] for e in fake.course_events(course["id"]))
+    assert run(client, store, new, None).actions == []
+
+
+def test_a_title_change_alone_replaces_the_event(fake, client, store, programme) -> None:
+    run(client, store, programme, None)
+    new = with_session_text(programme, "seance-1", title="Séance 1 – Ouverture")
+    outcome = run(client, store, new, None)
+    assert [(a.op, a.key, a.changes[0][0]) for a in outcome.actions] == [("replace", "seance-1", "name")]
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    assert "Séance 1 – Ouverture" in {e["name"] for e in fake.course_events(course["id"])}
+
+
+def test_a_course_moved_to_another_category_by_hand_is_moved_back(fake, client, store, programme) -> None:
+    run(client, store, programme, None)
+    (category,) = fake.categories.values()
+    fake.categories[999] = {**category, "id": 999, "name": "Archives", "idnumber": ""}
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    course["categoryid"] = 999
+    outcome = run(client, store, programme, None)
+    assert [(a.op, a.kind, a.changes) for a in outcome.actions] == [
+        ("update", "course", (("categoryid", 999, "$category"),))]
+    assert course["categoryid"] == category["id"]
+    assert run(client, store, programme, None).actions == []
+
+
+def test_a_removed_session_whose_event_lost_its_marker_is_deleted(fake, client, store, programme) -> None:
+    """Ours by its id: a hand edit that dropped the marker does not keep a removed session's event alive."""
+    run(client, store, programme, None)
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    third = sorted(fake.course_events(course["id"]), key=lambda e: e["timestart"])[2]
+    third["description"] = "<p>Edité à la main</p>"
+    shorter = without(programme, "seance-3")  # a middle one: the course keeps its dates
+    outcome = run(client, store, shorter, None)
+    assert [(a.op, a.key, a.reason, a.moodle_id) for a in outcome.actions] == [
+        ("delete", "seance-3", "session removed from the programme", third["id"])]
+    assert third["id"] not in fake.events
+    assert_matches(fake, shorter, None)
+
+
+def test_a_removed_session_whose_event_is_gone_is_forgotten(fake, client, store, programme) -> None:
+    run(client, store, programme, None)
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    third = sorted(fake.course_events(course["id"]), key=lambda e: e["timestart"])[2]
+    del fake.events[third["id"]]
+    shorter = without(programme, "seance-3")
+    fake.reset_calls()
+    outcome = run(client, store, shorter, None)
+    assert [(a.op, a.key, a.reason) for a in outcome.actions] == [
+        ("forget", "seance-3", "no longer in the programme nor in Moodle")]
+    assert fake.write_calls == []
+    assert run(client, store, shorter, None).actions == []
+
+
+def test_removed_sessions_are_deleted_after_a_lost_store(fake, client, store, tmp_path, programme) -> None:
+    """Found by their markers alone: every removed session's event goes, whatever its place."""
+    run(client, store, programme, None)
+    shorter = without(programme, "seance-2", "seance-4")
+    with Store(tmp_path / "new.sqlite3") as fresh:
+        outcome = run(client, fresh, shorter, None)
+    assert sorted((a.op, a.key) for a in outcome.actions if a.op == "delete") == [
+        ("delete", "seance-2"), ("delete", "seance-4")]
+    assert_matches(fake, shorter, None)
+
+
+def test_removing_every_session_is_refused_even_beside_hand_made_events(fake, client, store, programme) -> None:
+    """Events made by hand at other times are not the programme's: deleting all of its own is still refused."""
+    run(client, store, programme, None)
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    fake.events[500] = {**fake.course_events(course["id"])[0], "id": 500, "name": "Réunion", "description": "",
+                        "timestart": 1609459200}
+    empty = programme.model_copy(update={"sessions": ()})
+    refused = run(client, store, empty, None)
+    assert str(refused.refusal) == "the plan deletes every event of the programme in Moodle (4)"
+    assert refused.refusal.count == 4
+
+
+def test_suspending_every_participant_is_refused(fake, client, store, programme, roster) -> None:
+    run(client, store, programme, roster[:2])
+    fake.reset_calls()
+    refused = run(client, store, programme, [])
+    assert str(refused.refusal) == "the plan suspends every participant of the course (2)"
+    assert refused.exit_code == 1 and fake.write_calls == []
+    forced = run(client, store, programme, [], force_delete=True)
+    assert forced.exit_code == 0 and fake.active_usernames(fake.course_by_idnumber("dgidt-ia-2020")["id"]) == set()
+
+
+def people(count: int) -> list[Participant]:
+    return [Participant(username=f"p{i}", email=f"p{i}@example.tn", firstname="P", lastname=str(i)) for i in range(count)]
+
+
+@pytest.mark.parametrize(("removed", "refused"), [(3, False), (4, True)])
+def test_max_deletes_is_the_most_a_push_may_suspend(fake, client, store, programme, removed, refused) -> None:
+    """push.max_deletes = 3 (the default): three suspensions run, four are refused."""
+    run(client, store, programme, people(6))
+    outcome = run(client, store, programme, people(6 - removed))
+    if refused:
+        assert str(outcome.refusal) == ("the plan deletes or suspends 4 objects, more than push.max_deletes = 3")
+    else:
+        assert outcome.refusal is None and [a.op for a in outcome.actions] == ["suspend"] * 3
