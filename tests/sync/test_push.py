@@ -6,9 +6,10 @@ import logging
 from datetime import timedelta
 
 import pytest
-from tests.fakes.moodle import Crash, FakeMoodle, MoodleFault
+from tests.fakes.moodle import Crash, FakeMoodle, MoodleFault, is_probe
 from tests.sync.conftest import REPO
 
+from lms_sync.errors import InvalidToken
 from lms_sync.moodle.client import MoodleClient
 from lms_sync.program import Participant, Programme, load_roster
 from lms_sync.settings import PushSettings
@@ -573,3 +574,132 @@ def test_max_deletes_is_the_most_a_push_may_suspend(fake, client, store, program
         assert str(outcome.refusal) == ("the plan deletes or suspends 4 objects, more than push.max_deletes = 3")
     else:
         assert outcome.refusal is None and [a.op for a in outcome.actions] == ["suspend"] * 3
+
+
+# ------------------------------------------------------------------------------ what applying does
+
+
+def test_events_are_visible_course_events_in_html(fake, client, store, programme) -> None:
+    """Every participant sees the sessions in the course calendar (course events, HTML descriptions)."""
+    run(client, store, programme, None)
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    events = fake.course_events(course["id"])
+    assert [(e["eventtype"], e["format"], e["visible"], e["courseid"]) for e in events] == [
+        ("course", 1, 1, course["id"])] * 4
+
+
+def test_enrolments_give_the_configured_role_and_suspending_keeps_it(fake, client, store, programme, roster) -> None:
+    push(client, store, desired_state(programme, roster, PushSettings(role_id=9)))
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    user = fake.user_by_username("zdubeuf")
+    assert fake.enrolments[(course["id"], user["id"])] == {"roleids": {9}, "status": 0}
+    push(client, store, desired_state(programme, roster[:2], PushSettings(role_id=9)))
+    assert fake.enrolments[(course["id"], user["id"])] == {"roleids": {9}, "status": 1}
+
+
+def test_the_runs_table_says_what_each_push_did(fake, client, store, programme, roster) -> None:
+    """Status, exit code and counts of each push, as `lms-sync runs` shows them."""
+    first = run(client, store, programme, roster)
+    row = store.runs(kind="push")[0]
+    assert (row.status, row.exit_code) == ("ok", 0)
+    assert row.summary["planned"] == {"create": 9, "enrol": 3}
+    assert (row.summary["done"], row.summary["failed"], row.summary["skipped"]) == (12, 0, 0)
+    assert row.summary["in_doubt_resolved"] == 0 and row.summary["failed_actions"] == []
+    assert first.run_id == row.id
+    refused = run(client, store, programme, [])
+    row = store.runs(kind="push")[0]
+    assert (row.status, row.exit_code, row.summary["refused"]) == (
+        "refused", 1, "the plan suspends every participant of the course (3)")
+    assert refused.result is None and "done" not in row.summary
+
+
+def test_a_partial_push_is_recorded_as_partial_with_what_failed(fake, client, store, programme) -> None:
+    run(client, store, programme, None)
+    for _ in range(6):  # every attempt, the lookup's resend included
+        fake.inject("http500", "core_calendar_create_calendar_events")
+    outcome = run(client, store, moved(programme, "seance-2", 1), None)
+    row = store.runs(kind="push")[0]
+    assert (row.status, row.exit_code, outcome.exit_code) == ("partial", 1, 1)
+    (failed,) = row.summary["failed_actions"]
+    assert failed.startswith("replace event seance-2: core_calendar_create_calendar_events: HTTP 500 from Moodle")
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    assert len(fake.course_events(course["id"])) == 4  # a failed replace keeps its old event
+
+
+def test_the_journal_names_the_moodle_id_of_each_write(fake, client, store, programme) -> None:
+    outcome = run(client, store, programme, None)
+    rows = journal(store, outcome.run_id)
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    assert [(r.action, r.kind, r.state) for r in rows][:2] == [("create", "category", "done"), ("create", "course", "done")]
+    assert rows[1].detail == f"moodle id {course['id']}"
+    event_ids = sorted(e["id"] for e in fake.course_events(course["id"]))
+    assert sorted(int(r.detail.removeprefix("moodle id ")) for r in rows if r.kind == "event") == event_ids
+
+
+def test_a_course_that_cannot_be_created_skips_what_depends_on_it(fake, client, store, programme, roster) -> None:
+    for _ in range(6):  # every attempt, the lookup's resend included
+        fake.inject("http500", "core_course_create_courses")
+    outcome = run(client, store, programme, roster)
+    assert outcome.exit_code == 1
+    skipped = {(a.kind, why) for a, why in outcome.result.skipped}
+    assert skipped == {("event", "skipped: the course could not be created"),
+                       ("enrolment", "skipped: the course could not be created")}
+    assert {a.kind for a, _ in outcome.result.failed} == {"course"}
+    assert {a.kind for a in outcome.result.done} == {"category", "user"}
+
+
+def test_a_category_that_cannot_be_created_skips_the_course(fake, client, store, programme) -> None:
+    def refuse(_f: FakeMoodle, _params: dict) -> object:
+        raise MoodleFault("categorynamerequired", "Category name is required")
+
+    fake.handlers["core_course_create_categories"] = refuse
+    outcome = run(client, store, programme, None)
+    assert [(a.kind, why) for a, why in outcome.result.skipped] == [
+        ("course", "skipped: the course category could not be created")] + [
+        ("event", "skipped: the course could not be created")] * 4
+    assert fake.courses == {} and outcome.exit_code == 1
+
+
+def test_a_token_refused_mid_push_stops_it_and_lists_what_was_not_attempted(fake, client, store, programme,
+                                                                            roster) -> None:
+    create_users = fake.handlers["core_user_create_users"]
+
+    def rotate_token(f: FakeMoodle, params: dict) -> object:
+        if not is_probe("core_user_create_users", params):
+            f.token = "rotated"  # the token is revoked while push runs
+        return create_users(f, params)
+
+    fake.handlers["core_user_create_users"] = rotate_token
+    outcome = run(client, store, programme, roster)
+    assert outcome.exit_code == 3 and isinstance(outcome.result.fatal, InvalidToken)
+    assert [(a.kind, why.endswith("[invalidtoken]")) for a, why in outcome.result.failed] == [("event", True)] * 4
+    assert [(a.kind, why) for a, why in outcome.result.skipped] == [
+        ("enrolment", "not attempted: Moodle became unavailable")] * 3
+    assert store.runs(kind="push")[0].exit_code == 3
+
+
+def test_a_timed_out_create_is_looked_up_before_sending_again(fake, client, store, programme, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="lms_sync.sync")
+    fake.inject("timeout_before", "core_course_create_courses")
+    fake.inject("timeout_before", "core_course_create_courses")
+    outcome = run(client, store, programme, None)
+    assert outcome.exit_code == 0
+    assert "TransientError in core_course_create_courses: no answer; looking the 1 course(s) up before sending again" \
+        in caplog.text
+    assert_matches(fake, programme, None)
+
+
+def test_a_refused_batch_is_retried_one_by_one_and_only_the_culprit_fails(fake, client, store, programme,
+                                                                          roster) -> None:
+    taken = FakeMoodle.new_id(fake)
+    fake.users[taken] = {"id": taken, "username": "someone", "firstname": "S", "lastname": "O",
+                         "email": roster[2].email, "idnumber": "", "institution": "", "department": "",
+                         "auth": "manual", "password": "sent", "password_changes": 0}
+    outcome = run(client, store, programme, roster)
+    rows = [r for r in journal(store, outcome.run_id) if r.kind == "user"]
+    assert [(r.key, r.state) for r in rows] == [("hlefevre", "failed"), ("fmenard", "failed"), ("zdubeuf", "failed"),
+                                                ("hlefevre", "done"), ("fmenard", "done"), ("zdubeuf", "failed")]
+    assert rows[0].detail.startswith("batch failed (core_user_create_users: ") and rows[0].detail.endswith(
+        "); retried one by one")
+    (failure,) = outcome.result.failed
+    assert failure[0].key == "zdubeuf" and failure[1].endswith("[invalidparameter]")

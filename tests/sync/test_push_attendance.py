@@ -221,6 +221,8 @@ def test_a_lost_store_adopts_the_activity_and_its_sessions_by_their_markers(fake
         *[("adopt", "attendance_session", f"seance-{n}", "found by its marker") for n in range(1, 5)]]
     assert [a.moodle_id for a in outcome.actions if a.kind == "attendance_session"] == [s["id"] for s in sessions_of(fake)]
     assert outcome.actions[-5].moodle_id == instance.id
+    with Store(tmp_path / "lost.sqlite3") as fresh:
+        assert run(client, fresh, prog, None).actions == []  # what was adopted is recorded in step
 
 
 def test_a_session_deleted_by_hand_is_restored_and_a_new_one_added(fake, client, store, programme) -> None:
