@@ -20,6 +20,7 @@ estimate of the score with its 95 % margin, in a fraction of the time.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import math
 import os
@@ -143,15 +144,30 @@ def function_of(name: str) -> str:
 
 
 def load_equivalents() -> list[dict[str, str]]:
-    """The known equivalent mutants: module, function, original and mutated line, and why."""
+    """The known equivalent mutants: module, function, original and mutated line (or a rule), and why."""
     if not EQUIVALENTS_FILE.exists():
         return []
     entries = tomllib.loads(EQUIVALENTS_FILE.read_text(encoding="utf-8")).get("equivalent", [])
     for number, entry in enumerate(entries, 1):
-        missing = {"module", "function", "original", "mutant", "why"} - set(entry)
-        if missing:
-            sys.exit(f"{EQUIVALENTS_FILE}: [[equivalent]] number {number} lacks {', '.join(sorted(missing))}")
+        needed = {"module", "function", "why"} | ({"original"} if entry.get("match") else {"original", "mutant"})
+        missing = needed - set(entry)
+        if missing or entry.get("match", "case") != "case":
+            sys.exit(f"{EQUIVALENTS_FILE}: [[equivalent]] number {number}: lacks {', '.join(sorted(missing))} or has "
+                     "a match other than \"case\"")
     return entries
+
+
+def is_equivalent(entry: dict[str, str], path: str, function: str, old: str, new: str) -> bool:
+    """Whether a mutant (its module, function and changed lines) is the one an equivalents entry describes.
+
+    ``function`` and ``original`` are shell patterns; ``match = "case"`` stands for every mutant that only
+    changes the case of the original line (iCalendar names, which the library upper-cases anyway).
+    """
+    if entry["module"] != path or not fnmatch.fnmatchcase(function, entry["function"]):
+        return False
+    if entry.get("match") == "case":
+        return fnmatch.fnmatchcase(old, entry["original"]) and new != old and new.lower() == old.lower()
+    return (entry["original"].strip(), entry["mutant"].strip()) == (old, new)
 
 
 def ensure_mutmut() -> None:
@@ -214,9 +230,9 @@ def run_module(module: Module, jobs: int, equivalents: list[dict[str, str]], sam
     for name in not_killed:
         old, new = changed_lines(result.diffs.get(name, ""))
         for entry in equivalents:
-            if (entry["module"], entry["function"], entry["original"].strip(), entry["mutant"].strip()) == (
-                    module.path, function_of(name), old, new):
+            if is_equivalent(entry, module.path, function_of(name), old, new):
                 result.equivalent[name] = entry["why"]
+                break
     return result
 
 

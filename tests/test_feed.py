@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lms_sync.cli import main
-from lms_sync.feed import build_calendar, reconcile
+from lms_sync.feed import CalendarHeader, build_calendar, freeze, reconcile
 from lms_sync.program import Programme, Session, SessionStatus, load_programme
 from tests.conftest import REPO, SHIPPED_PROGRAM, example_counts
 
@@ -279,3 +280,54 @@ def test_the_timezone_covers_exactly_the_years_of_the_sessions() -> None:
     assert data.count("BEGIN:VTIMEZONE") == 1 and "TZID:Europe/Paris\r\n" in data
     assert "This timezone only works from 2020-01-01 to 2023-01-01." in data.replace("\r\n ", "")
     assert "DTSTART:20200101T000000\r\n" in data and "RDATE:20211031T030000,20221030T030000\r\n" in data
+
+
+def test_change_detection_is_stable_across_versions() -> None:
+    """What an entry's hashes are made of is fixed: an upgrade of lms_sync must not mark every event modified."""
+    (first, *_), _ = feed_of(shipped())
+    assert first.content_hash == "11bf7ab544c1b24c33032f8ae94ff4df80d6fdfaba2351e47fe66b6b7068e218"
+    assert first.schedule_hash == "f5e7fb1025150c1a43c4fc49bc37b65ee39c1538d5a96a75d355f8b8e4aef66c"
+    assert (first.status, first.programme_id, first.removed) == ("CONFIRMED", "dgidt-ia-2020", False)
+
+
+def test_an_entry_records_its_new_status_and_programme() -> None:
+    first, _ = feed_of(shipped())
+    legacy = [replace(e, programme_id="") for e in first]  # published before programmes had ids in the store
+    cancelled = with_session(shipped(), "seance-3", status=SessionStatus.CANCELLED)
+    entries, changed = reconcile(cancelled, legacy, T1)
+    (entry,) = changed
+    assert (entry.uid, entry.status, entry.programme_id, entry.sequence) == (
+        "dgidt-ia-2020-seance-3@formation.ena.tn", "CANCELLED", "dgidt-ia-2020", 1)
+
+
+def test_a_session_starting_now_is_held_when_the_programme_is_frozen() -> None:
+    """Archived at the very minute a session starts: it took place, and stays confirmed."""
+    first, _ = feed_of(shipped())
+    third_starts = datetime(2021, 1, 6, 8, tzinfo=UTC)
+    entries, changed = freeze(first, third_starts, file_removed=False)
+    status = {e.session_id: e.status for e in entries}
+    assert status == {"seance-1": "CONFIRMED", "seance-2": "CONFIRMED", "seance-3": "CONFIRMED", "seance-4": "CANCELLED"}
+    assert [e.session_id for e in changed] == ["seance-4"] and not changed[0].removed
+    _, after_removal = freeze(first, third_starts, file_removed=True)
+    assert [(e.session_id, e.removed) for e in after_removal] == [("seance-4", True)]
+
+
+def test_freezing_keeps_a_session_removed_earlier_as_it_was() -> None:
+    """Removed (and cancelled) before the programme was archived: archiving changes nothing about it."""
+    first, _ = feed_of(shipped())
+    shorter = shipped().model_copy(update={"sessions": shipped().sessions[:3]})
+    after_removal, _ = reconcile(shorter, first, T1)
+    entries, changed = freeze(after_removal, datetime(2021, 1, 19, tzinfo=UTC), file_removed=False)
+    assert changed == []
+    fourth = next(e for e in entries if e.session_id == "seance-4")
+    assert (fourth.removed, fourth.status, fourth.last_modified, fourth.programme_id) == (
+        True, "CANCELLED", T1, "dgidt-ia-2020")
+
+
+def test_a_calendar_header_survives_the_store() -> None:
+    """A removed programme's feed keeps its name, description, timezone and page from what was stored."""
+    header = CalendarHeader.of(shipped())
+    assert CalendarHeader.from_dict(header.as_dict(), "dgidt-ia-2020") == header
+    assert header.as_dict() == {"title": shipped().title, "description": shipped().description,
+                                "timezone": "Africa/Tunis", "url": "https://formation.ena.tn/"}
+    assert CalendarHeader.from_dict({}, "dgidt-ia-2020") == CalendarHeader("dgidt-ia-2020", "", "UTC", "")
