@@ -435,3 +435,174 @@ def test_an_error_without_message_still_says_moodle_refused() -> None:
 def _self_signed_pem() -> str:
     """Any PEM certificate: requests checks the bundle only when it connects, which responses never does."""
     return "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+# ------------------------------------------------------------------- faults on the way, as the user reads them
+
+TLS_CASES = [
+    ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has expired",
+     "the site's certificate has expired", "renew the certificate on the Moodle server"),
+    ("Hostname mismatch, certificate is not valid for 'moodle.example.test'",
+     "the site's certificate is for another host name", "use the host name the certificate names in LMS_SYNC_MOODLE__URL"),
+    ("hostname 'moodle.example.test' doesn't match 'other.tn'",
+     "the site's certificate is for another host name", "use the host name the certificate names in LMS_SYNC_MOODLE__URL"),
+    ("certificate verify failed: self-signed certificate", "the site's certificate is not signed by a trusted authority",
+     "set moodle.ca_bundle to your CA's certificate file (PEM), or verify_tls = false for a lab only"),
+    ("certificate verify failed: unable to get local issuer certificate",
+     "the site's certificate is not signed by a trusted authority", "set moodle.ca_bundle"),
+    ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed", "the site's certificate is not signed by a trusted "
+     "authority", "set moodle.ca_bundle"),
+    ("[SSL: WRONG_VERSION_NUMBER] wrong version number", "the site did not answer TLS (is it http:// only, or the wrong "
+     "port?)", "check LMS_SYNC_MOODLE__URL: https:// for a TLS site, and the right port"),
+    ("ssl3 wrong version number", "the site did not answer TLS", "https:// for a TLS site"),
+    ("[SSL: SSLV3_ALERT_HANDSHAKE_FAILURE] sslv3 alert handshake failure", "the TLS handshake failed",
+     "set moodle.ca_bundle to your CA's certificate file (PEM), or verify_tls = false for a lab only"),
+]
+
+
+@responses.activate
+@pytest.mark.parametrize(("text", "reason", "hint"), TLS_CASES)
+def test_a_tls_failure_says_what_is_wrong_and_what_to_do(sleeps: list[float], text: str, reason: str, hint: str) -> None:
+    responses.add(responses.POST, ENDPOINT, body=requests.exceptions.SSLError(text))
+    with pytest.raises(errors.MoodleUnavailable) as caught:
+        transport(sleeps).call("core_webservice_get_site_info")
+    assert str(caught.value).startswith(f"core_webservice_get_site_info: TLS error talking to {BASE_URL}: {reason}")
+    assert hint in caught.value.hint
+    assert len(responses.calls) == 1 and not isinstance(caught.value, errors.TransientError)
+
+
+CONNECTION_CASES = [
+    (requests.ConnectionError("('Connection aborted.', ConnectionResetError(104, 'Connection reset by peer'))"),
+     f"the connection to {BASE_URL} was closed or reset before the answer came (ConnectionError)", "cut the connection"),
+    (requests.ConnectionError("Remote end closed connection without response"),
+     f"the connection to {BASE_URL} was closed or reset before the answer came (ConnectionError)", "cut the connection"),
+    (requests.ConnectionError("('Connection aborted.', BrokenPipeError())"),
+     f"the connection to {BASE_URL} was closed or reset before the answer came (ConnectionError)", "cut the connection"),
+    (requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead"),
+     f"the answer from {BASE_URL} was cut short (ChunkedEncodingError)", "dropped the connection mid-answer"),
+    (requests.exceptions.ContentDecodingError("bad gzip"),
+     f"the answer from {BASE_URL} was cut short (ContentDecodingError)", "dropped the connection mid-answer"),
+    (requests.ReadTimeout("read timed out"), f"no answer from {BASE_URL} within 60 s (ReadTimeout)",
+     "the request may have been applied"),
+    (requests.ConnectTimeout("connect timed out"), f"cannot connect to {BASE_URL} (ConnectTimeout)",
+     "check LMS_SYNC_MOODLE__URL, DNS and the network path to the site"),
+    (requests.ConnectionError("Max retries exceeded: proxy says no"), f"connection to {BASE_URL} failed (ConnectionError)",
+     "check LMS_SYNC_MOODLE__URL and the network path to the site"),
+]
+
+
+@responses.activate
+@pytest.mark.parametrize(("exc", "message", "hint"), CONNECTION_CASES)
+def test_a_connection_fault_is_named_with_what_to_do(sleeps: list[float], exc: Exception, message: str, hint: str) -> None:
+    for _ in range(3):
+        responses.add(responses.POST, ENDPOINT, body=exc)
+    with pytest.raises(errors.TransientError) as caught:
+        transport(sleeps).call("core_webservice_get_site_info")
+    assert str(caught.value) == f"core_webservice_get_site_info: {message}"
+    assert hint in caught.value.hint
+    assert len(responses.calls) == 3  # a read: retried up to retry_attempts
+
+
+@responses.activate
+def test_a_write_is_not_resent_after_a_503_but_is_during_maintenance(sleeps: list[float]) -> None:
+    responses.add(responses.POST, ENDPOINT, status=503, body="")
+    with pytest.raises(errors.TransientError):
+        transport(sleeps).call("core_course_create_courses", {"courses": []}, write=True)
+    assert len(responses.calls) == 1
+    responses.add(responses.POST, ENDPOINT, json={"exception": "moodle_exception", "errorcode": "sitemaintenance",
+                                                  "message": "Site is undergoing maintenance"})
+    responses.add(responses.POST, ENDPOINT, json=[{"id": 7, "shortname": "x"}])
+    assert transport(sleeps).call("core_course_create_courses", {"courses": []}, write=True) == [{"id": 7, "shortname": "x"}]
+
+
+@responses.activate
+def test_an_answer_over_the_size_cap_is_refused_and_not_retried(sleeps: list[float]) -> None:
+    responses.add(responses.POST, ENDPOINT, body=b"[" + b"1," * 600_000 + b"1]", content_type="application/json")
+    with pytest.raises(errors.TransientError) as caught:
+        transport(sleeps, max_response_mb=1).call("core_webservice_get_site_info")
+    assert str(caught.value) == f"core_webservice_get_site_info: the answer from {BASE_URL} is larger than 1 MB"
+    assert "raise moodle.max_response_mb" in caught.value.hint and len(responses.calls) == 1 and sleeps == []
+
+
+@responses.activate
+def test_calls_that_share_a_deadline_stop_when_it_has_passed(sleeps: list[float]) -> None:
+    t = MoodleTransport(make_settings(deadline=30), sleep=sleeps.append, total_seconds=0)
+    with pytest.raises(errors.TransientError) as caught:
+        t.call("core_webservice_get_site_info")
+    assert str(caught.value) == (f"core_webservice_get_site_info: no time left: the calls to {BASE_URL} took longer "
+                                 "than 30 s in all")
+    assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_each_retry_is_logged_with_its_wait(sleeps: list[float], caplog: pytest.LogCaptureFixture) -> None:
+    responses.add(responses.POST, ENDPOINT, status=503, body="", headers={"Retry-After": "7"})
+    responses.add(responses.POST, ENDPOINT, json=SITE_INFO)
+    with caplog.at_level(logging.WARNING, logger="lms_sync.moodle"):
+        transport(sleeps, retry_attempts=4).call("core_webservice_get_site_info")
+    assert [r.getMessage() for r in caplog.records] == [
+        "core_webservice_get_site_info: HTTP 503 from Moodle (attempt 1 of 4); retrying in 7.0 s"]
+
+
+@responses.activate
+def test_backoff_waits_grow_but_never_pass_the_retry_budget(sleeps: list[float]) -> None:
+    for _ in range(5):
+        responses.add(responses.POST, ENDPOINT, status=502, body="")
+    with pytest.raises(errors.TransientError):
+        transport(sleeps, retry_attempts=5, retry_max_seconds=3.0).call("core_webservice_get_site_info")
+    assert len(sleeps) >= 1 and all(0 < s <= 3.0 for s in sleeps)
+
+
+@pytest.mark.parametrize(("url", "warned"), [
+    ("http://localhost", False), ("http://127.0.0.1:8080", False), ("http://[::1]", False),
+    ("http://moodle.localhost", False), ("http://10.0.0.5", True), ("http://moodle.example.tn", True),
+    ("https://moodle.example.tn", False)])
+def test_http_is_warned_about_unless_on_this_machine(caplog: pytest.LogCaptureFixture, url: str, warned: bool) -> None:
+    with caplog.at_level(logging.WARNING, logger="lms_sync.moodle"):
+        MoodleTransport(make_settings(url=url))
+    clear = [r.getMessage() for r in caplog.records if "travels in clear" in r.getMessage()]
+    assert bool(clear) is warned
+    if warned:
+        host = url.removeprefix("http://")
+        assert clear == [f"moodle.url is http:// ({host}): the token travels in clear over the network; use https://"]
+
+
+def test_a_transport_shows_its_endpoint_never_its_token() -> None:
+    t = MoodleTransport(make_settings())
+    assert repr(t) == f"MoodleTransport(url='{ENDPOINT}')"
+
+
+def test_values_are_sent_the_way_php_reads_them() -> None:
+    import enum
+    from datetime import date
+
+    class Colour(enum.Enum):
+        RED = "red"
+
+    assert flatten_params({"a": {"b": [True, Colour.RED, 3]}}, prefix="x") == [
+        ("x[a][b][0]", "1"), ("x[a][b][1]", "red"), ("x[a][b][2]", "3")]
+    assert flatten_params(None) == [] and flatten_params({}) == []
+    with pytest.raises(ValueError, match="a date has no instant"):
+        flatten_params({"d": date(2020, 12, 9)})
+
+
+def test_the_field_count_includes_the_three_fixed_fields() -> None:
+    from lms_sync.moodle.transport import field_count
+
+    assert field_count(None) == 3 and field_count({"users": [{"id": 1, "email": None}, {"id": 2}]}) == 5
+
+
+@pytest.mark.parametrize(("errorcode", "cls", "hint"), [
+    ("invalidtoken", errors.InvalidToken, "check LMS_SYNC_MOODLE__TOKEN (Site administration > Server > Web services"),
+    ("wsusercannotassign", errors.AccessDenied, "allow the sync account's role to assign that role"),
+    ("cannotviewreport", errors.AccessDenied, "enable completion on the course and grant the sync account "
+                                              "report/completion:view"),
+    ("errorreportview", errors.AccessDenied, "add the sync account to the report's audience in Report builder"),
+    ("criteriaerror", errors.AccessDenied, "give the sync account's role moodle/category:manage"),
+    ("sitemaintenance", errors.TransientError, "the site is in maintenance mode; run again when it is back"),
+    ("shortnametaken", errors.AlreadyExists, None),
+])
+def test_each_known_error_code_says_what_to_do(errorcode: str, cls: type[errors.MoodleError], hint: str | None) -> None:
+    error = error_from_body("core_course_create_courses", {"exception": "x", "errorcode": errorcode, "message": "m"})
+    assert type(error) is cls and error.errorcode == errorcode
+    assert (error.hint is None) if hint is None else error.hint.startswith(hint)
