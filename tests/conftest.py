@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import settings
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_PROGRAM = REPO / "config" / "program.toml"
 SHIPPED_ROSTER = REPO / "config" / "roster.example.csv"
 # Request/answer pairs recorded from a real Moodle 5.1 (from shared/moodle-fixtures, and from tests/realmoodle).
 RECORDINGS = REPO / "tests" / "recordings"
+
+# Hypothesis profiles, picked by HYPOTHESIS_PROFILE: by default each property test runs its own example
+# count; "mutation" (set by benchmarks/mutation.py) runs a few fixed examples of each, since every mutant
+# reruns them; "long" runs many, to hunt for rare failures.
+settings.register_profile("mutation", max_examples=8, stateful_step_count=12, derandomize=True, database=None)
+settings.register_profile("long", max_examples=3000, stateful_step_count=50)
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "default")
+settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+def example_counts(**counts: int) -> dict[str, Any]:
+    """A property test's own example counts (``max_examples``, ``stateful_step_count``), unless a profile is set."""
+    return counts if HYPOTHESIS_PROFILE == "default" else {}
 
 
 @pytest.fixture

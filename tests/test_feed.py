@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lms_sync.cli import main
-from lms_sync.feed import build_calendar, reconcile
+from lms_sync.feed import CalendarHeader, build_calendar, freeze, reconcile
 from lms_sync.program import Programme, Session, SessionStatus, load_programme
-from tests.conftest import REPO, SHIPPED_PROGRAM
+from tests.conftest import REPO, SHIPPED_PROGRAM, example_counts
 
 GOLDEN = REPO / "tests" / "golden" / "sessions.ics"
 T0 = datetime(2020, 11, 20, 10, 0, tzinfo=UTC)
@@ -155,7 +156,7 @@ text_strategy = st.text(
 ).filter(lambda s: s.strip())
 
 
-@settings(max_examples=150, deadline=None)
+@settings(deadline=None, **example_counts(max_examples=150))
 @given(title=text_strategy, description=st.text(max_size=400))
 def test_folding_never_splits_a_character_and_text_round_trips(title: str, description: str) -> None:
     programme = shipped()
@@ -219,3 +220,114 @@ def test_prodid_names_the_feeds_language() -> None:
     fr, en = (build_calendar(shipped(), [], lang=lang).decode() for lang in ("fr", "en"))
     assert "PRODID:-//lms_sync//Programme de formation//FR\r\n" in fr
     assert "PRODID:-//lms_sync//Training programme//EN\r\n" in en
+
+
+def test_a_rename_after_a_move_keeps_the_sequence_of_the_move() -> None:
+    """Only a time or status change raises SEQUENCE: a later rename updates LAST-MODIFIED alone."""
+    first, _ = feed_of(shipped())
+    moved = with_session(shipped(), "seance-2", start=datetime(2020, 12, 24, 9), end=datetime(2020, 12, 24, 12))
+    after_move, _ = feed_of(moved, first, now=T1)
+    later = T1 + timedelta(days=1)
+    _, data = feed_of(with_session(moved, "seance-2", title="Séance 2 – Les données"), after_move, now=later)
+    ev = events(data)["dgidt-ia-2020-seance-2@formation.ena.tn"]
+    assert (ev["SEQUENCE"], ev["LAST-MODIFIED"].dt, str(ev["SUMMARY"])) == (1, later, "Séance 2 – Les données")
+
+
+def test_the_feed_names_its_public_address_as_source_only_when_given() -> None:
+    entries, _ = feed_of(shipped())
+    served = build_calendar(shipped(), entries, public_url="https://formation.ena.tn/lms-sync/sessions.ics")
+    assert "SOURCE;VALUE=URI:https://formation.ena.tn/lms-sync/sessions.ics\r\n" in served.decode()
+    assert b"SOURCE" not in build_calendar(shipped(), entries)
+
+
+def test_the_refresh_interval_is_the_one_asked_for() -> None:
+    entries, _ = feed_of(shipped())
+    data = build_calendar(shipped(), entries, refresh_interval=timedelta(hours=2)).decode()
+    assert "REFRESH-INTERVAL;VALUE=DURATION:PT2H\r\n" in data and "X-PUBLISHED-TTL:PT2H\r\n" in data
+
+
+def test_a_uid_domain_other_than_the_programmes_host_names_the_events() -> None:
+    entries, _ = reconcile(shipped(), [], T0, domain="calendrier.industrie.gov.tn")
+    assert [e.uid for e in entries] == [f"dgidt-ia-2020-seance-{n}@calendrier.industrie.gov.tn" for n in range(1, 5)]
+
+
+@pytest.mark.parametrize(("lang", "footer"), [("fr", "Plateforme : https://formation.ena.tn/"),
+                                              ("en", "Platform: https://formation.ena.tn/")])
+def test_a_session_without_description_shows_the_platform_alone(lang: str, footer: str) -> None:
+    bare = with_session(shipped(), "seance-1", description="  ")
+    _, data = feed_of(bare, lang=lang)
+    evs = events(data)
+    assert str(evs["dgidt-ia-2020-seance-1@formation.ena.tn"]["DESCRIPTION"]) == footer
+    described = str(evs["dgidt-ia-2020-seance-2@formation.ena.tn"]["DESCRIPTION"])
+    assert described.startswith("Les données au cœur de l'IA") and described.endswith(f"\n\n{footer}")
+
+
+def test_the_location_falls_back_to_the_programmes_then_to_its_address() -> None:
+    own = with_session(shipped(), "seance-1", location="Salle 3, ENA Tunis")
+    no_default = with_session(own, "seance-2").model_copy(update={"location": None})
+    evs = events(feed_of(no_default)[1])
+    assert str(evs["dgidt-ia-2020-seance-1@formation.ena.tn"]["LOCATION"]) == "Salle 3, ENA Tunis"
+    assert str(evs["dgidt-ia-2020-seance-2@formation.ena.tn"]["LOCATION"]) == "https://formation.ena.tn/"
+    evs = events(feed_of(shipped())[1])
+    assert str(evs["dgidt-ia-2020-seance-2@formation.ena.tn"]["LOCATION"]) == "En ligne – plateforme de formation de l'ENA"
+
+
+def test_the_timezone_covers_exactly_the_years_of_the_sessions() -> None:
+    """One VTIMEZONE per zone, from 1 January of the first session's year to the end of the last one's."""
+    paris = with_session(shipped(), "seance-4", start=datetime(2022, 6, 1, 9), end=datetime(2022, 6, 1, 12))
+    paris = paris.model_copy(update={"timezone": "Europe/Paris"})
+    data = feed_of(paris)[1].decode()
+    assert data.count("BEGIN:VTIMEZONE") == 1 and "TZID:Europe/Paris\r\n" in data
+    assert "This timezone only works from 2020-01-01 to 2023-01-01." in data.replace("\r\n ", "")
+    assert "DTSTART:20200101T000000\r\n" in data and "RDATE:20211031T030000,20221030T030000\r\n" in data
+
+
+def test_change_detection_is_stable_across_versions() -> None:
+    """What an entry's hashes are made of is fixed: an upgrade of lms_sync must not mark every event modified."""
+    (first, *_), _ = feed_of(shipped())
+    assert first.content_hash == "11bf7ab544c1b24c33032f8ae94ff4df80d6fdfaba2351e47fe66b6b7068e218"
+    assert first.schedule_hash == "f5e7fb1025150c1a43c4fc49bc37b65ee39c1538d5a96a75d355f8b8e4aef66c"
+    assert (first.status, first.programme_id, first.removed) == ("CONFIRMED", "dgidt-ia-2020", False)
+
+
+def test_an_entry_records_its_new_status_and_programme() -> None:
+    first, _ = feed_of(shipped())
+    legacy = [replace(e, programme_id="") for e in first]  # published before programmes had ids in the store
+    cancelled = with_session(shipped(), "seance-3", status=SessionStatus.CANCELLED)
+    entries, changed = reconcile(cancelled, legacy, T1)
+    (entry,) = changed
+    assert (entry.uid, entry.status, entry.programme_id, entry.sequence) == (
+        "dgidt-ia-2020-seance-3@formation.ena.tn", "CANCELLED", "dgidt-ia-2020", 1)
+
+
+def test_a_session_starting_now_is_held_when_the_programme_is_frozen() -> None:
+    """Archived at the very minute a session starts: it took place, and stays confirmed."""
+    first, _ = feed_of(shipped())
+    third_starts = datetime(2021, 1, 6, 8, tzinfo=UTC)
+    entries, changed = freeze(first, third_starts, file_removed=False)
+    status = {e.session_id: e.status for e in entries}
+    assert status == {"seance-1": "CONFIRMED", "seance-2": "CONFIRMED", "seance-3": "CONFIRMED", "seance-4": "CANCELLED"}
+    assert [e.session_id for e in changed] == ["seance-4"] and not changed[0].removed
+    _, after_removal = freeze(first, third_starts, file_removed=True)
+    assert [(e.session_id, e.removed) for e in after_removal] == [("seance-4", True)]
+
+
+def test_freezing_keeps_a_session_removed_earlier_as_it_was() -> None:
+    """Removed (and cancelled) before the programme was archived: archiving changes nothing about it."""
+    first, _ = feed_of(shipped())
+    shorter = shipped().model_copy(update={"sessions": shipped().sessions[:3]})
+    after_removal, _ = reconcile(shorter, first, T1)
+    entries, changed = freeze(after_removal, datetime(2021, 1, 19, tzinfo=UTC), file_removed=False)
+    assert changed == []
+    fourth = next(e for e in entries if e.session_id == "seance-4")
+    assert (fourth.removed, fourth.status, fourth.last_modified, fourth.programme_id) == (
+        True, "CANCELLED", T1, "dgidt-ia-2020")
+
+
+def test_a_calendar_header_survives_the_store() -> None:
+    """A removed programme's feed keeps its name, description, timezone and page from what was stored."""
+    header = CalendarHeader.of(shipped())
+    assert CalendarHeader.from_dict(header.as_dict(), "dgidt-ia-2020") == header
+    assert header.as_dict() == {"title": shipped().title, "description": shipped().description,
+                                "timezone": "Africa/Tunis", "url": "https://formation.ena.tn/"}
+    assert CalendarHeader.from_dict({}, "dgidt-ia-2020") == CalendarHeader("dgidt-ia-2020", "", "UTC", "")

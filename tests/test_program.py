@@ -228,3 +228,168 @@ def test_validate_exits_2_without_traceback_and_writes_nothing(
 def test_missing_programme_file(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--program", "nowhere.toml", "validate"]) == 2
     assert "nowhere.toml: error: file not found" in capsys.readouterr().err
+
+
+def session_text(session_id: str | None, start: str, end: str, extra: str = "") -> str:
+    """One more [[sessions]] table (without id when ``session_id`` is None)."""
+    head = f'id = "{session_id}"\n' if session_id else ""
+    return f'\n[[sessions]]\n{head}title = "S"\nstart = {start}\nend = {end}\n{extra}'
+
+
+def test_the_course_table_is_read(tmp_path: Path) -> None:
+    text = GOOD + '\n[course]\nshortname = "IA-2020"\nfullname = "Cycle IA"\ncategory_name = "Formations"\n'
+    programme, _ = load_programme(write(tmp_path, text))
+    assert (programme.course.shortname, programme.course.fullname, programme.course.category_name) == (
+        "IA-2020", "Cycle IA", "Formations")
+
+
+def test_a_course_that_is_not_a_table_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, 'course = "IA"\n' + GOOD)
+    assert problems_of(path) == [f"{path}: course: error: must be a table of key = value pairs"]
+
+
+def test_a_session_of_no_length_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("end = 2020-12-23T12:00:00", "end = 2020-12-23T09:00:00"))
+    assert problems_of(path) == [
+        f"{path}: sessions[1].end: error: ends at 2020-12-23T09:00, not after its start 2020-12-23T09:00; "
+        "fix end (or start)"
+    ]
+
+
+def test_back_to_back_sessions_do_not_overlap(tmp_path: Path) -> None:
+    text = GOOD.replace("2020-12-23T09:00:00", "2020-12-09T12:00:00").replace("2020-12-23T12:00:00", "2020-12-09T14:00:00")
+    _, warnings = load_programme(write(tmp_path, text))
+    assert warnings == []
+
+
+def test_sessions_out_of_order_are_checked_for_overlap(tmp_path: Path) -> None:
+    # s2 first in the file, s1 later; s3 (written last) starts inside s2.
+    text = GOOD.replace("2020-12-09T09:00:00", "2020-12-24T09:00:00").replace("2020-12-09T12:00:00", "2020-12-24T12:00:00")
+    text += session_text("s3", "2020-12-23T11:00:00", "2020-12-23T13:00:00")
+    path = write(tmp_path, text)
+    _, warnings = load_programme(path)
+    assert [str(w) for w in warnings] == [
+        f"{path}: sessions[2].start: warning: session 's3' overlaps session 's2' (sessions[1])"
+    ]
+
+
+def test_a_cancelled_session_overlaps_nothing(tmp_path: Path) -> None:
+    text = GOOD.replace("2020-12-23T09:00:00", "2020-12-09T11:00:00").replace("2020-12-23T12:00:00", "2020-12-09T13:00:00")
+    _, warnings = load_programme(write(tmp_path, text.replace('title = "Séance 2"', 'title = "Séance 2"\nstatus = "cancelled"')))
+    assert warnings == []
+    _, warnings = load_programme(write(tmp_path, text.replace('title = "Séance 1"', 'title = "Séance 1"\nstatus = "cancelled"')))
+    assert warnings == []
+
+
+def test_sessions_that_are_not_an_array_of_tables(tmp_path: Path) -> None:
+    head = GOOD.split("[[sessions]]")[0]
+    path = write(tmp_path, 'sessions = "s1"\n' + head)
+    assert problems_of(path) == [
+        f"{path}: sessions: error: must be an array of tables: write each session as [[sessions]]"
+    ]
+    path = write(tmp_path, 'sessions = ["s1"]\n' + head)
+    assert problems_of(path) == [f"{path}: sessions[0]: error: must be a table of key = value pairs"]
+
+
+def test_a_session_without_id_does_not_hide_later_duplicates(tmp_path: Path) -> None:
+    text = GOOD + session_text(None, "2021-01-06T09:00:00", "2021-01-06T12:00:00")
+    text += session_text("s1", "2021-01-20T09:00:00", "2021-01-20T12:00:00")
+    path = write(tmp_path, text)
+    problems = problems_of(path)
+    assert problems[0] == f"{path}: sessions[2].id: error: required key is missing"
+    assert problems[1].startswith(f"{path}: sessions[3].id: error: duplicate session id 's1' (also sessions[0])")
+    assert len(problems) == 2
+
+
+def test_a_programme_without_sessions_loads_with_a_warning(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.split("[[sessions]]")[0])
+    programme, warnings = load_programme(path)
+    assert programme.sessions == ()
+    assert [str(w) for w in warnings] == [f"{path}: sessions: warning: the programme has no [[sessions]]"]
+
+
+def test_a_program_that_is_not_a_table(tmp_path: Path) -> None:
+    path = write(tmp_path, 'program = "p1"\n' + GOOD.split("[[sessions]]", 1)[1].join(["[[sessions]]", ""]))
+    assert problems_of(path)[0] == (
+        f"{path}: program: error: the [program] table is missing; add it with id, title, timezone, url, organizer")
+
+
+def test_an_activity_per_session_is_refused_with_the_attendance_activity(tmp_path: Path) -> None:
+    text = GOOD.replace('title = "Séance 2"', 'title = "Séance 2"\nactivity = 12')
+    text += '\n[attendance]\nsource = "mod_attendance"\nactivity = "presence"\n'
+    path = write(tmp_path, text)
+    assert problems_of(path) == [
+        f'{path}: sessions[1].activity: error: with [attendance] source = "mod_attendance" attendance is taken in '
+        "the Attendance activity: remove this session's activity"
+    ]
+    programme, _ = load_programme(write(tmp_path, text.replace("activity = 12\n", "")))
+    assert programme.attendance is not None and programme.attendance.activity == "presence"
+
+
+def test_an_activity_per_session_is_kept_with_activity_completion(tmp_path: Path) -> None:
+    text = GOOD.replace('title = "Séance 2"', 'title = "Séance 2"\nactivity = 12')
+    programme, _ = load_programme(write(tmp_path, text + '\n[attendance]\nsource = "activity_completion"\n'))
+    assert programme.sessions[1].activity == 12
+
+
+@pytest.mark.parametrize(("value", "words"), [
+    ('"2020-12-09T08:00:00Z"', "2020-12-09T08:00:00Z has an offset (Z); "),
+    ("2020-12-09T09:00:00+01:00", "2020-12-09T09:00:00+01:00 has an offset (+01:00); "),
+    ('"2020-12-09T07:30:00-01:30"', "2020-12-09T07:30:00-01:30 has an offset (-01:30); "),
+])
+def test_the_offset_refused_is_named_with_the_local_time_to_write(tmp_path: Path, value: str, words: str) -> None:
+    path = write(tmp_path, GOOD.replace("start = 2020-12-09T09:00:00", f"start = {value}"))
+    local = value.strip('"')[:19]
+    assert problems_of(path) == [
+        f"{path}: sessions[0].start: error: {words}session times are local times in the programme's timezone "
+        f"(Africa/Tunis): write {local} without it, after checking it is the local time meant"
+    ]
+
+
+def test_an_offset_without_a_timezone_points_at_the_setting(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace('timezone = "Africa/Tunis"\n', "").replace(
+        "start = 2020-12-09T09:00:00", "start = 2020-12-09T08:00:00Z"))
+    problems = problems_of(path)
+    assert f"{path}: program.timezone: error: required key is missing" in problems
+    assert any("session times are local times in the programme's timezone ([program] timezone)" in p for p in problems)
+
+
+@pytest.mark.parametrize(("zone", "start", "words"), [
+    # Tunis moved its clocks in 2008; Lord Howe moves them by half an hour.
+    ("Africa/Tunis", "2008-03-30T02:15:00", "does not exist in Africa/Tunis: on 2008-03-30 the clocks go forward "
+                                            "from 02:00 to 03:00"),
+    ("Australia/Lord_Howe", "2021-04-04T01:45:00", "happens twice in Australia/Lord_Howe: on 2021-04-04 the clocks "
+                                                   "go back from 02:00 to 01:30"),
+    ("Europe/Paris", "2021-03-28T02:59:00", "does not exist in Europe/Paris: on 2021-03-28 the clocks go forward "
+                                            "from 02:00 to 03:00"),
+])
+def test_the_change_of_clocks_is_named_to_the_minute(tmp_path: Path, zone: str, start: str, words: str) -> None:
+    text = GOOD.replace("Africa/Tunis", zone).replace("start = 2020-12-09T09:00:00", f"start = {start}")
+    text = text.replace("end = 2020-12-09T12:00:00", "end = 2021-12-10T12:00:00")
+    [problem] = [p for p in problems_of(write(tmp_path, text)) if "overlaps" not in p]
+    assert f"sessions[0].start: error: session 's1': {start[:16]} {words}; choose a time outside that hour" in problem
+
+
+def test_years_outside_the_range_are_refused_at_both_ends(tmp_path: Path) -> None:
+    text = GOOD.replace("start = 2020-12-09T09:00:00", "start = 1999-12-31T09:00:00")
+    text = text.replace("end = 2020-12-23T12:00:00", "end = 2100-01-01T12:00:00")
+    path = write(tmp_path, text)
+    problems = problems_of(path)
+    assert f"{path}: sessions[0].start: error: 1999-12-31T09:00 is outside the years lms_sync accepts (2000 to 2099); " \
+        "check the year" in problems
+    assert any(p.startswith(f"{path}: sessions[1].end: error: 2100-01-01T12:00 is outside") for p in problems)
+    ok = GOOD.replace("start = 2020-12-09T09:00:00", "start = 2000-01-01T09:00:00").replace(
+        "end = 2020-12-23T12:00:00", "end = 2099-12-31T12:00:00")
+    assert load_programme(write(tmp_path, ok))[0].sessions[1].end.year == 2099
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ('email = "dgidt@example.tn"', 'email = "dgidt"', "program.organizer.email: error: 'dgidt' is not an email address"),
+    ('id = "s1"', 'id = "S 1"', "sessions[0].id: error: 'S 1': use lower-case letters, digits, '-', '_' or '.', "
+                                "starting with a letter or digit"),
+    ('title = "Séance 1"', 'title = "Séance 1"\nstatus = "postponed"',
+     "sessions[0].status: error: 'postponed' is not allowed; use one of: 'confirmed' or 'cancelled'"),
+])
+def test_each_kind_of_bad_value_gets_its_own_message(tmp_path: Path, old: str, new: str, message: str) -> None:
+    path = write(tmp_path, GOOD.replace(old, new, 1))
+    assert problems_of(path) == [f"{path}: {message}"]

@@ -491,3 +491,129 @@ def test_course_contents_error_arrives_typed(recorded: Any, client_for: Any) -> 
     settings = make_settings()
     with pytest.raises(NotFound):
         resolve_idnumbers(client_for(settings), 999999, {"seance-1"}, _Calls())
+
+
+# ------------------------------------------------------------------------ the read plan (pure)
+
+from datetime import UTC, datetime, timedelta  # noqa: E402
+
+from lms_sync.pull.plan import Listed, plan_reads  # noqa: E402
+from lms_sync.snapshots import STATUS_FAILED, SessionInfo, Snapshot  # noqa: E402
+
+NOW = datetime(2021, 2, 1, 12, tzinfo=UTC)
+# Two sessions with activities; the second ended on 20 January at 12:00 Tunis time (11:00Z).
+SESSIONS = (SessionInfo("s1", "S1", "2021-01-06T09:00:00", "2021-01-06T12:00:00", cmid=11),
+            SessionInfo("s2", "S2", "2021-01-20T09:00:00", "2021-01-20T12:00:00", cmid=12))
+S2_ENDED = datetime(2021, 1, 20, 11, tzinfo=UTC)
+WEEK, FINAL = timedelta(days=7), timedelta(days=3)
+
+
+def previous(taken_at: datetime = NOW - timedelta(days=1), full_read_at: datetime | None = NOW - timedelta(days=2),
+             completion_enabled: bool = True, sessions: tuple[SessionInfo, ...] = SESSIONS) -> Snapshot:
+    """The last snapshot: taken yesterday, its last full read the day before."""
+    return Snapshot(1, PROGRAMME_ID, "P", "Africa/Tunis", 2, taken_at, "calls", True, completion_enabled, sessions,
+                    full_read_at=full_read_at)
+
+
+def row(user_id: int = 5, lastaccess: str = "1612000000", read_at: datetime | None = NOW - timedelta(days=1),
+        attended: tuple[bool | None, bool | None] = (True, True), **kw: Any) -> ParticipantRow:
+    """What the last snapshot read of one participant."""
+    attendance = {s.id: Attendance(a) for s, a in zip(SESSIONS, attended, strict=True)}
+    return ParticipantRow(user_id, completed=False, attendance=attendance, lastaccess=lastaccess, read_at=read_at, **kw)
+
+
+def reads(listed: list[Listed], last: Snapshot | None, before: list[ParticipantRow], **kw: Any):
+    options: dict[str, Any] = dict(now=NOW, full_every=WEEK, final_after=FINAL, completion_enabled=True,
+                                   read_activities=True, flags_given=False, sessions=SESSIONS)
+    options.update(kw)
+    return plan_reads(listed, last, {r.user_id: r for r in before}, **options)
+
+
+@pytest.mark.parametrize(("last", "why"), [
+    (None, "first pull"),
+    (previous(full_read_at=None), "last full read more than 7 day(s) ago"),
+    (previous(full_read_at=NOW - WEEK), "last full read more than 7 day(s) ago"),
+    (previous(full_read_at=NOW - WEEK + timedelta(seconds=1)), ""),
+    (previous(completion_enabled=False), "completion was switched on or off in the course"),
+    (previous(sessions=(SESSIONS[0], SessionInfo("s2", "S2", "2021-01-20T09:00:00", "2021-01-20T12:00:00", cmid=13))),
+     "the sessions' activities changed"),
+    (previous(sessions=(SESSIONS[0], SessionInfo("s2", "S2", "2021-01-20T09:00:00", "2021-01-20T12:00:00"))),
+     "the sessions' activities changed"),
+])
+def test_why_everyone_is_read_again(last: Snapshot | None, why: str) -> None:
+    """The reason the pull's summary gives ("full read: first pull"), or an incremental pull."""
+    plan = reads([Listed(5, lastaccess="1612000000")], last, [row()])
+    assert (plan.full, plan.why) == (bool(why), why)
+    assert plan.completion == ({5} if why else set())
+
+
+def test_an_unchanged_participant_is_not_read_again() -> None:
+    plan = reads([Listed(5, lastaccess="1612000000")], previous(), [row()])
+    assert (plan.completion, plan.activities, plan.calls) == (frozenset(), frozenset(), 0)
+
+
+def test_who_is_new_failed_or_opened_the_course_is_read_again() -> None:
+    listed = [Listed(5, lastaccess="1612000000"), Listed(6, lastaccess="1612000000"), Listed(7, lastaccess="1612100000"),
+              Listed(8, lastaccess="1612000000")]
+    before = [row(5), row(6, status=STATUS_FAILED), row(7)]
+    plan = reads(listed, previous(), before)
+    assert plan.completion == plan.activities == {6, 7, 8}
+    assert plan.calls == 6
+
+
+def test_without_activities_to_read_only_completion_is_read() -> None:
+    plan = reads([Listed(5, lastaccess="1612100000")], previous(), [row()], read_activities=False)
+    assert (plan.completion, plan.activities) == ({5}, frozenset())
+
+
+def test_a_source_without_last_access_reads_completion_every_time() -> None:
+    """No last-access column: nothing tells whether they did something, so completion is read again."""
+    plan = reads([Listed(5)], previous(), [row(lastaccess="")])
+    assert plan.completion == {5}
+    assert plan.activities == frozenset()  # both sessions attended: attendance once recorded is kept
+
+
+def test_a_last_access_in_words_is_compared_not_parsed() -> None:
+    plan = reads([Listed(5, lastaccess="1 févr. 2021")], previous(), [row(lastaccess="1 févr. 2021")])
+    assert plan.calls == 0
+
+
+def test_a_full_read_reads_activities_even_without_last_access() -> None:
+    plan = reads([Listed(5)], previous(full_read_at=None), [row(lastaccess="", attended=(False, False))],
+                 now=S2_ENDED + timedelta(days=20))
+    assert plan.activities == {5}
+
+
+@pytest.mark.parametrize(("attended", "taken_after_s2", "read"), [
+    ((True, None), FINAL, True),  # unknown last time: read again
+    ((True, False), FINAL, False),  # an absence recorded long enough after the session is final
+    ((True, False), FINAL - timedelta(seconds=1), True),  # ... and not a second sooner
+    ((True, False), timedelta(days=1), True),
+    ((True, True), timedelta(0), False),  # attendance once recorded is kept
+])
+def test_an_absence_is_read_again_until_it_is_final(attended: tuple[bool | None, bool | None],
+                                                    taken_after_s2: timedelta, read: bool) -> None:
+    last = previous(taken_at=S2_ENDED + taken_after_s2, full_read_at=NOW - timedelta(days=1))
+    plan = reads([Listed(5)], last, [row(lastaccess="", attended=attended)])
+    assert plan.activities == ({5} if read else set())
+
+
+def test_a_session_never_read_for_someone_is_read() -> None:
+    before = [ParticipantRow(5, completed=False, attendance={"s1": Attendance(True)}, lastaccess="", read_at=NOW)]
+    assert reads([Listed(5)], previous(), before).activities == {5}
+
+
+@pytest.mark.parametrize(("opened_before_read", "read"), [
+    (timedelta(minutes=5), False), (timedelta(minutes=5) - timedelta(seconds=1), True), (timedelta(minutes=1), True)])
+def test_who_opened_the_course_just_before_being_read_is_read_again(opened_before_read: timedelta, read: bool) -> None:
+    """Moodle records an access at most once a minute: what they did right before the read may not show."""
+    read_at = NOW - timedelta(days=1)
+    lastaccess = str(int((read_at - opened_before_read).timestamp()))
+    plan = reads([Listed(5, lastaccess=lastaccess)], previous(), [row(lastaccess=lastaccess, read_at=read_at)])
+    assert plan.completion == ({5} if read else set())
+
+
+def test_a_row_never_timed_or_never_opened_is_not_read_for_that() -> None:
+    plan = reads([Listed(5, lastaccess="1612000000"), Listed(6, lastaccess="0")], previous(),
+                 [row(5, read_at=None), row(6, lastaccess="0")])
+    assert plan.calls == 0

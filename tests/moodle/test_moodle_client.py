@@ -11,6 +11,7 @@ import responses
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from fixtures_moodle import ENDPOINT, load_fixture, replay
+from tests.conftest import example_counts
 
 from lms_sync import errors
 from lms_sync.moodle.batching import RateLimiter, chunk_by_budget, partial_of
@@ -254,7 +255,7 @@ _values = st.recursive(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(deadline=None, **example_counts(max_examples=150))
 @given(items=st.lists(_values, max_size=25), budget=st.integers(min_value=20, max_value=60))
 def test_chunks_never_exceed_budget_and_keep_every_item(items: list[object], budget: int) -> None:
     """Property: each chunk's real field count fits the budget, and the chunks concatenate to the input."""

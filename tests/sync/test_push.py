@@ -6,9 +6,10 @@ import logging
 from datetime import timedelta
 
 import pytest
-from tests.fakes.moodle import Crash, FakeMoodle, MoodleFault
+from tests.fakes.moodle import Crash, FakeMoodle, MoodleFault, is_probe
 from tests.sync.conftest import REPO
 
+from lms_sync.errors import InvalidToken
 from lms_sync.moodle.client import MoodleClient
 from lms_sync.program import Participant, Programme, load_roster
 from lms_sync.settings import PushSettings
@@ -417,3 +418,288 @@ def test_update_warning_fails_the_action(fake, client, store, programme, roster,
     kind = "user" if "user" in wsfunction else "course"
     assert failed == [("update", kind, f"{wsfunction}: nopermission: no [nopermission]")]
     assert outcome.exit_code == 1
+
+
+# ------------------------------------------------------------------ what the plan does with each drift
+
+
+def test_the_category_is_made_at_the_top_and_the_course_summary_is_html(fake, client, store, programme) -> None:
+    """A first push makes a top-level category (parent 0), and the course in it with an HTML summary."""
+    run(client, store, programme, None)
+    (category,) = fake.categories.values()
+    assert (category["name"], category["idnumber"], category["parent"]) == (
+        "Intelligence artificielle", "dgidt-cat-ia", 0)
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    assert course["categoryid"] == category["id"] and course["summaryformat"] == 1
+    assert course["summary"].startswith("<p>Cycle de formation en intelligence artificielle")
+
+
+def with_course(programme: Programme, **changes: object) -> Programme:
+    """The programme with some [course] fields changed."""
+    return programme.model_copy(update={"course": programme.course.model_copy(update=changes)})
+
+
+def test_a_summary_change_alone_is_pushed(fake, client, store, programme) -> None:
+    run(client, store, programme, None)
+    new = with_course(programme, summary="Nouveau résumé & programme")
+    outcome = run(client, store, new, None)
+    assert [(a.op, a.kind, a.reason) for a in outcome.actions] == [("update", "course", "course changed in the programme")]
+    assert [name for name, _, _ in outcome.actions[0].changes] == ["summary"]
+    assert fake.course_by_idnumber("dgidt-ia-2020")["summary"] == "<p>Nouveau résumé &amp; programme</p>"
+    assert run(client, store, new, None).actions == []
+
+
+def test_a_summary_moodle_re_serialised_is_not_a_change(fake, client, store, programme) -> None:
+    """Entities and whitespace Moodle rewrites are not differences; a changed word is."""
+    new = with_course(programme, summary="Résumé & suite")
+    run(client, store, new, None)
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    course["summary"] = "<p>R&eacute;sum&eacute;  &amp;\n suite</p>"
+    assert run(client, store, new, None).actions == []
+    course["summary"] = "<p>Résumé &amp; fin</p>"
+    outcome = run(client, store, new, None)
+    assert [(a.op, a.kind, a.reason) for a in outcome.actions] == [
+        ("update", "course", "course was edited in Moodle; restoring the programme's values")]
+
+
+def with_session_text(programme: Programme, session_id: str, **changes: object) -> Programme:
+    sessions = tuple(s.model_copy(update=changes) if s.id == session_id else s for s in programme.sessions)
+    return programme.model_copy(update={"sessions": sessions})
+
+
+def test_a_description_change_alone_replaces_the_event(fake, client, store, programme) -> None:
+    run(client, store, programme, None)
+    new = with_session_text(programme, "seance-2", description="Programme revu : données ouvertes")
+    outcome = run(client, store, new, None)
+    assert [(a.op, a.key, a.reason) for a in outcome.actions] == [("replace", "seance-2", "event changed in the programme")]
+    assert [name for name, _, _ in outcome.actions[0].changes] == ["description"]
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    assert any("Programme revu : données ouvertes" in e["description"] for e in fake.course_events(course["id"]))
+    assert run(client, store, new, None).actions == []
+
+
+def test_a_title_change_alone_replaces_the_event(fake, client, store, programme) -> None:
+    run(client, store, programme, None)
+    new = with_session_text(programme, "seance-1", title="Séance 1 – Ouverture")
+    outcome = run(client, store, new, None)
+    assert [(a.op, a.key, a.changes[0][0]) for a in outcome.actions] == [("replace", "seance-1", "name")]
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    assert "Séance 1 – Ouverture" in {e["name"] for e in fake.course_events(course["id"])}
+
+
+def test_a_course_moved_to_another_category_by_hand_is_moved_back(fake, client, store, programme) -> None:
+    run(client, store, programme, None)
+    (category,) = fake.categories.values()
+    fake.categories[999] = {**category, "id": 999, "name": "Archives", "idnumber": ""}
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    course["categoryid"] = 999
+    outcome = run(client, store, programme, None)
+    assert [(a.op, a.kind, a.changes) for a in outcome.actions] == [
+        ("update", "course", (("categoryid", 999, "$category"),))]
+    assert course["categoryid"] == category["id"]
+    assert run(client, store, programme, None).actions == []
+
+
+def test_a_removed_session_whose_event_lost_its_marker_is_deleted(fake, client, store, programme) -> None:
+    """Ours by its id: a hand edit that dropped the marker does not keep a removed session's event alive."""
+    run(client, store, programme, None)
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    third = sorted(fake.course_events(course["id"]), key=lambda e: e["timestart"])[2]
+    third["description"] = "<p>Edité à la main</p>"
+    shorter = without(programme, "seance-3")  # a middle one: the course keeps its dates
+    outcome = run(client, store, shorter, None)
+    assert [(a.op, a.key, a.reason, a.moodle_id) for a in outcome.actions] == [
+        ("delete", "seance-3", "session removed from the programme", third["id"])]
+    assert third["id"] not in fake.events
+    assert_matches(fake, shorter, None)
+
+
+def test_a_removed_session_whose_event_is_gone_is_forgotten(fake, client, store, programme) -> None:
+    run(client, store, programme, None)
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    third = sorted(fake.course_events(course["id"]), key=lambda e: e["timestart"])[2]
+    del fake.events[third["id"]]
+    shorter = without(programme, "seance-3")
+    fake.reset_calls()
+    outcome = run(client, store, shorter, None)
+    assert [(a.op, a.key, a.reason) for a in outcome.actions] == [
+        ("forget", "seance-3", "no longer in the programme nor in Moodle")]
+    assert fake.write_calls == []
+    assert run(client, store, shorter, None).actions == []
+
+
+def test_removed_sessions_are_deleted_after_a_lost_store(fake, client, store, tmp_path, programme) -> None:
+    """Found by their markers alone: every removed session's event goes, whatever its place."""
+    run(client, store, programme, None)
+    shorter = without(programme, "seance-2", "seance-4")
+    with Store(tmp_path / "new.sqlite3") as fresh:
+        outcome = run(client, fresh, shorter, None)
+    assert sorted((a.op, a.key) for a in outcome.actions if a.op == "delete") == [
+        ("delete", "seance-2"), ("delete", "seance-4")]
+    assert_matches(fake, shorter, None)
+
+
+def test_removing_every_session_is_refused_even_beside_hand_made_events(fake, client, store, programme) -> None:
+    """Events made by hand at other times are not the programme's: deleting all of its own is still refused."""
+    run(client, store, programme, None)
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    fake.events[500] = {**fake.course_events(course["id"])[0], "id": 500, "name": "Réunion", "description": "",
+                        "timestart": 1609459200}
+    empty = programme.model_copy(update={"sessions": ()})
+    refused = run(client, store, empty, None)
+    assert str(refused.refusal) == "the plan deletes every event of the programme in Moodle (4)"
+    assert refused.refusal.count == 4
+
+
+def test_suspending_every_participant_is_refused(fake, client, store, programme, roster) -> None:
+    run(client, store, programme, roster[:2])
+    fake.reset_calls()
+    refused = run(client, store, programme, [])
+    assert str(refused.refusal) == "the plan suspends every participant of the course (2)"
+    assert refused.exit_code == 1 and fake.write_calls == []
+    forced = run(client, store, programme, [], force_delete=True)
+    assert forced.exit_code == 0 and fake.active_usernames(fake.course_by_idnumber("dgidt-ia-2020")["id"]) == set()
+
+
+def people(count: int) -> list[Participant]:
+    return [Participant(username=f"p{i}", email=f"p{i}@example.tn", firstname="P", lastname=str(i)) for i in range(count)]
+
+
+@pytest.mark.parametrize(("removed", "refused"), [(3, False), (4, True)])
+def test_max_deletes_is_the_most_a_push_may_suspend(fake, client, store, programme, removed, refused) -> None:
+    """push.max_deletes = 3 (the default): three suspensions run, four are refused."""
+    run(client, store, programme, people(6))
+    outcome = run(client, store, programme, people(6 - removed))
+    if refused:
+        assert str(outcome.refusal) == ("the plan deletes or suspends 4 objects, more than push.max_deletes = 3")
+    else:
+        assert outcome.refusal is None and [a.op for a in outcome.actions] == ["suspend"] * 3
+
+
+# ------------------------------------------------------------------------------ what applying does
+
+
+def test_events_are_visible_course_events_in_html(fake, client, store, programme) -> None:
+    """Every participant sees the sessions in the course calendar (course events, HTML descriptions)."""
+    run(client, store, programme, None)
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    events = fake.course_events(course["id"])
+    assert [(e["eventtype"], e["format"], e["visible"], e["courseid"]) for e in events] == [
+        ("course", 1, 1, course["id"])] * 4
+
+
+def test_enrolments_give_the_configured_role_and_suspending_keeps_it(fake, client, store, programme, roster) -> None:
+    push(client, store, desired_state(programme, roster, PushSettings(role_id=9)))
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    user = fake.user_by_username("zdubeuf")
+    assert fake.enrolments[(course["id"], user["id"])] == {"roleids": {9}, "status": 0}
+    push(client, store, desired_state(programme, roster[:2], PushSettings(role_id=9)))
+    assert fake.enrolments[(course["id"], user["id"])] == {"roleids": {9}, "status": 1}
+
+
+def test_the_runs_table_says_what_each_push_did(fake, client, store, programme, roster) -> None:
+    """Status, exit code and counts of each push, as `lms-sync runs` shows them."""
+    first = run(client, store, programme, roster)
+    row = store.runs(kind="push")[0]
+    assert (row.status, row.exit_code) == ("ok", 0)
+    assert row.summary["planned"] == {"create": 9, "enrol": 3}
+    assert (row.summary["done"], row.summary["failed"], row.summary["skipped"]) == (12, 0, 0)
+    assert row.summary["in_doubt_resolved"] == 0 and row.summary["failed_actions"] == []
+    assert first.run_id == row.id
+    refused = run(client, store, programme, [])
+    row = store.runs(kind="push")[0]
+    assert (row.status, row.exit_code, row.summary["refused"]) == (
+        "refused", 1, "the plan suspends every participant of the course (3)")
+    assert refused.result is None and "done" not in row.summary
+
+
+def test_a_partial_push_is_recorded_as_partial_with_what_failed(fake, client, store, programme) -> None:
+    run(client, store, programme, None)
+    for _ in range(6):  # every attempt, the lookup's resend included
+        fake.inject("http500", "core_calendar_create_calendar_events")
+    outcome = run(client, store, moved(programme, "seance-2", 1), None)
+    row = store.runs(kind="push")[0]
+    assert (row.status, row.exit_code, outcome.exit_code) == ("partial", 1, 1)
+    (failed,) = row.summary["failed_actions"]
+    assert failed.startswith("replace event seance-2: core_calendar_create_calendar_events: HTTP 500 from Moodle")
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    assert len(fake.course_events(course["id"])) == 4  # a failed replace keeps its old event
+
+
+def test_the_journal_names_the_moodle_id_of_each_write(fake, client, store, programme) -> None:
+    outcome = run(client, store, programme, None)
+    rows = journal(store, outcome.run_id)
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    assert [(r.action, r.kind, r.state) for r in rows][:2] == [("create", "category", "done"), ("create", "course", "done")]
+    assert rows[1].detail == f"moodle id {course['id']}"
+    event_ids = sorted(e["id"] for e in fake.course_events(course["id"]))
+    assert sorted(int(r.detail.removeprefix("moodle id ")) for r in rows if r.kind == "event") == event_ids
+
+
+def test_a_course_that_cannot_be_created_skips_what_depends_on_it(fake, client, store, programme, roster) -> None:
+    for _ in range(6):  # every attempt, the lookup's resend included
+        fake.inject("http500", "core_course_create_courses")
+    outcome = run(client, store, programme, roster)
+    assert outcome.exit_code == 1
+    skipped = {(a.kind, why) for a, why in outcome.result.skipped}
+    assert skipped == {("event", "skipped: the course could not be created"),
+                       ("enrolment", "skipped: the course could not be created")}
+    assert {a.kind for a, _ in outcome.result.failed} == {"course"}
+    assert {a.kind for a in outcome.result.done} == {"category", "user"}
+
+
+def test_a_category_that_cannot_be_created_skips_the_course(fake, client, store, programme) -> None:
+    def refuse(_f: FakeMoodle, _params: dict) -> object:
+        raise MoodleFault("categorynamerequired", "Category name is required")
+
+    fake.handlers["core_course_create_categories"] = refuse
+    outcome = run(client, store, programme, None)
+    assert [(a.kind, why) for a, why in outcome.result.skipped] == [
+        ("course", "skipped: the course category could not be created")] + [
+        ("event", "skipped: the course could not be created")] * 4
+    assert fake.courses == {} and outcome.exit_code == 1
+
+
+def test_a_token_refused_mid_push_stops_it_and_lists_what_was_not_attempted(fake, client, store, programme,
+                                                                            roster) -> None:
+    create_users = fake.handlers["core_user_create_users"]
+
+    def rotate_token(f: FakeMoodle, params: dict) -> object:
+        if not is_probe("core_user_create_users", params):
+            f.token = "rotated"  # the token is revoked while push runs
+        return create_users(f, params)
+
+    fake.handlers["core_user_create_users"] = rotate_token
+    outcome = run(client, store, programme, roster)
+    assert outcome.exit_code == 3 and isinstance(outcome.result.fatal, InvalidToken)
+    assert [(a.kind, why.endswith("[invalidtoken]")) for a, why in outcome.result.failed] == [("event", True)] * 4
+    assert [(a.kind, why) for a, why in outcome.result.skipped] == [
+        ("enrolment", "not attempted: Moodle became unavailable")] * 3
+    assert store.runs(kind="push")[0].exit_code == 3
+
+
+def test_a_timed_out_create_is_looked_up_before_sending_again(fake, client, store, programme, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="lms_sync.sync")
+    fake.inject("timeout_before", "core_course_create_courses")
+    fake.inject("timeout_before", "core_course_create_courses")
+    outcome = run(client, store, programme, None)
+    assert outcome.exit_code == 0
+    assert "TransientError in core_course_create_courses: no answer; looking the 1 course(s) up before sending again" \
+        in caplog.text
+    assert_matches(fake, programme, None)
+
+
+def test_a_refused_batch_is_retried_one_by_one_and_only_the_culprit_fails(fake, client, store, programme,
+                                                                          roster) -> None:
+    taken = FakeMoodle.new_id(fake)
+    fake.users[taken] = {"id": taken, "username": "someone", "firstname": "S", "lastname": "O",
+                         "email": roster[2].email, "idnumber": "", "institution": "", "department": "",
+                         "auth": "manual", "password": "sent", "password_changes": 0}
+    outcome = run(client, store, programme, roster)
+    rows = [r for r in journal(store, outcome.run_id) if r.kind == "user"]
+    assert [(r.key, r.state) for r in rows] == [("hlefevre", "failed"), ("fmenard", "failed"), ("zdubeuf", "failed"),
+                                                ("hlefevre", "done"), ("fmenard", "done"), ("zdubeuf", "failed")]
+    assert rows[0].detail.startswith("batch failed (core_user_create_users: ") and rows[0].detail.endswith(
+        "); retried one by one")
+    (failure,) = outcome.result.failed
+    assert failure[0].key == "zdubeuf" and failure[1].endswith("[invalidparameter]")

@@ -183,3 +183,197 @@ def test_push_stops_before_writing_without_addinstance(fake, client, store, prog
     outcome = run(client, store, with_attendance(programme), None)
     assert [f.capability for f in outcome.missing] == ["mod/attendance:addinstance"]
     assert fake.write_calls == []
+
+
+# ------------------------------------------------------------------- the attendance part of the plan
+
+
+def attendance_plan(outcome) -> list[tuple[str, str, str, str]]:  # noqa: ANN001
+    """The attendance actions of a push as the plan prints them: op, kind, key, reason."""
+    return [(a.op, a.kind, a.key, a.reason) for a in outcome.actions if a.kind.startswith("attendance")]
+
+
+def copy_of(fake: FakeMoodle, session: dict[str, object], **changes: object) -> int:
+    """A second attendance session like ``session`` (a create whose answer was lost, a teacher's copy)."""
+    (instance,) = fake.attendance.instances.values()
+    sid = fake.new_id()
+    instance.sessions[sid] = {**session, "id": sid, "log": {}, **changes}
+    return sid
+
+
+def test_the_first_push_plans_the_activity_then_each_session(fake, client, store, programme) -> None:
+    outcome = run(client, store, with_attendance(programme), None)
+    assert attendance_plan(outcome) == [
+        ("create", "attendance", "dgidt-ia-2020", "no Attendance activity of the programme in the course"),
+        *[("create", "attendance_session", f"seance-{n}", "new Attendance activity") for n in range(1, 5)]]
+    assert outcome.actions[-5].fields() == {"name": "Présence aux séances"}
+
+
+def test_a_lost_store_adopts_the_activity_and_its_sessions_by_their_markers(fake, client, store, programme,
+                                                                            tmp_path) -> None:
+    prog = with_attendance(programme)
+    run(client, store, prog, None)
+    (instance,) = fake.attendance.instances.values()
+    with Store(tmp_path / "lost.sqlite3") as fresh:
+        outcome = run(client, fresh, prog, None)
+    assert attendance_plan(outcome) == [
+        ("adopt", "attendance", "dgidt-ia-2020", "found in the course"),
+        *[("adopt", "attendance_session", f"seance-{n}", "found by its marker") for n in range(1, 5)]]
+    assert [a.moodle_id for a in outcome.actions if a.kind == "attendance_session"] == [s["id"] for s in sessions_of(fake)]
+    assert outcome.actions[-5].moodle_id == instance.id
+    with Store(tmp_path / "lost.sqlite3") as fresh:
+        assert run(client, fresh, prog, None).actions == []  # what was adopted is recorded in step
+
+
+def test_a_session_deleted_by_hand_is_restored_and_a_new_one_added(fake, client, store, programme) -> None:
+    prog = with_attendance(programme)
+    run(client, store, prog, None)
+    (instance,) = fake.attendance.instances.values()
+    del instance.sessions[sessions_of(fake)[1]["id"]]
+    extra = prog.sessions[3].model_copy(update={"id": "seance-5", "start": prog.sessions[3].start.replace(day=27),
+                                                "end": prog.sessions[3].end.replace(day=27)})
+    longer = prog.model_copy(update={"sessions": (*prog.sessions, extra)})
+    outcome = run(client, store, longer, None)
+    assert attendance_plan(outcome) == [
+        ("create", "attendance_session", "seance-2", "deleted in Moodle; restoring it"),
+        ("create", "attendance_session", "seance-5", "new session")]
+    assert outcome.exit_code == 0
+    assert_one_per_session(fake, longer)
+    assert attendance_plan(run(client, store, longer, None)) == []
+
+
+def test_a_longer_session_replaces_its_attendance_session(fake, client, store, programme) -> None:
+    """Only the end moved: the duration differs, and a session not taken is replaced."""
+    prog = with_attendance(programme)
+    run(client, store, prog, None)
+    old = sessions_of(fake)[2]
+    longer = prog.model_copy(update={"sessions": tuple(
+        s.model_copy(update={"end": s.end.replace(hour=13)}) if s.id == "seance-3" else s for s in prog.sessions)})
+    outcome = run(client, store, longer, None)
+    (replace,) = [a for a in outcome.actions if a.kind == "attendance_session"]
+    assert (replace.op, replace.key, replace.reason, replace.moodle_id) == (
+        "replace", "seance-3", "session changed in the programme", old["id"])
+    assert replace.changes == (("duration", 10800, 14400),)
+    assert_one_per_session(fake, longer)
+
+
+def test_a_session_edited_by_hand_is_restored(fake, client, store, programme) -> None:
+    prog = with_attendance(programme)
+    run(client, store, prog, None)
+    sessions_of(fake)[0]["duration"] = 3600
+    outcome = run(client, store, prog, None)
+    assert attendance_plan(outcome) == [
+        ("replace", "attendance_session", "seance-1", "session was edited in Moodle; restoring the programme's values")]
+    assert_one_per_session(fake, prog)
+
+
+def test_a_cancelled_session_loses_its_attendance_session(fake, client, store, programme) -> None:
+    prog = with_attendance(programme)
+    run(client, store, prog, None)
+    gone = sessions_of(fake)[2]
+    cancelled = prog.model_copy(update={"sessions": tuple(
+        s.model_copy(update={"status": SessionStatus.CANCELLED}) if s.id == "seance-3" else s for s in prog.sessions)})
+    outcome = run(client, store, cancelled, None)
+    (delete,) = [a for a in outcome.actions if a.kind == "attendance_session"]
+    assert (delete.op, delete.key, delete.reason, delete.moodle_id, delete.destructive, delete.statuses) == (
+        "delete", "seance-3", "session cancelled or removed from the programme", gone["id"], True, 0)
+    assert_one_per_session(fake, cancelled)
+
+
+def test_a_duplicate_is_deleted_and_the_mapped_session_kept(fake, client, store, programme) -> None:
+    prog = with_attendance(programme)
+    run(client, store, prog, None)
+    original = sessions_of(fake)[1]
+    copy = copy_of(fake, original)
+    outcome = run(client, store, prog, None)
+    assert [(a.op, a.key, a.reason, a.moodle_id) for a in outcome.actions] == [
+        ("delete", "seance-2", f"duplicate of session {original['id']}", copy)]
+    assert outcome.exit_code == 0
+    assert sessions_of(fake)[1]["id"] == original["id"] and len(sessions_of(fake)) == 4
+
+
+def test_the_copy_holding_statuses_is_the_one_kept(fake, client, store, programme) -> None:
+    """A teacher took attendance in the copy: the copy stays (with its statuses), the empty original goes."""
+    prog = with_attendance(programme)
+    run(client, store, prog, None)
+    original = sessions_of(fake)[1]
+    copy = copy_of(fake, original)
+    take(fake, copy, {3: "P"})
+    outcome = run(client, store, prog, None)
+    assert [(a.op, a.key, a.reason, a.moodle_id, a.statuses) for a in outcome.actions] == [
+        ("delete", "seance-2", f"duplicate of session {copy}", original["id"], 0),
+        ("adopt", "seance-2", "found by its marker", copy, 0)]
+    assert outcome.exit_code == 0
+    assert [s["id"] for s in sessions_of(fake)][1] == copy
+    assert attendance_plan(run(client, store, prog, None)) == []
+
+
+def test_a_copy_in_step_is_kept_rather_than_the_edited_mapped_one(fake, client, store, programme) -> None:
+    prog = with_attendance(programme)
+    run(client, store, prog, None)
+    original = sessions_of(fake)[1]
+    copy = copy_of(fake, original)
+    original["duration"] = 60
+    outcome = run(client, store, prog, None)
+    assert [(a.op, a.key, a.moodle_id) for a in outcome.actions] == [("delete", "seance-2", original["id"]),
+                                                                      ("adopt", "seance-2", copy)]
+    assert_one_per_session(fake, prog)
+
+
+def test_deleting_a_duplicate_holding_statuses_is_refused(fake, client, store, programme) -> None:
+    prog = with_attendance(programme)
+    run(client, store, prog, None)
+    original = sessions_of(fake)[1]
+    take(fake, int(original["id"]), {3: "P"})
+    copy = copy_of(fake, original)
+    take(fake, copy, {3: "A", 4: "P"})
+    fake.reset_calls()
+    outcome = run(client, store, prog, None)
+    assert str(outcome.refusal).startswith("the plan would delete attendance already taken, in session(s) seance-2 "
+                                           "(2 statuses)")
+    assert outcome.refusal.count == 2 and fake.write_calls == []
+
+
+def test_a_session_of_another_programme_at_the_same_time_is_not_taken(fake, client, store, programme) -> None:
+    run(client, store, programme, None)
+    course = fake.course_by_idnumber(programme.id)
+    instance = add_instance(fake, course["id"], "Présence")
+    first = programme.sessions[0]
+    sid = fake.new_id()
+    instance.sessions[sid] = {"id": sid, "sessdate": int(programme.aware(first.start).timestamp()),
+                              "duration": int((first.end - first.start).total_seconds()),
+                              "description": "Autre #lms-sync:autre-programme:seance-1", "lasttaken": None,
+                              "lasttakenby": 0, "log": {}, "calendarevent": False}
+    outcome = run(client, store, with_attendance(programme, activity=instance.cmid), None)
+    assert ("create", "attendance_session", "seance-1", "new session") in attendance_plan(outcome)
+    assert sid in instance.sessions and len(instance.sessions) == 5
+
+
+def test_hand_made_sessions_adopted_by_time_then_removed_or_gone(fake, client, store, programme) -> None:
+    """Taken sessions adopted by time keep no marker: removing their session deletes them by id, or forgets them."""
+    run(client, store, programme, None)
+    course = fake.course_by_idnumber(programme.id)
+    instance = add_instance(fake, course["id"], "Présence")
+    for s in programme.sessions:
+        sid = fake.new_id()
+        instance.sessions[sid] = {"id": sid, "sessdate": int(programme.aware(s.start).timestamp()),
+                                  "duration": int((s.end - s.start).total_seconds()), "description": "",
+                                  "lasttaken": None, "lasttakenby": 0, "log": {}, "calendarevent": False}
+        take(fake, sid, {3: "P"})
+    prog = with_attendance(programme, activity=instance.cmid)
+    outcome = run(client, store, prog, None)
+    assert [r for *_, r in attendance_plan(outcome)] == ["found in the course"] + ["made by hand at the same time"] * 4
+    ids = sorted(instance.sessions)
+    del instance.sessions[ids[1]]
+    shorter = prog.model_copy(update={"sessions": (prog.sessions[0], prog.sessions[3])})
+    outcome = run(client, store, shorter, None, force_delete=True, force_attendance=True)
+    assert sorted(attendance_plan(outcome)) == [
+        ("delete", "attendance_session", "seance-3", "session cancelled or removed from the programme"),
+        ("forget", "attendance_session", "seance-2", "no longer in the programme nor in Moodle")]
+    assert sorted(instance.sessions) == [ids[0], ids[3]]
+
+
+def test_a_dry_run_refused_for_a_missing_activity_plans_no_attendance(fake, client, store, programme) -> None:
+    run(client, store, programme, None)
+    outcome = run(client, store, with_attendance(programme, activity=99999), None, dry_run=True)
+    assert outcome.refusal is not None and attendance_plan(outcome) == []

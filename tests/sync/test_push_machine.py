@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import responses
+from tests.conftest import example_counts
 from tests.sync.conftest import moodle_settings
 from tests.fakes.moodle import FAULT_KINDS, Crash, FakeMoodle
 from tests.fakes.moodle_attendance import add_attendance_support, take
@@ -298,7 +299,7 @@ class PushMachine(RuleBasedStateMachine):
 
 # Derandomized: the same examples on every run, so a CI failure reproduces; about 3 s.
 PushMachine.TestCase.settings = settings(
-    max_examples=60, stateful_step_count=20, deadline=None, derandomize=True, database=None,
-    suppress_health_check=[HealthCheck.too_slow],
+    deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow],
+    **example_counts(max_examples=60, stateful_step_count=20),
 )
 TestPushMachine = PushMachine.TestCase
