@@ -11,6 +11,7 @@ The interface, for the renderers and ``report attestation``::
     rule = attestation_rule(programme, file)          # NoAttestationRule when the table is missing
     att = build_attestation(build_report(store), rule)
     att.lines        # one AttestationLine per participant of the report, in the report's order
+    att.having(AttestationStatus.QUALIFIES)           # who qualifies, in that order
     att.institutions, att.cohorts, att.totals         # AttestationCount each
 
 Each ``AttestationLine`` says ``status`` (``qualifies``, ``one_session_short``: everything else is met
@@ -119,6 +120,10 @@ class Attestation:
     institutions: tuple[AttestationCount, ...]
     cohorts: tuple[AttestationCount, ...]  # empty when no participant has a cohort
     totals: AttestationCount
+
+    def having(self, status: AttestationStatus) -> tuple[AttestationLine, ...]:
+        """The lines with ``status`` (the certificate office's list: ``having(AttestationStatus.QUALIFIES)``)."""
+        return tuple(line for line in self.lines if line.status is status)
 
 
 def build_attestation(report: CompletionReport, rule: AttestationRule) -> Attestation:

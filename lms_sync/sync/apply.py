@@ -8,7 +8,9 @@ Moodle really holds, so it adopts instead of creating twice.
 A create that times out is never blindly re-sent: the object is looked up first, adopted if
 Moodle did create it, and only the missing ones are sent again. A failed action does not stop
 the independent ones; its dependants (events and enrolments of a course that could not be
-created, the enrolment of a user that could not be created) are skipped and reported.
+created, the enrolment of a user that could not be created, the group membership of a participant
+who could not be enrolled) are skipped and reported. Adding or removing a group member is accepted
+again by Moodle, so those writes are retried freely; a group create is looked up by its idnumber.
 """
 
 from __future__ import annotations

@@ -167,7 +167,8 @@ def _plan_cohorts(desired: Desired, remote: Remote, state: State) -> list[Action
             clash = by_name.get(want.name)
             if clash is not None:
                 # Moodle refuses a second group of that name: say which one holds it and what to do.
-                reason += (f"; but group {clash.id} (made by hand) already has that name: rename it in Moodle, "
+                made = "another cohort's" if parse_cohort_idnumber(clash.idnumber) else "made by hand"
+                reason += (f"; but group {clash.id} ({made}) already has that name: rename it in Moodle, "
                            "or the cohort in the roster")
             actions.append(Action("create", "group", want.key, reason,
                                   payload=(("name", want.name), ("idnumber", want.idnumber), ("description", "")),
@@ -598,8 +599,9 @@ def mass_delete_refusal(
     """Why the plan must not run without ``--force-delete`` (vdirsyncer's guard), or None when it may.
 
     Counted: events deleted because their session left the programme, enrolments suspended
-    because the participant left the roster, and participants leaving every cohort. Not counted: deleting a duplicate (another event for
-    the same session stays) and the delete half of a replace.
+    because the participant left the roster, and participants leaving every cohort. Not counted:
+    deleting a duplicate (another event for the same session stays), the delete half of a replace,
+    and a participant's removal from a group when they move to another cohort.
     """
     destructive = [a for a in actions if a.destructive]
     if not destructive:

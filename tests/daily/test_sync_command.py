@@ -9,6 +9,7 @@ import pytest
 
 from lms_sync.cli import main
 from lms_sync.context import Context
+from lms_sync.reports import build_report
 from lms_sync.store import Store
 from tests.conftest import SHIPPED_PROGRAM, lock_held_by_another_process
 from tests.fakes.moodle import BASE_URL, TOKEN, FakeMoodle, MoodleFault
@@ -60,6 +61,21 @@ def test_full_run_pushes_pulls_and_writes_the_feed(site: Path, fake: FakeMoodle,
     assert main(["sync"]) == 0
     assert fake.write_calls == []
     assert last_run(site)["stages"]["feed"]["file"] == "unchanged"
+
+
+def test_the_nightly_run_keeps_and_records_the_cohorts(site: Path, fake: FakeMoodle) -> None:
+    """A roster with a groupe column: the night's push makes the groups, its pull records who is in which."""
+    lines = ROSTER.splitlines()
+    roster = "\n".join([lines[0] + ";groupe", lines[1] + ";Responsables informatiques",
+                        lines[2] + ";Administrations et entreprises publiques"]) + "\n"
+    (site / "config" / "roster.csv").write_text(roster, encoding="utf-8")
+    assert main(["sync"]) == 0
+    assert sorted(g["name"] for g in fake.groups.values()) == ["Administrations et entreprises publiques",
+                                                               "Responsables informatiques"]
+    with Store(site / "var" / "lms_sync.sqlite3") as store:
+        report = build_report(store)
+    assert {p.email.split(".")[0]: p.cohort for p in report.participants} == {
+        "helene": "Responsables informatiques", "francois": "Administrations et entreprises publiques"}
 
 
 def test_pull_failure_still_writes_the_feed_and_exits_with_the_worst_code(site: Path, fake: FakeMoodle) -> None:

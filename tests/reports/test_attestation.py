@@ -82,6 +82,9 @@ def test_three_of_four_sessions(tmp_path: Path) -> None:
     assert lines["Ezzeddine"].shortfalls == (Shortfall.NOT_ENROLLED,)  # type: ignore[attr-defined]
     assert (att.totals.participants, att.totals.qualifies, att.totals.one_session_short, att.totals.not_qualified) == (
         5, 3, 1, 1)
+    # In the report's order: institution, then name ("" first).
+    assert [line.participant.fullname for line in att.having(AttestationStatus.QUALIFIES)] == [
+        "Ezzeddine", "Amel", "Bilel"]
 
 
 def test_both_criteria_are_needed(tmp_path: Path) -> None:
