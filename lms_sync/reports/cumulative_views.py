@@ -85,6 +85,9 @@ def institutions_view(report: CumulativeReport, lang: str) -> View:
     def completed(i: int) -> Callable[[_Named], int]:
         return lambda n: n.summary.completed[i]
 
+    def per_programme(key: str, programme: ProgrammeColumn) -> Callable[[str], str]:
+        return lambda lang: t(key, lang).format(programme=programme.title)
+
     columns = (
         Column("institution", _label("rep_institution"), Kind.TEXT, lambda n: n.shown, json_key="institution",
                json_value=lambda n: n.summary.institution, long_text=True),
@@ -92,10 +95,8 @@ def institutions_view(report: CumulativeReport, lang: str) -> View:
         Column("completed_any", _label("cum_completed_any"), Kind.COUNT, lambda n: n.summary.completed_any,
                json_key="completed_any"),
         *(column for i, p in enumerate(report.programmes) for column in (
-            Column(f"enrolled:{p.id}", lambda lang, p=p: t("cum_enrolled_in", lang).format(programme=p.title),
-                   Kind.COUNT, enrolled(i), json_key="enrolled", json_sub=p.id),
-            Column(f"completed:{p.id}", lambda lang, p=p: t("cum_completed_in", lang).format(programme=p.title),
-                   Kind.COUNT, completed(i), json_key="completed", json_sub=p.id))),
+            Column(f"enrolled:{p.id}", per_programme("cum_enrolled_in", p), Kind.COUNT, enrolled(i), json_key="enrolled", json_sub=p.id),
+            Column(f"completed:{p.id}", per_programme("cum_completed_in", p), Kind.COUNT, completed(i), json_key="completed", json_sub=p.id))),
     )
     not_set = t("rep_not_set", lang)
     rows = (*(Row(_Named(s.institution or not_set, s)) for s in report.institutions),
