@@ -101,6 +101,7 @@ _ERRORCODE_HINTS: dict[str, str] = {
     "wsusercannotassign": "allow the sync account's role to assign that role (Define roles > Allow role assignments)",
     "cannotviewreport": "enable completion on the course and grant the sync account report/completion:view",
     "errorreportview": "add the sync account to the report's audience in Report builder",
+    "nocriteriaset": "set the course's completion criteria in Moodle (Course > Course completion)",
     "criteriaerror": "give the sync account's role moodle/category:manage (and viewhiddencategories) at system level",
     "sitemaintenance": "the site is in maintenance mode; run again when it is back",
 }

@@ -50,6 +50,8 @@ from .plan import Listed, ReadPlan, plan_reads
 from .report_builder import read_report
 from .sources import (
     COMPLETION_OFF,
+    COURSE_WIDE,
+    NO_CRITERIA,
     AttendanceTaken,
     ProgressFn,
     Reading,
@@ -177,7 +179,8 @@ def _pull(
         final_after=timedelta(days=settings.pull.attendance_final_days),
         completion_enabled=enabled, read_activities=enabled, flags_given=flags_given,
     )
-    completion_off, probed = False, dict[int, CourseCompletion]()
+    completion_off: str | None = None
+    probed: dict[int, CourseCompletion] = {}
     if flags_given and enabled and listed:
         reads, completion_off, probed = _probe_completion(client, course.id, listed, reads, calls)
     readings = per_participant(client, course.id, reads.completion, reads.activities, calls, progress)
@@ -207,7 +210,7 @@ def _pull(
                       completion_enabled=enabled,
                       flags_given=flags_given, now=taken_at)
     if completion_off:
-        rows = [replace(r, completed=None, time_completed=None, error=COMPLETION_OFF)
+        rows = [replace(r, completed=None, time_completed=None, error=completion_off)
                 if r.status == STATUS_OK else r for r in rows]
     hints: list[str] = []
     if cohorts:
@@ -218,6 +221,9 @@ def _pull(
             notes.append("Moodle refused the course's groups: the cohorts were not read")
             hints.append("grant the sync account moodle/course:managegroups (see `lms-sync check`)")
         rows = [replace(r, cohort=cohort_of.get(r.user_id, "")) for r in rows]
+    if any(r.error == NO_CRITERIA and r.status == STATUS_OK for r in rows):
+        notes.append("the course has no completion criteria (nocriteriaset): nobody can complete it yet")
+        hints.append("set the course's completion criteria in Moodle (Course > Course completion)")
     if any(r.error == COMPLETION_OFF and r.status == STATUS_OK for r in rows):
         notes.append(
             "Moodle refused course completion (cannotviewreport): the course has no completion criteria, "
@@ -245,14 +251,15 @@ def _pull(
 
 def _probe_completion(
     client: MoodleClient, course_id: int, listed: list[Listed], reads: ReadPlan, calls: Calls
-) -> tuple[ReadPlan, bool, dict[int, CourseCompletion]]:
+) -> tuple[ReadPlan, str | None, dict[int, CourseCompletion]]:
     """Ask Moodle for one participant's course completion, so the report path records what the calls path would.
 
-    The report shows "Completed" Yes/No even when the course has completion on but no criteria, where
-    the per-participant call answers cannotviewreport for everyone: the calls path then records
-    "unknown" with that error. One call tells which case this is; someone whose completion time is
-    needed anyway goes first, so the probe costs nothing extra. Returns the plan without what the
-    probe already read, whether completion cannot be read, and the probe's answer by user id.
+    The report shows "Completed" Yes/No even when the course has completion on but no criteria
+    (nocriteriaset for everyone through the per-participant call) or cannot be read (cannotviewreport):
+    the calls path then records "unknown" with that code. One call tells which case this is; someone
+    whose completion time is needed anyway goes first, so the probe costs nothing extra. Returns the
+    plan without what the probe already read, the course-wide code that stops completion being read
+    (None when it can be), and the probe's answer by user id.
     """
     order = list(dict.fromkeys([*sorted(reads.completion), *sorted(p.user_id for p in listed)]))[:_PROBES]
     for user_id in order:
@@ -262,17 +269,17 @@ def _probe_completion(
         except MoodleUnavailable:
             raise  # Moodle is down or refuses the token: every other call would fail too
         except MoodleError as exc:
-            if isinstance(exc, AccessDenied) and exc.errorcode == COMPLETION_OFF:
-                return replace(reads, completion=frozenset()), True, {}
+            if exc.errorcode in COURSE_WIDE:
+                return replace(reads, completion=frozenset()), exc.errorcode, {}
             # Most likely this participant's own trouble (left the course, a server bug on their
             # record): try another. If it is not, their own reads below record the failure.
             log.warning("completion probe: %s for one participant; trying another", error_code(exc))
             continue
         if user_id in reads.completion:
-            return replace(reads, completion=reads.completion - {user_id}), False, {user_id: status}
-        return reads, False, {}
+            return replace(reads, completion=reads.completion - {user_id}), None, {user_id: status}
+        return reads, None, {}
     log.warning("completion probe: no participant could be read; the report's Completed flags are kept")
-    return reads, False, {}
+    return reads, None, {}
 
 
 __all__ = ["PullResult", "course_time_completed", "pull_completion"]

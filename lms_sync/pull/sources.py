@@ -42,7 +42,10 @@ USERFIELDS = ("id", *(f.userfield for f in PROFILE_FIELDS), "roles", "lastcourse
 # Activity completion states: 0 incomplete, 1 complete, 2 complete-pass, 3 complete-fail.
 # Attendance counts a completed activity; a failed grade (3) is not attendance.
 ATTENDED_STATES = frozenset({1, 2})
-COMPLETION_OFF = "cannotviewreport"
+COMPLETION_OFF = "cannotviewreport"  # completion disabled on the course, or report/completion:view missing
+NO_CRITERIA = "nocriteriaset"  # completion enabled but no criteria set (a course push just made): nobody completes it
+# Moodle's answer about the course, the same for everyone: completion unknown, not a failed participant.
+COURSE_WIDE = frozenset({COMPLETION_OFF, NO_CRITERIA})
 
 ProgressFn = Callable[[int, int], None]
 
@@ -185,12 +188,12 @@ def per_participant(
             calls.add()
             try:
                 status = client.get_course_completion_status(course_id, user_id).completionstatus
-            except AccessDenied as exc:
-                if exc.errorcode != COMPLETION_OFF:
+            except MoodleError as exc:
+                if exc.errorcode not in COURSE_WIDE:
                     raise
-                # Completion has no criteria, or the account lacks report/completion:view: Moodle's
-                # answer for this course, not a failure of this participant.
-                error = COMPLETION_OFF
+                # Completion disabled or without criteria, or the account lacks report/completion:view:
+                # Moodle's answer for this course, not a failure of this participant.
+                error = exc.errorcode
         done = None
         if user_id in activities:
             calls.add()

@@ -132,6 +132,22 @@ def test_completion_disabled_is_recorded_as_unknown_with_a_note(recorded: Any, c
     assert result.hints  # tells the administrator what to grant or set
 
 
+def test_no_criteria_is_recorded_as_unknown_not_as_failed(recorded: Any, client_for: Any, store: Store) -> None:
+    """nocriteriaset (recorded on a course push made): completion unknown for everyone, the pull complete."""
+    replay_by_call(recorded, {
+        **BASE_ANSWERS,
+        (COMPLETION, None): "core_completion_get_course_completion_status.no_criteria.error.json",
+    })
+    settings = make_settings()
+    result = pull_completion(client_for(settings), store, make_programme({}), settings)
+
+    assert result.complete and result.failed == 0
+    rows = load_rows(store, result.run_id)
+    assert rows and {(r.status, r.completed, r.error) for r in rows} == {("ok", None, "nocriteriaset")}
+    assert any("no completion criteria" in n for n in result.notes)
+    assert any("Course > Course completion" in h for h in result.hints)
+
+
 def test_empty_course_gives_an_empty_complete_snapshot(recorded: Any, client_for: Any, store: Store) -> None:
     """No participant: a snapshot with no rows, complete, and only the two list calls."""
     made = replay_by_call(recorded, {**BASE_ANSWERS, ("core_enrol_get_enrolled_users", None): "[]"})
@@ -232,7 +248,8 @@ def test_report_progress_that_is_not_a_percentage_is_refused(
 def test_both_paths_agree_when_completion_has_no_criteria(
     fake: FakeMoodle, completion: CompletionState, client_for: Any, tmp_path: Path, runs: int
 ) -> None:
-    """Completion on but no criteria (cannotviewreport): both paths record "unknown" + the error and the note.
+    """Completion on but no criteria (nocriteriaset, as the real Moodle answers for a course push made): both
+    paths record "unknown" + the code and a note saying what to set, and the snapshot is complete.
 
     The report still shows "Completed" Yes/No; the report path must not trust it. A second run over a
     snapshot that already holds the error must say the same.
@@ -246,9 +263,10 @@ def test_both_paths_agree_when_completion_has_no_criteria(
         rows_a, rows_b = load_rows(by_calls, a.run_id), load_rows(by_report, b.run_id)
         assert rows_a == rows_b
         assert {(r.status, r.completed, r.time_completed, r.error) for r in rows_b} == {
-            ("ok", None, None, "cannotviewreport")}
-        assert a.notes == b.notes and any("cannotviewreport" in n for n in b.notes)
-        assert a.hints == b.hints and b.hints
+            ("ok", None, None, "nocriteriaset")}
+        assert a.complete and b.complete and a.failed == b.failed == 0  # not a failed pull every night
+        assert a.notes == b.notes and any("no completion criteria" in n for n in b.notes)
+        assert a.hints == b.hints and any("Course completion" in h for h in b.hints)
         assert load_snapshot(by_report).notes == load_snapshot(by_calls).notes  # type: ignore[union-attr]
     helene = next(r for r in rows_b if r.user_id == ids["helene"])
     assert helene.attendance["seance-1"] == Attendance(True, 1607500000)  # attendance is still read

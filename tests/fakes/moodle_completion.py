@@ -3,8 +3,8 @@
 ``add_completion(fake)`` registers these wsfunctions on a ``FakeMoodle`` (its ``handlers`` registry)
 and returns the completion state, also reachable as ``fake.completion``. Answers follow the
 recorded shapes (``core_completion_*``, ``core_course_get_contents``,
-``core_reportbuilder_retrieve_report``): ``cannotviewreport`` when completion is disabled or has no
-criteria, ``usernotenroled`` for someone not (or no longer) enrolled, HTML-escaped user text and
+``core_reportbuilder_retrieve_report``): ``cannotviewreport`` when completion is disabled (or the
+account lacks report/completion:view), ``nocriteriaset`` when it is enabled without criteria, ``usernotenroled`` for someone not (or no longer) enrolled, HTML-escaped user text and
 display strings in report rows, ``totalrowcount`` 0 on a page past the end.
 """
 
@@ -151,9 +151,11 @@ def _course_status(fake: FakeMoodle, params: dict[str, Any]) -> Any:
     course = _course(fake, params)
     userid = _int(params.get("userid"))
     no_criteria = course["id"] in _state(fake).no_criteria
-    if not course["enablecompletion"] or no_criteria or not fake.can("report/completion:view"):
+    if not course["enablecompletion"] or not fake.can("report/completion:view"):
         raise MoodleFault("cannotviewreport", "You cannot view this report")
     _check_user(fake, course["id"], userid)
+    if no_criteria:  # Moodle looks at the criteria last, after the enrolment (recorded: no_criteria.error)
+        raise MoodleFault("nocriteriaset", "No completion criteria set for this course")
     done = _state(fake).course_done.get((course["id"], userid))
     return {
         "completionstatus": {

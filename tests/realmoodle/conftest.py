@@ -164,13 +164,14 @@ ROSTER_KNOWN = 250
 ROSTER_NEW = 10
 
 
-def write_roster(path: Path) -> list[dict[str, str]]:
-    """The roster as DGIDT sends it (French Excel: ``;``, UTF-8 with BOM); returns its rows."""
+def write_roster(path: Path, known: int = ROSTER_KNOWN, new: int = ROSTER_NEW) -> list[dict[str, str]]:
+    """The roster as DGIDT sends it (French Excel: ``;``, UTF-8 with BOM): ``known`` agents of the hand-made
+    course and ``new`` newcomers; returns its rows."""
     rows = [{k: p[k] for k in ("username", "email", "firstname", "lastname", "institution", "department")}
-            for p in students()[:ROSTER_KNOWN]]
+            for p in students()[:known]]
     rows += [{"username": f"nouveau.{n:02d}", "email": f"nouveau.{n:02d}@industrie.gov.tn", "firstname": "Nouvel",
               "lastname": f"Agent {n}", "institution": "Ministère de l'Industrie", "department": "DGIDT"}
-             for n in range(1, ROSTER_NEW + 1)]
+             for n in range(1, new + 1)]
     with path.open("w", newline="", encoding="utf-8-sig") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter=";")
         writer.writeheader()
