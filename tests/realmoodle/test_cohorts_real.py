@@ -8,14 +8,20 @@ and the report data counts per cohort.
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from lms_sync.moodle.client import MoodleClient
 from lms_sync.reports import build_report
 from lms_sync.settings import load_settings
 from lms_sync.store import Store
 from tests.realmoodle.conftest import ROSTER_KNOWN, ROSTER_NEW, RealMoodle, write_roster
+from tests.realmoodle.killing_proxy import KillingProxy
 from tests.realmoodle.spec import STUDENTS
 from tests.realmoodle.test_check_real import rows
 
@@ -109,3 +115,31 @@ def test_check_probes_managegroups_when_the_roster_has_cohorts(cli: Any, fresh: 
         assert fresh.snapshot() == before
     finally:
         fresh.admin("capability", "lms_sync", "moodle/course:managegroups", "allow")
+
+
+@pytest.mark.parametrize("wsfunction", ["core_group_create_groups", "core_group_add_group_members"])
+def test_push_killed_after_a_group_write_is_finished_by_the_next(ena: Path, fresh: RealMoodle, cli: Any,
+                                                                 wsfunction: str) -> None:
+    """kill -9 right after Moodle created a group or added members: the next push finishes, nothing twice."""
+    roster = ena / "config" / "roster.csv"
+    cohort = write_cohort_roster(roster)
+    if wsfunction == "core_group_add_group_members":
+        assert cli("--roster", str(roster), "push")[0] == 0
+        write_cohort_roster(roster, moved=True)  # one member to move: the add is the write that gets killed
+        cohort[MOVED] = IT
+    with KillingProxy(fresh.url, wsfunction) as proxy:
+        env = {**os.environ, "LMS_SYNC_MOODLE__URL": proxy.url}
+        process = subprocess.Popen([sys.executable, "-m", "lms_sync", "--roster", str(roster), "push"],
+                                   cwd=ena, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proxy.victim = process.pid
+        process.communicate(timeout=300)
+    assert proxy.killed, proxy.calls
+    assert process.returncode == -9
+
+    code, out, err = cli("--roster", str(roster), "push")
+    assert code == 0, out + err
+    groups = groups_in_moodle(fresh)
+    ours = {name: members for name, (idnumber, members) in groups.items() if idnumber.startswith("lms-sync-cohort:")}
+    assert len(ours) == 2  # no second group of a cohort
+    assert ours[ADMIN] == {u for u, c in cohort.items() if c == ADMIN}
+    assert cli("--roster", str(roster), "push")[1].startswith("No changes.")
