@@ -136,7 +136,7 @@ def _share_text(share: float | None, done: int, of: int, lang: str) -> str:
 
 def _completion_chart(caption: str, lines: Sequence[InstitutionLine], lang: str) -> Chart:
     return Chart(caption, tuple(
-        Bar(line.institution or t("rep_not_set", lang), line.rate, _share_text(line.rate, line.completed,
+        Bar(line.label or t("rep_not_set", lang), line.rate, _share_text(line.rate, line.completed,
                                                                               line.enrolled, lang))
         for line in lines))
 

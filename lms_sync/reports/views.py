@@ -206,7 +206,7 @@ def present_short(index: int) -> Callable[[str], str]:
 def _groups_view(report: CompletionReport, lang: str, name: str, lines: Sequence[InstitutionLine],
                  name_key: str, label: str, title: str) -> View:
     not_set = t("rep_not_set", lang)
-    rows = (*(Row(GroupLine(line.institution, line.institution or not_set, line)) for line in lines),
+    rows = (*(Row(GroupLine(line.label, line.label or not_set, line)) for line in lines),
             Row(GroupLine("", t("rep_total", lang), report.totals), total=True))
     return View(name, t(title, lang), count_columns(report, name_key, label), rows, json_maps=("attended", "marked"))
 

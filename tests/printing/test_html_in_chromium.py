@@ -19,6 +19,7 @@ from pypdf import PdfReader
 from lms_sync.program import AttestationRule
 from lms_sync.reports import render, render_attestation
 from lms_sync.reports.attestation import build_attestation
+from lms_sync.reports.attestation_views import attestation_views
 from lms_sync.reports.render_html import table
 from lms_sync.reports.views import all_views
 from tests.printing.conftest import LabCourse, run_chromium
@@ -90,22 +91,29 @@ def _squeezed(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
+@pytest.mark.parametrize("kind", ["completion", "attestation"])
 def test_prints_on_a4_landscape_with_every_column_and_header(chromium: str, lab_course: LabCourse,
                                                              report_html: str, tmp_path: Path,
-                                                             profile: Path) -> None:
+                                                             profile: Path, kind: str) -> None:
     """Printed to PDF: A4 landscape pages; every column title present; the participants' header on each of
-    their pages; every e-mail whole (no column cut at the page edge)."""
-    source, pdf = tmp_path / "report.html", tmp_path / "report.pdf"
-    source.write_text(report_html, encoding="utf-8")
+    their pages; every e-mail whole (no column cut at the page edge). The completion report, and the
+    attestation list the certificate office is handed."""
+    if kind == "completion":
+        page, tables = report_html, [table(v, "fr") for v in all_views(lab_course.report, "fr")]
+    else:
+        att = build_attestation(lab_course.report, AttestationRule(sessions_attended=3))
+        page, tables = render_attestation(att, "html").decode("utf-8"), [
+            table(v, "fr") for v in attestation_views(att, "fr")]
+    source, pdf = tmp_path / f"{kind}.html", tmp_path / f"{kind}.pdf"
+    source.write_text(page, encoding="utf-8")
     started = time.monotonic()
     run_chromium(chromium, profile, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", source.as_uri())
     reader = PdfReader(pdf)
-    for page in reader.pages:  # A4 is 297 x 210 mm; Chromium rounds it to whole points
-        assert abs(float(page.mediabox.width) - A4_LANDSCAPE[0]) < 1.5
-        assert abs(float(page.mediabox.height) - A4_LANDSCAPE[1]) < 1.5
+    for sheet in reader.pages:  # A4 is 297 x 210 mm; Chromium rounds it to whole points
+        assert abs(float(sheet.mediabox.width) - A4_LANDSCAPE[0]) < 1.5
+        assert abs(float(sheet.mediabox.height) - A4_LANDSCAPE[1]) < 1.5
     texts = _page_texts(pdf)
     whole = _squeezed(" ".join(texts))
-    tables = [table(v, "fr") for v in all_views(lab_course.report, "fr")]
     for t in tables:
         for title in t.header:
             assert _squeezed(title) in whole, title
@@ -116,5 +124,5 @@ def test_prints_on_a4_landscape_with_every_column_and_header(chromium: str, lab_
     assert len(pages_with_people) >= 2
     for text in pages_with_people:  # thead repeated on each page, last column included
         assert all(_squeezed(h) in _squeezed(text) for h in people.header), text[:200]
-    print(f"\nHTML printed: {len(reader.pages)} A4 landscape pages, participants on {len(pages_with_people)} "
+    print(f"\nHTML {kind} printed: {len(reader.pages)} A4 landscape pages, participants on {len(pages_with_people)} "
           f"({time.monotonic() - started:.1f} s)")

@@ -134,3 +134,22 @@ def test_cli_refuses_a_programme_without_a_rule_then_writes_the_list(workdir: Pa
     assert "2 qualify, 1 one session short, 1 do not" in capsys.readouterr().out
     assert main(["report", "attestation", "--view", "cohorts", "--out", "-"]) == 0
     assert capsys.readouterr().out.startswith("\ufeffGroupe;Participants;")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "json", "html"])
+def test_an_empty_course_gives_empty_reports_not_errors(tmp_path: Path, fmt: str) -> None:
+    """No participant, no session: every format of both reports renders (headers, zero totals)."""
+    with Store(tmp_path / "s.sqlite3") as s:
+        taken = datetime(2021, 1, 21, tzinfo=UTC)
+        run = s.start_run("pull", taken)
+        save_snapshot(s, Snapshot(run, "p1", "P", "Africa/Tunis", 2, taken, "calls", True, True, ()), [])
+        s.finish_run(run, "ok", 0)
+        completion = render_report(s, fmt)
+        attestation = render_report(s, fmt, report="attestation", rule=AttestationRule(course_completed=True))
+    if fmt == "json":
+        assert json.loads(completion)["totals"]["enrolled"] == 0
+        assert json.loads(attestation)["totals"]["participants"] == 0
+    elif fmt == "csv":
+        assert completion.decode("utf-8-sig").count("\r\n") == 1 and attestation.decode("utf-8-sig").count("\r\n") == 1
+    else:
+        assert completion and attestation

@@ -174,3 +174,18 @@ def test_cohorts_cut_every_format(tmp_path: Path) -> None:
     page = render(report, "html", lang="en").decode()
     assert "Completion rate by cohort" in page and '<table class="data" id="cohorts">' in page
     assert page.count('<ul class="bars">') == 3
+
+
+def test_html_chart_labels_are_whole_and_profile_text_is_escaped(tmp_path: Path) -> None:
+    """An 80-character institution is written in full in its chart label and its hover title (no "…"); markup
+    typed into a Moodle profile is shown as text by the autoescaping templates."""
+    rows = _long_rows()
+    rows[0] = ParticipantRow(99, "x", "", '<img src=x onerror="alert(1)">', "x@example.invalid",
+                             "<b>STEG</b> & co", "", completed=False, attendance=rows[0].attendance)
+    with _store_with(tmp_path, rows) as s:
+        page = render_report(s, "html").decode()
+    label = "Ministère de l&#39;Industrie, des Mines et de l&#39;Énergie – Direction générale de l&#39;innovation"
+    assert f'<span class="label" title="{label} et du développement technologique">{label} et du' in page
+    assert "…" not in page
+    assert "<img" not in page and "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in page
+    assert "&lt;b&gt;STEG&lt;/b&gt; &amp; co" in page
