@@ -192,13 +192,13 @@ def _plan_cohorts(desired: Desired, remote: Remote, state: State) -> list[Action
                                   moodle_id=user.id if user else None, payload=(("cohort", want.key),)))
     for key, group in sorted(ours.items()):
         for user_id in sorted(remote.group_members.get(group.id, frozenset())):
-            username = roster_ids.get(user_id)
-            if username is None or wanted.get(username) == key:
+            member = roster_ids.get(user_id)
+            if member is None or wanted.get(member) == key:
                 continue  # not the roster's (left alone), or where they belong
-            elsewhere = wanted.get(username)
+            elsewhere = wanted.get(member)
             # In the roster, but in another cohort (moved) or in none (leaving: counted by the guard).
             reason = "moved to another cohort" if elsewhere else "no longer in this cohort in the roster"
-            actions.append(Action("remove", "group_member", username, f"{reason} (group {html.unescape(group.name)!r})",
+            actions.append(Action("remove", "group_member", member, f"{reason} (group {html.unescape(group.name)!r})",
                                   moodle_id=user_id, payload=(("cohort", key),), destructive=elsewhere is None))
     return actions
 

@@ -62,9 +62,11 @@ def test_check_answers_within_its_deadline_against_a_trickling_site(
 
 def test_checks_calls_share_one_deadline(site: LoopbackMoodle) -> None:
     """Calls that each answer in time cannot stretch check past its total (moodle.deadline)."""
-    slow = json.dumps({"sitename": "S"}).encode()  # 17 bytes at 20 ms each: about 0.35 s
-    site.misbehave("trickle", interval=0.02, body=slow)
-    with MoodleTransport(site.settings(deadline=0.45), total_seconds=0.5) as transport:
+    slow = json.dumps({"sitename": "S"}).encode()  # 17 bytes at 50 ms each: about 0.85 s
+    site.misbehave("trickle", interval=0.05, body=slow)
+    # Wide margins (the first call has 0.65 s to spare, the second at most 0.75 s for 0.85 s of answer):
+    # a loaded CI machine must not turn the first call's success into a timeout.
+    with MoodleTransport(site.settings(deadline=1.5), total_seconds=1.6) as transport:
         assert transport.call(SITE_INFO) == {"sitename": "S"}
         with pytest.raises(errors.TransientError, match="no complete answer"):
             transport.call(SITE_INFO)  # only what is left of the half second
