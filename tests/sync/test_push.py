@@ -703,3 +703,20 @@ def test_a_refused_batch_is_retried_one_by_one_and_only_the_culprit_fails(fake, 
         "); retried one by one")
     (failure,) = outcome.result.failed
     assert failure[0].key == "zdubeuf" and failure[1].endswith("[invalidparameter]")
+
+
+def test_an_account_recreated_by_hand_is_adopted_and_enrolled(fake, client, store, programme, roster) -> None:
+    """Deleted and made again in Moodle with the same username: push follows the new account, not the old id."""
+    run(client, store, programme, roster)
+    old = fake.user_by_username("fmenard")
+    del fake.users[old["id"]]
+    for key in [k for k in fake.enrolments if k[1] == old["id"]]:
+        del fake.enrolments[key]  # Moodle deletes a deleted account's enrolments
+    new_id = FakeMoodle.new_id(fake)
+    fake.users[new_id] = {**old, "id": new_id}
+    outcome = run(client, store, programme, roster)
+    assert [(a.op, a.kind, a.key, a.reason, a.moodle_id) for a in outcome.actions] == [
+        ("adopt", "user", "fmenard", "found in Moodle by username", new_id),
+        ("enrol", "enrolment", "fmenard", "enrolment missing or suspended in Moodle; restoring it", new_id)]
+    assert "fmenard" in fake.active_usernames(fake.course_by_idnumber("dgidt-ia-2020")["id"])
+    assert run(client, store, programme, roster).actions == []
