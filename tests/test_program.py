@@ -392,3 +392,15 @@ def test_years_outside_the_range_are_refused_at_both_ends(tmp_path: Path) -> Non
 def test_each_kind_of_bad_value_gets_its_own_message(tmp_path: Path, old: str, new: str, message: str) -> None:
     path = write(tmp_path, GOOD.replace(old, new, 1))
     assert problems_of(path) == [f"{path}: {message}"]
+
+
+def test_both_ends_of_one_session_are_checked(tmp_path: Path) -> None:
+    """A bad start does not hide a bad end of the same session, nor a fine start a skipped end."""
+    text = GOOD.replace("start = 2020-12-09T09:00:00", "start = 1999-12-31T09:00:00").replace(
+        "end = 2020-12-09T12:00:00", "end = 2100-01-01T12:00:00")
+    locations = [p.split(": ")[1] for p in problems_of(write(tmp_path, text)) if "outside the years" in p]
+    assert locations == ["sessions[0].start", "sessions[0].end"]
+    paris = GOOD.replace("Africa/Tunis", "Europe/Paris").replace("start = 2020-12-09T09:00:00", "start = 2021-03-27T20:00:00")
+    paris = paris.replace("end = 2020-12-09T12:00:00", "end = 2021-03-28T02:30:00")
+    [problem] = [p for p in problems_of(write(tmp_path, paris)) if "overlaps" not in p]
+    assert "sessions[0].end: error: session 's1': 2021-03-28T02:30 does not exist in Europe/Paris" in problem
