@@ -720,3 +720,50 @@ def test_an_account_recreated_by_hand_is_adopted_and_enrolled(fake, client, stor
         ("enrol", "enrolment", "fmenard", "enrolment missing or suspended in Moodle; restoring it", new_id)]
     assert "fmenard" in fake.active_usernames(fake.course_by_idnumber("dgidt-ia-2020")["id"])
     assert run(client, store, programme, roster).actions == []
+
+
+def test_a_lost_store_plan_says_where_each_object_was_found(fake, client, store, tmp_path, programme, roster) -> None:
+    run(client, store, programme, roster)
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    fake.courses[course["id"]]["categoryid"] = course["categoryid"]  # in place: the category is looked up
+    with Store(tmp_path / "fresh.sqlite3") as fresh:
+        outcome = run(client, fresh, programme, roster)
+    reasons = {(a.kind, a.reason) for a in outcome.actions}
+    assert reasons == {("category", "found in Moodle by idnumber"), ("course", "found in Moodle by idnumber"),
+                       ("user", "found in Moodle by username"), ("event", "found in Moodle by its marker"),
+                       ("enrolment", "already enrolled")}
+    assert len(outcome.actions) == 1 + 1 + 3 + 4 + 3
+
+
+def test_an_event_description_moodle_re_serialised_is_not_a_change(fake, client, store, programme) -> None:
+    run(client, store, programme, None)
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    event = fake.course_events(course["id"])[2]
+    event["description"] = event["description"].replace("'", "&#39;").replace(" ", "  \n", 1)
+    assert "&#39;" in event["description"]
+    assert run(client, store, programme, None).actions == []
+
+
+def test_a_duplicate_found_after_a_lost_store_keeps_the_oldest(fake, client, store, tmp_path, programme) -> None:
+    run(client, store, programme, None)
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    original = fake.course_events(course["id"])[1]
+    copy = FakeMoodle.new_id(fake)
+    fake.events[copy] = {**original, "id": copy}
+    with Store(tmp_path / "fresh.sqlite3") as fresh:
+        outcome = run(client, fresh, programme, None)
+    deletes = [(a.key, a.reason, a.moodle_id) for a in outcome.actions if a.op == "delete"]
+    assert deletes == [("seance-2", f"duplicate of event {original['id']}", copy)]
+    assert original["id"] in fake.events and copy not in fake.events
+
+
+def test_a_participant_gone_from_the_roster_and_the_course_is_forgotten(fake, client, store, programme, roster) -> None:
+    run(client, store, programme, roster)
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    gone = fake.user_by_username("zdubeuf")
+    del fake.enrolments[(course["id"], gone["id"])]  # unenrolled by hand
+    fake.reset_calls()
+    outcome = run(client, store, programme, roster[:2])
+    assert [(a.op, a.kind, a.key, a.reason) for a in outcome.actions] == [
+        ("forget", "enrolment", "zdubeuf", "no longer in the roster nor enrolled")]
+    assert fake.write_calls == [] and run(client, store, programme, roster[:2]).actions == []
