@@ -25,6 +25,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -60,6 +61,7 @@ MODULES = (
 ALSO_COPY = ("config", "deploy", "docs", "README.md", "LICENSE", "benchmarks")
 NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "venv", "mutants", "__pycache__", ".hypothesis",
                                     ".pytest_cache", "*.egg-info", "var", "build", "dist")
+STRINGS = re.compile(r'"([^"]*)"')
 KILLED = {"killed", "timeout", "caught by type check", "segfault"}
 # Exit codes as mutmut 3 records them (mutmut/stats.py); anything else is "suspicious".
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 34: "skipped",
@@ -161,16 +163,30 @@ def is_equivalent(entry: dict[str, str], path: str, function: str, old: str, new
     """Whether a mutant (its module, function and changed lines) is the one an equivalents entry describes.
 
     ``function`` is a shell pattern; ``match = "case"`` stands for every mutant that only changes the case of
-    an ``original`` line matching a pattern (iCalendar names, which the library upper-cases anyway);
+    one name (the first string, or a string used as a dict key) of an ``original`` line matching a pattern
+    (iCalendar property and parameter names, which the library upper-cases anyway);
     ``match = "glob"`` compares both lines with shell patterns; otherwise both lines must be equal.
     """
     if entry["module"] != path or not fnmatch.fnmatchcase(function, entry["function"]):
         return False
     if entry.get("match") == "case":
-        return fnmatch.fnmatchcase(old, entry["original"]) and new != old and new.lower() == old.lower()
+        return fnmatch.fnmatchcase(old, entry["original"]) and _only_a_name_recased(old, new)
     if entry.get("match") == "glob":
         return fnmatch.fnmatchcase(old, entry["original"]) and fnmatch.fnmatchcase(new, entry.get("mutant", "*"))
     return (entry["original"].strip(), entry["mutant"].strip()) == (old, new)
+
+
+def _only_a_name_recased(old: str, new: str) -> bool:
+    """Whether ``new`` is ``old`` with one name in another case: its first string, or a string used as a key."""
+    old_parts, new_parts = STRINGS.split(old), STRINGS.split(new)
+    if len(old_parts) != len(new_parts):
+        return False
+    changed = [i for i, (a, b) in enumerate(zip(old_parts, new_parts, strict=True)) if a != b]
+    if len(changed) != 1 or changed[0] % 2 == 0:  # odd parts are the strings' contents
+        return False
+    i = changed[0]
+    is_name = i == 1 or old_parts[i + 1].startswith(":")
+    return is_name and old_parts[i].lower() == new_parts[i].lower()
 
 
 def ensure_mutmut() -> None:
