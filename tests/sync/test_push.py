@@ -767,3 +767,31 @@ def test_a_participant_gone_from_the_roster_and_the_course_is_forgotten(fake, cl
     assert [(a.op, a.kind, a.key, a.reason) for a in outcome.actions] == [
         ("forget", "enrolment", "zdubeuf", "no longer in the roster nor enrolled")]
     assert fake.write_calls == [] and run(client, store, programme, roster[:2]).actions == []
+
+
+def test_a_course_recreated_by_hand_is_adopted(fake, client, store, programme) -> None:
+    """Deleted and made again by hand with the programme's idnumber and values: push follows the new course."""
+    run(client, store, programme, None)
+    old = fake.course_by_idnumber("dgidt-ia-2020")
+    del fake.courses[old["id"]]
+    for event in fake.course_events(old["id"]):
+        del fake.events[event["id"]]
+    new_id = FakeMoodle.new_id(fake)
+    fake.courses[new_id] = {**old, "id": new_id}
+    outcome = run(client, store, programme, None)
+    assert ("adopt", "course", "found in Moodle by idnumber", new_id) in [
+        (a.op, a.kind, a.reason, a.moodle_id) for a in outcome.actions]
+    assert [a.reason for a in outcome.actions if a.kind == "event"] == ["deleted in Moodle; restoring it"] * 4
+    assert_matches(fake, programme, None)
+
+
+def test_removing_every_session_is_refused_even_when_the_markers_were_edited_away(fake, client, store,
+                                                                                  programme) -> None:
+    """The events are the programme's by their ids in the store: deleting them all is refused like any mass delete."""
+    run(client, store, programme, None)
+    course = fake.course_by_idnumber("dgidt-ia-2020")
+    for event in fake.course_events(course["id"]):
+        event["description"] = "<p>Edité à la main</p>"
+    refused = run(client, store, programme.model_copy(update={"sessions": ()}), None)
+    assert str(refused.refusal) == "the plan deletes every event of the programme in Moodle (4)"
+    assert all(a.destructive for a in refused.actions if a.kind == "event")
