@@ -795,3 +795,26 @@ def test_removing_every_session_is_refused_even_when_the_markers_were_edited_awa
     refused = run(client, store, programme.model_copy(update={"sessions": ()}), None)
     assert str(refused.refusal) == "the plan deletes every event of the programme in Moodle (4)"
     assert all(a.destructive for a in refused.actions if a.kind == "event")
+
+
+def test_a_delete_and_an_update_are_sent_again_after_a_server_error(fake, client, store, programme, roster) -> None:
+    """Deleting an event and updating a profile set absolute values: a 500 is retried and the push completes."""
+    run(client, store, programme, roster)
+    fake.inject("http500", "core_calendar_delete_calendar_events")
+    fake.inject("http500", "core_user_update_users")
+    edited = [roster[0].model_copy(update={"department": "DRH"}), *roster[1:]]
+    shorter = without(programme, "seance-3")
+    outcome = run(client, store, shorter, edited)
+    assert outcome.exit_code == 0, outcome.summary()
+    assert fake.user_by_username("hlefevre")["department"] == "DRH"
+    assert_matches(fake, shorter, edited)
+    assert run(client, store, shorter, edited).actions == []  # the update and the delete are recorded
+
+
+def test_a_failed_event_write_is_logged_with_moodles_words(fake, client, store, programme, caplog) -> None:
+    run(client, store, programme, None)
+    for _ in range(6):
+        fake.inject("http500", "core_calendar_create_calendar_events")
+    caplog.set_level(logging.ERROR, logger="lms_sync.sync")
+    run(client, store, moved(programme, "seance-2", 1), None)
+    assert "replace event seance-2 failed: core_calendar_create_calendar_events: HTTP 500 from Moodle" in caplog.text
