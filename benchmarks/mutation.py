@@ -25,6 +25,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -60,6 +61,7 @@ MODULES = (
 ALSO_COPY = ("config", "deploy", "docs", "README.md", "LICENSE", "benchmarks")
 NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "venv", "mutants", "__pycache__", ".hypothesis",
                                     ".pytest_cache", "*.egg-info", "var", "build", "dist")
+STRINGS = re.compile(r'"([^"]*)"')
 KILLED = {"killed", "timeout", "caught by type check", "segfault"}
 # Exit codes as mutmut 3 records them (mutmut/stats.py); anything else is "suspicious".
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 34: "skipped",
@@ -151,23 +153,40 @@ def load_equivalents() -> list[dict[str, str]]:
     for number, entry in enumerate(entries, 1):
         needed = {"module", "function", "why"} | ({"original"} if entry.get("match") else {"original", "mutant"})
         missing = needed - set(entry)
-        if missing or entry.get("match", "case") != "case":
+        if missing or entry.get("match", "case") not in ("case", "glob"):
             sys.exit(f"{EQUIVALENTS_FILE}: [[equivalent]] number {number}: lacks {', '.join(sorted(missing))} or has "
-                     "a match other than \"case\"")
+                     "a match other than \"case\" or \"glob\"")
     return entries
 
 
 def is_equivalent(entry: dict[str, str], path: str, function: str, old: str, new: str) -> bool:
     """Whether a mutant (its module, function and changed lines) is the one an equivalents entry describes.
 
-    ``function`` and ``original`` are shell patterns; ``match = "case"`` stands for every mutant that only
-    changes the case of the original line (iCalendar names, which the library upper-cases anyway).
+    ``function`` is a shell pattern; ``match = "case"`` stands for every mutant that only changes the case of
+    one name (the first string, or a string used as a dict key) of an ``original`` line matching a pattern
+    (iCalendar property and parameter names, which the library upper-cases anyway);
+    ``match = "glob"`` compares both lines with shell patterns; otherwise both lines must be equal.
     """
     if entry["module"] != path or not fnmatch.fnmatchcase(function, entry["function"]):
         return False
     if entry.get("match") == "case":
-        return fnmatch.fnmatchcase(old, entry["original"]) and new != old and new.lower() == old.lower()
+        return fnmatch.fnmatchcase(old, entry["original"]) and _only_a_name_recased(old, new)
+    if entry.get("match") == "glob":
+        return fnmatch.fnmatchcase(old, entry["original"]) and fnmatch.fnmatchcase(new, entry.get("mutant", "*"))
     return (entry["original"].strip(), entry["mutant"].strip()) == (old, new)
+
+
+def _only_a_name_recased(old: str, new: str) -> bool:
+    """Whether ``new`` is ``old`` with one name in another case: its first string, or a string used as a key."""
+    old_parts, new_parts = STRINGS.split(old), STRINGS.split(new)
+    if len(old_parts) != len(new_parts):
+        return False
+    changed = [i for i, (a, b) in enumerate(zip(old_parts, new_parts, strict=True)) if a != b]
+    if len(changed) != 1 or changed[0] % 2 == 0:  # odd parts are the strings' contents
+        return False
+    i = changed[0]
+    is_name = i == 1 or old_parts[i + 1].startswith(":")
+    return is_name and old_parts[i].lower() == new_parts[i].lower()
 
 
 def ensure_mutmut() -> None:
@@ -192,7 +211,8 @@ def prepare(module: Module) -> Path:
     return work
 
 
-def run_module(module: Module, jobs: int, equivalents: list[dict[str, str]], sample: int = 0, seed: int = 15) -> Result:
+def run_module(module: Module, jobs: int, equivalents: list[dict[str, str]], sample: int = 0, seed: int = 15,
+               names: tuple[str, ...] = ()) -> Result:
     """Mutate one module, run its tests against each mutant (or a sample), and read back what survived."""
     work = prepare(module)
     env = dict(os.environ, HYPOTHESIS_PROFILE="mutation")
@@ -202,9 +222,9 @@ def run_module(module: Module, jobs: int, equivalents: list[dict[str, str]], sam
     meta = work / "mutants" / (module.path + ".meta")
     print(f"== {module.path} (tests: {' '.join(module.tests)}; log: {log.relative_to(REPO)})", flush=True)
     start = time.monotonic()
-    chosen: list[str] = []
+    chosen: list[str] = list(names)
     population = 0
-    if sample:
+    if sample and not chosen:
         subprocess.run([sys.executable, "-c", GENERATE], cwd=work, env=env, check=True, capture_output=True)
         every = sorted(json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"], key=_natural)
         if sample < len(every):
@@ -261,17 +281,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, default=0, metavar="N",
                         help="test a fixed random sample of N mutants per module (default: all of them)")
     parser.add_argument("--seed", type=int, default=15, help="the sample's seed (default 15: the same sample each run)")
+    parser.add_argument("--mutants", nargs="+", default=(), metavar="NAME",
+                        help="test only these mutants of the one module named (e.g. the survivors of a run)")
     args = parser.parse_args(argv)
     by_slug = {m.slug: m for m in MODULES}
     unknown = [s for s in args.modules if s not in by_slug]
     if unknown:
         parser.error(f"unknown module {', '.join(unknown)}; choose from {', '.join(by_slug)}")
     chosen = [by_slug[s] for s in args.modules] or list(MODULES)
+    if args.mutants and len(chosen) != 1:
+        parser.error("--mutants needs exactly one module")
     ensure_mutmut()
     equivalents = load_equivalents()
     results = []
     for module in chosen:
-        result = run_module(module, args.jobs, equivalents, args.sample, args.seed)
+        result = run_module(module, args.jobs, equivalents, args.sample, args.seed, tuple(args.mutants))
         print_result(result, not args.no_diffs)
         results.append(result)
     print("\n| module | mutants | killed | survivors | equivalent | score | target | met | time |")

@@ -331,3 +331,11 @@ def test_a_calendar_header_survives_the_store() -> None:
     assert header.as_dict() == {"title": shipped().title, "description": shipped().description,
                                 "timezone": "Africa/Tunis", "url": "https://formation.ena.tn/"}
     assert CalendarHeader.from_dict({}, "dgidt-ia-2020") == CalendarHeader("dgidt-ia-2020", "", "UTC", "")
+
+
+def test_an_empty_programme_carries_a_small_fixed_timezone() -> None:
+    """No session: the VTIMEZONE covers the year 2000 alone, the same on every run (byte-identical feeds)."""
+    empty = shipped().model_copy(update={"sessions": ()})
+    data = feed_of(empty)[1].decode().replace("\r\n ", "")
+    assert "DTSTART:20000101T000000\r\n" in data
+    assert "This timezone only works from 2000-01-01 to 2001-01-01." in data

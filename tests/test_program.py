@@ -393,3 +393,76 @@ def test_years_outside_the_range_are_refused_at_both_ends(tmp_path: Path) -> Non
 def test_each_kind_of_bad_value_gets_its_own_message(tmp_path: Path, old: str, new: str, message: str) -> None:
     path = write(tmp_path, GOOD.replace(old, new, 1))
     assert problems_of(path) == [f"{path}: {message}"]
+
+
+def test_both_ends_of_one_session_are_checked(tmp_path: Path) -> None:
+    """A bad start does not hide a bad end of the same session, nor a fine start a skipped end."""
+    text = GOOD.replace("start = 2020-12-09T09:00:00", "start = 1999-12-31T09:00:00").replace(
+        "end = 2020-12-09T12:00:00", "end = 2100-01-01T12:00:00")
+    locations = [p.split(": ")[1] for p in problems_of(write(tmp_path, text)) if "outside the years" in p]
+    assert locations == ["sessions[0].start", "sessions[0].end"]
+    paris = GOOD.replace("Africa/Tunis", "Europe/Paris").replace("start = 2020-12-09T09:00:00", "start = 2021-03-27T20:00:00")
+    paris = paris.replace("end = 2020-12-09T12:00:00", "end = 2021-03-28T02:30:00")
+    [problem] = [p for p in problems_of(write(tmp_path, paris)) if "overlaps" not in p]
+    assert "sessions[0].end: error: session 's1': 2021-03-28T02:30 does not exist in Europe/Paris" in problem
+
+
+def test_a_missing_file_says_how_to_get_one(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The loader's hint reaches the user instead of a general "fix the programme file"."""
+    assert main(["--program", "nowhere.toml", "feed", "--out", "x.ics"]) == 2
+    err = capsys.readouterr().err
+    assert "nowhere.toml: error: file not found" in err
+    assert "hint: create it (see config/program.toml in the repository) or pass --program PATH" in err
+
+
+def test_the_error_names_the_file_to_fix(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("end = 2020-12-23T12:00:00", "end = 2020-12-23T08:00:00"))
+    with pytest.raises(ConfigError) as info:
+        load_programme(path)
+    assert info.value.hint == f"fix {path} and run `lms-sync validate` again"
+
+
+def test_a_bad_item_of_a_list_is_named_by_its_index(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD + '\n[attendance]\nsource = "mod_attendance"\ncreate = true\nattended = ["P", 3]\n')
+    assert [p.split(": ")[1] for p in problems_of(path)] == ["attendance.attended[1]"]
+
+
+def test_of_two_sessions_ending_together_the_first_is_named(tmp_path: Path) -> None:
+    text = GOOD.replace("2020-12-23T09:00:00", "2020-12-09T10:00:00").replace("2020-12-23T12:00:00", "2020-12-09T12:00:00")
+    text += session_text("s3", "2020-12-09T11:00:00", "2020-12-09T13:00:00")
+    path = write(tmp_path, text)
+    _, warnings = load_programme(path)
+    assert [str(w).split("warning: ")[1] for w in warnings] == [
+        "session 's2' overlaps session 's1' (sessions[0])", "session 's3' overlaps session 's1' (sessions[0])"]
+
+
+def test_a_session_of_no_length_is_not_also_reported_as_overlapping(tmp_path: Path) -> None:
+    text = GOOD.replace("start = 2020-12-23T09:00:00", "start = 2020-12-09T10:00:00").replace(
+        "end = 2020-12-23T12:00:00", "end = 2020-12-09T10:00:00")
+    path = write(tmp_path, text)
+    assert problems_of(path) == [
+        f"{path}: sessions[1].end: error: ends at 2020-12-09T10:00, not after its start 2020-12-09T10:00; fix end (or start)"]
+
+
+def test_an_end_with_an_offset_is_refused_too(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("end = 2020-12-09T12:00:00", "end = 2020-12-09T11:00:00Z"))
+    [problem] = problems_of(path)
+    assert problem.startswith(f"{path}: sessions[0].end: error: 2020-12-09T11:00:00+00:00 has an offset (Z)")
+
+
+def test_only_start_and_end_are_read_as_times(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace('title = "Séance 1"', 'title = "2020-12-09T09:00:00+01:00"'))
+    programme, _ = load_programme(path)
+    assert programme.sessions[0].title == "2020-12-09T09:00:00+01:00"
+
+
+def test_each_problem_names_its_file_and_table(tmp_path: Path) -> None:
+    text = GOOD.replace('id = "s2"', 'id = "s1"') + '\n[extra]\nkey = 1\n\n[attendance]\nsource = "paper"\n'
+    path = write(tmp_path, text)
+    assert problems_of(path) == [
+        f"{path}: extra: error: unknown key 'extra'; allowed keys: program, course, attendance, sessions",
+        f"{path}: attendance.source: error: 'paper' is not allowed; use one of: 'activity_completion' or "
+        "'mod_attendance'",
+        f"{path}: sessions[1].id: error: duplicate session id 's1' (also sessions[0]); each session needs its own id, "
+        "and an id must never be reused for another session",
+    ]

@@ -92,11 +92,13 @@ def load_catalog(files: Sequence[Path], *, folder: Path | None = None) -> tuple[
     """Load and check every programme file; return them with their warnings, or raise ConfigError with all problems."""
     problems: list[Problem] = []
     entries: list[CatalogEntry] = []
+    hints: list[str] = []
     for path in files:
         try:
             programme, warnings = load_programme(path)
         except ConfigError as err:
             problems.extend(err.problems)
+            hints += [err.hint] if err.hint else []
             continue
         problems.extend(warnings)
         roster = Path(path.parent, programme.roster) if programme.roster else None
@@ -104,7 +106,9 @@ def load_catalog(files: Sequence[Path], *, folder: Path | None = None) -> tuple[
     _check_unique(entries, problems)
     if any(p.severity == "error" for p in problems):
         where = f"the files in {folder}" if folder is not None else "the programme file"
-        raise ConfigError(problems, hint=f"fix {where} and run `lms-sync validate` again")
+        # A single programme keeps the loader's own hint: it says how to get a missing file.
+        hint = hints[0] if len(files) == 1 and hints else f"fix {where} and run `lms-sync validate` again"
+        raise ConfigError(problems, hint=hint)
     return Catalog(tuple(entries), folder), problems
 
 

@@ -363,6 +363,7 @@ def test_an_xml_answer_says_the_json_format_was_dropped(content_type: str, body:
 @pytest.mark.parametrize(("status", "content_type", "body", "what"), [
     (200, "", "<!DOCTYPE html><p>Log in</p>", "an HTML page (HTTP 200)"),
     (404, "text/plain", "<HTML>Not found</HTML>", "an HTML page (HTTP 404)"),
+    (404, "", "<!-- proxy --><html><body>Not here</body></html>", "an HTML page (HTTP 404)"),
     (200, "text/html", "Bienvenue", "an HTML page (HTTP 200)"),
     (404, "text/plain", "Not found", "a non-JSON answer (HTTP 404, text/plain)"),
     (404, "", "", "a non-JSON answer (HTTP 404, no content type)"),
@@ -372,8 +373,9 @@ def test_what_answered_instead_of_moodle_is_named(status: int, content_type: str
     with pytest.raises(errors.NotMoodleEndpoint) as caught:
         decode_response("f", status, content_type, body)
     assert str(caught.value) == f"f: the URL answered {what}, not Moodle's JSON web-service API"
-    debug_hint = "turn off debug display" in caught.value.hint
-    assert debug_hint is (status == 200 and "HTML" in what)
+    url_hint = "check LMS_SYNC_MOODLE__URL: it must be the Moodle site root (the address of its front page)"
+    debug = "; if the page is Moodle's own, turn off debug display (it breaks JSON answers)"
+    assert caught.value.hint == url_hint + (debug if status == 200 and "HTML" in what else "")
 
 
 @responses.activate
@@ -449,12 +451,13 @@ TLS_CASES = [
     ("certificate verify failed: self-signed certificate", "the site's certificate is not signed by a trusted authority",
      "set moodle.ca_bundle to your CA's certificate file (PEM), or verify_tls = false for a lab only"),
     ("certificate verify failed: unable to get local issuer certificate",
-     "the site's certificate is not signed by a trusted authority", "set moodle.ca_bundle"),
+     "the site's certificate is not signed by a trusted authority", "set moodle.ca_bundle to your CA's certificate file (PEM), or verify_tls = false for a lab only"),
     ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed", "the site's certificate is not signed by a trusted "
-     "authority", "set moodle.ca_bundle"),
+     "authority", "set moodle.ca_bundle to your CA's certificate file (PEM), or verify_tls = false for a lab only"),
     ("[SSL: WRONG_VERSION_NUMBER] wrong version number", "the site did not answer TLS (is it http:// only, or the wrong "
      "port?)", "check LMS_SYNC_MOODLE__URL: https:// for a TLS site, and the right port"),
-    ("ssl3 wrong version number", "the site did not answer TLS", "https:// for a TLS site"),
+    ("ssl3 wrong version number", "the site did not answer TLS", "check LMS_SYNC_MOODLE__URL: https:// for a TLS site, and the right port"),
+    ("[SSL: WRONG_VERSION_NUMBER] (_ssl.c:1000)", "the site did not answer TLS", "check LMS_SYNC_MOODLE__URL: https:// for a TLS site, and the right port"),
     ("[SSL: SSLV3_ALERT_HANDSHAKE_FAILURE] sslv3 alert handshake failure", "the TLS handshake failed",
      "set moodle.ca_bundle to your CA's certificate file (PEM), or verify_tls = false for a lab only"),
 ]
@@ -467,13 +470,29 @@ def test_a_tls_failure_says_what_is_wrong_and_what_to_do(sleeps: list[float], te
     with pytest.raises(errors.MoodleUnavailable) as caught:
         transport(sleeps).call("core_webservice_get_site_info")
     assert str(caught.value).startswith(f"core_webservice_get_site_info: TLS error talking to {BASE_URL}: {reason}")
-    assert hint in caught.value.hint
+    assert caught.value.hint == hint
     assert len(responses.calls) == 1 and not isinstance(caught.value, errors.TransientError)
 
 
+CONNECTION_HINTS = {
+    "cut the connection": "the site, a proxy or a firewall cut the connection; run again, and check the path if it "
+                          "persists",
+    "dropped the connection mid-answer": "the site or a proxy dropped the connection mid-answer; a write may have been "
+                                         "applied, and the next run looks it up before retrying",
+    "the request may have been applied": "the request may have been applied; the next run looks the object up before "
+                                         "retrying",
+    "check LMS_SYNC_MOODLE__URL, DNS and the network path to the site":
+        "check LMS_SYNC_MOODLE__URL, DNS and the network path to the site",
+    "check LMS_SYNC_MOODLE__URL and the network path to the site": "check LMS_SYNC_MOODLE__URL and the network path to "
+                                                                   "the site",
+}
 CONNECTION_CASES = [
     (requests.ConnectionError("('Connection aborted.', ConnectionResetError(104, 'Connection reset by peer'))"),
      f"the connection to {BASE_URL} was closed or reset before the answer came (ConnectionError)", "cut the connection"),
+    (requests.ConnectionError("Connection reset by peer"),
+     f"the connection to {BASE_URL} was closed or reset before the answer came (ConnectionError)", "cut the connection"),
+    (requests.ConnectionError(), f"connection to {BASE_URL} failed (ConnectionError)",
+     "check LMS_SYNC_MOODLE__URL and the network path to the site"),
     (requests.ConnectionError("Remote end closed connection without response"),
      f"the connection to {BASE_URL} was closed or reset before the answer came (ConnectionError)", "cut the connection"),
     (requests.ConnectionError("('Connection aborted.', BrokenPipeError())"),
@@ -499,7 +518,7 @@ def test_a_connection_fault_is_named_with_what_to_do(sleeps: list[float], exc: E
     with pytest.raises(errors.TransientError) as caught:
         transport(sleeps).call("core_webservice_get_site_info")
     assert str(caught.value) == f"core_webservice_get_site_info: {message}"
-    assert hint in caught.value.hint
+    assert caught.value.hint == CONNECTION_HINTS[hint]
     assert len(responses.calls) == 3  # a read: retried up to retry_attempts
 
 
@@ -521,7 +540,9 @@ def test_an_answer_over_the_size_cap_is_refused_and_not_retried(sleeps: list[flo
     with pytest.raises(errors.TransientError) as caught:
         transport(sleeps, max_response_mb=1).call("core_webservice_get_site_info")
     assert str(caught.value) == f"core_webservice_get_site_info: the answer from {BASE_URL} is larger than 1 MB"
-    assert "raise moodle.max_response_mb" in caught.value.hint and len(responses.calls) == 1 and sleeps == []
+    assert caught.value.hint == ("something between lms_sync and Moodle sends an endless answer; if the site really "
+                                 "answers this much, lower pull.report_page_size or raise moodle.max_response_mb")
+    assert len(responses.calls) == 1 and sleeps == []
 
 
 @responses.activate
@@ -606,3 +627,11 @@ def test_each_known_error_code_says_what_to_do(errorcode: str, cls: type[errors.
     error = error_from_body("core_course_create_courses", {"exception": "x", "errorcode": errorcode, "message": "m"})
     assert type(error) is cls and error.errorcode == errorcode
     assert (error.hint is None) if hint is None else error.hint.startswith(hint)
+
+
+@responses.activate
+def test_retry_after_never_makes_one_wait_past_the_retry_budget(sleeps: list[float]) -> None:
+    responses.add(responses.POST, ENDPOINT, status=429, body="", headers={"Retry-After": "10"})
+    responses.add(responses.POST, ENDPOINT, json=SITE_INFO)
+    transport(sleeps, retry_max_seconds=3.0).call("core_webservice_get_site_info")
+    assert sleeps == [3.0]

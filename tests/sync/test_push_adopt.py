@@ -68,6 +68,8 @@ def test_events_made_by_hand_beside_lms_syncs_own_are_removed(fake, client, stor
     assert outcome.exit_code == 0, outcome.summary()
     deletes = [a for a in outcome.actions if a.op == "delete"]
     assert len(deletes) == 4 and all(a.reason.startswith("made by hand at the same time") for a in deletes)
+    assert {a.reason for a in deletes} == {"made by hand at the same time as the session's own event: a duplicate"}
+    assert [a.changes[0][0] for a in deletes] == ["name"] * 4  # the plan shows the name of each event it deletes
     assert_matches(fake, programme, None)
 
 

@@ -377,3 +377,17 @@ def test_a_dry_run_refused_for_a_missing_activity_plans_no_attendance(fake, clie
     run(client, store, programme, None)
     outcome = run(client, store, with_attendance(programme, activity=99999), None, dry_run=True)
     assert outcome.refusal is not None and attendance_plan(outcome) == []
+
+
+def test_sessions_are_skipped_when_the_activity_cannot_be_created(fake, client, store, programme) -> None:
+    from tests.fakes.moodle import MoodleFault
+
+    def refuse(_f: FakeMoodle, _params: dict) -> object:
+        raise MoodleFault("invalidparameter", "Invalid parameter value detected")
+
+    run(client, store, programme, None)
+    fake.handlers["mod_attendance_add_attendance"] = refuse
+    outcome = run(client, store, with_attendance(programme), None)
+    assert [(a.kind, why) for a, why in outcome.result.skipped] == [
+        ("attendance_session", "skipped: the Attendance activity could not be created")] * 4
+    assert [a.kind for a, _ in outcome.result.failed] == ["attendance"] and outcome.exit_code == 1
