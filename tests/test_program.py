@@ -460,7 +460,7 @@ def test_each_problem_names_its_file_and_table(tmp_path: Path) -> None:
     text = GOOD.replace('id = "s2"', 'id = "s1"') + '\n[extra]\nkey = 1\n\n[attendance]\nsource = "paper"\n'
     path = write(tmp_path, text)
     assert problems_of(path) == [
-        f"{path}: extra: error: unknown key 'extra'; allowed keys: program, course, attendance, sessions",
+        f"{path}: extra: error: unknown key 'extra'; allowed keys: program, course, attendance, attestation, sessions",
         f"{path}: attendance.source: error: 'paper' is not allowed; use one of: 'activity_completion' or "
         "'mod_attendance'",
         f"{path}: sessions[1].id: error: duplicate session id 's1' (also sessions[0]); each session needs its own id, "
