@@ -25,6 +25,9 @@ RECORDINGS = REPO / "tests" / "recordings"
 settings.register_profile("mutation", max_examples=8, stateful_step_count=12, derandomize=True, database=None)
 settings.register_profile("long", max_examples=3000, stateful_step_count=50)
 HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "default")
+if HYPOTHESIS_PROFILE not in ("default", "mutation", "long"):
+    raise pytest.UsageError(f"HYPOTHESIS_PROFILE={HYPOTHESIS_PROFILE!r} is not a profile: use mutation or long, "
+                            "or leave it unset")
 settings.load_profile(HYPOTHESIS_PROFILE)
 
 

@@ -55,7 +55,10 @@ def test_check_answers_within_its_deadline_against_a_trickling_site(
     site.misbehave("trickle", interval=0.02)
     started = time.monotonic()
     assert main(["check"]) == 3
-    assert time.monotonic() - started < 2.0
+    # The trickle would last for ever: without the deadline check hangs. The bound is loose (25 times the
+    # deadline) so a loaded machine cannot fail it; what --help promises (the verdict within moodle.deadline)
+    # is the transport's deadline, tested exactly without wall-clock bounds in test_moodle_transport.py.
+    assert time.monotonic() - started < 10.0
     out = capsys.readouterr().out
     assert "no complete answer" in out and "lms_sync cannot use this Moodle site" in out
 
