@@ -154,5 +154,11 @@ def test_an_empty_course_gives_empty_reports_not_errors(tmp_path: Path, fmt: str
         assert json.loads(attestation)["totals"]["participants"] == 0
     elif fmt == "csv":
         assert completion.decode("utf-8-sig").count("\r\n") == 1 and attestation.decode("utf-8-sig").count("\r\n") == 1
+    elif fmt == "xlsx":
+        for body, first in ((completion, "Participants"), (attestation, "Attestations")):
+            wb = openpyxl.load_workbook(io.BytesIO(body))
+            assert wb[first].max_row == 1  # the header row, nobody under it
+            assert list(wb["Par institution"].iter_rows(values_only=True))[-1][:2] == ("Total", 0)
     else:
-        assert completion and attestation
+        assert '<td data-label="Inscrits" class="n">0</td>' in completion.decode()  # the totals line, at zero
+        assert "<h2>Obtient l&#39;attestation (0)</h2>" in attestation.decode()
