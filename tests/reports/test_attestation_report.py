@@ -139,6 +139,13 @@ def test_cli_refuses_a_programme_without_a_rule_then_writes_the_list(workdir: Pa
     assert capsys.readouterr().out.startswith("\ufeffGroupe;Participants;")
 
 
+def test_cli_names_the_missing_rule_before_any_pull(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """No rule and no snapshot yet: the user hears of the rule now, not after a night's pull."""
+    assert main(["report", "attestation"]) == 2
+    err = capsys.readouterr().err
+    assert "no [attestation] table" in err and "lms-sync pull" not in err
+
+
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "json", "html"])
 def test_an_empty_course_gives_empty_reports_not_errors(tmp_path: Path, fmt: str) -> None:
     """No participant, no session: every format of both reports renders (headers, zero totals)."""
