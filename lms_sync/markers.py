@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
+
+from .text import fold
 
 MARKER_PREFIX = "lms-sync:"
 MARKER_RE = re.compile(r"#lms-sync:([a-z0-9][a-z0-9._-]*):([a-z0-9][a-z0-9._-]*)")
@@ -40,9 +41,7 @@ def cohort_key(label: str) -> str:
     """A cohort's stable key from its label: lower case ASCII, words joined by ``-`` ("Responsables
     informatiques" -> ``responsables-informatiques``); labels differing only in case, accents or
     punctuation share a key."""
-    plain = unicodedata.normalize("NFKD", label.casefold())
-    plain = "".join(ch for ch in plain if not unicodedata.combining(ch))
-    key = re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:_KEY_MAX].strip("-")
+    key = re.sub(r"[^a-z0-9]+", "-", fold(label)).strip("-")[:_KEY_MAX].strip("-")
     if not key:  # a label of symbols only ("—"): a digest keeps it distinct and stable
         key = "c-" + hashlib.sha256(label.encode("utf-8")).hexdigest()[:12]
     return key

@@ -189,3 +189,12 @@ def test_shipped_example_has_the_two_audiences() -> None:
     participants, _ = load_roster(SHIPPED_ROSTER)
     assert {p.cohort for p in participants} == {"Administrations et entreprises publiques",
                                                "Responsables informatiques"}
+
+
+def test_a_cohort_column_under_two_names_says_which_were_written(tmp_path: Path) -> None:
+    """"groupe" and "cohort" both mean the cohort: the error names what the file says, not the inner name only."""
+    text = ("username;email;firstname;lastname;institution;department;Groupe;cohort\n"
+            "a;a@x.tn;A;A;STEG;DSI;Responsables informatiques;x\n")
+    assert problems_of(write(tmp_path, text)) == [
+        f"{tmp_path / 'roster.csv'}: line 1: error: column(s) named twice: cohort (written 'Groupe', 'cohort'); "
+        "keep one of each"]

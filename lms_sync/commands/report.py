@@ -200,6 +200,11 @@ def cmd_attestation(ctx: Context, args: argparse.Namespace) -> int:
     """Judge one snapshot under the programme's rule and write the list."""
     settings = ctx.settings.report
     out, view = _output(ctx, args, "attestation")
+    if args.run == "latest":
+        # Both a rule and a pull are needed: name the missing rule first, before any pull is asked for.
+        known = ctx.catalog.get(report_programme(ctx))
+        if known is not None:
+            attestation_rule(known.programme, known.file)
     report = _snapshot_report(ctx, args, None)
     entry = ctx.catalog.get(report.snapshot.programme_id)
     if entry is None:

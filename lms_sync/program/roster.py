@@ -60,7 +60,8 @@ def load_roster(path: Path) -> tuple[list[Participant], list[Problem]]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     for _ in range(first):
         next(reader)
-    header = [_canonical(h) for h in next(reader)]
+    written = next(reader)
+    header = [_canonical(h) for h in written]
     header_line = reader.line_num
 
     problems: list[Problem] = []
@@ -87,7 +88,10 @@ def load_roster(path: Path) -> tuple[list[Participant], list[Problem]]:
             )
     duplicates = sorted({h for h in header if h and header.count(h) > 1})
     if duplicates:
-        problems.append(Problem(file, f"line {header_line}", f"column(s) named twice: {', '.join(duplicates)}"))
+        # Aliases land on one name ("groupe" and "cohort" are both the cohort): say what was written.
+        named = "; ".join(f"{d} (written {', '.join(repr(w.strip()) for w, h in zip(written, header, strict=True) if h == d)})"
+                          for d in duplicates)
+        problems.append(Problem(file, f"line {header_line}", f"column(s) named twice: {named}; keep one of each"))
 
     participants: list[Participant] = []
     usernames: dict[str, int] = {}

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..errors import AccessDenied, MoodleError, NotFound
+from ..errors import MoodleError, NotFound
 from ..markers import parse_cohort_idnumber, parse_marker
 from ..moodle.batching import ItemResult
 from ..moodle.client import MoodleClient

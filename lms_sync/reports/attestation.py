@@ -30,7 +30,6 @@ Pure: no store, no clock; the same report and rule always give the same attestat
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -38,6 +37,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, Problem
 from ..program import AttestationRule, Programme
+from ..text import fold
 from .data import CompletionReport, ParticipantLine
 
 RULE_EXAMPLE = "[attestation]\nsessions_attended = 3   # at least 3 sessions attended\ncourse_completed = true  # optional"
@@ -168,13 +168,7 @@ def _counts(lines: Sequence[AttestationLine], label_of: Callable[[AttestationLin
     groups: dict[str, list[AttestationLine]] = {}
     for line in lines:
         groups.setdefault(label_of(line), []).append(line)
-    return tuple(_count(label, members) for label, members in sorted(groups.items(), key=lambda kv: _fold(kv[0])))
-
-
-def _fold(text: str) -> str:
-    # The report's order: accent- and case-insensitive, as a French reader expects.
-    plain = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in plain if not unicodedata.combining(c))
+    return tuple(_count(label, members) for label, members in sorted(groups.items(), key=lambda kv: fold(kv[0])))
 
 
 __all__ = [

@@ -14,14 +14,10 @@ from typing import NamedTuple
 from ..i18n import t
 from ..participant_fields import SHOWN
 from .attestation import Attestation, AttestationCount, AttestationLine, AttestationStatus, Shortfall
-from .views import Column, Kind, Row, View
+from .views import Column, Kind, Row, View, heading
 
 ATTESTATION_VIEWS: tuple[str, ...] = ("participants", "institutions", "cohorts")
 STATUS_ORDER = (AttestationStatus.QUALIFIES, AttestationStatus.ONE_SESSION_SHORT, AttestationStatus.NOT_QUALIFIED)
-
-
-def _label(key: str) -> Callable[[str], str]:
-    return lambda lang: t(key, lang)
 
 
 def rule_text(att: Attestation, lang: str) -> str:
@@ -61,27 +57,27 @@ def participant_columns(att: Attestation, lang: str) -> tuple[Column, ...]:
     def profile(field_key: str, json_key: str) -> Column:
         label = next(f.label for f in SHOWN if f.key == field_key)
         assert label is not None
-        return Column(field_key, _label(label), Kind.TEXT, _participant_text(field_key),
+        return Column(field_key, heading(label), Kind.TEXT, _participant_text(field_key),
                       json_key=json_key, long_text=field_key != "email")
 
     has_cohorts = bool(att.cohorts)
     return (
-        Column("user_id", _label("rep_user_id"), Kind.COUNT, lambda a: a.participant.user_id, json_key="user_id",
+        Column("user_id", heading("rep_user_id"), Kind.COUNT, lambda a: a.participant.user_id, json_key="user_id",
                table=False),
         profile("fullname", "name"),
         profile("email", "email"),
         profile("institution", "institution"),
-        Column("cohort", _label("rep_cohort"), Kind.TEXT, lambda a: a.participant.cohort, json_key="cohort",
+        Column("cohort", heading("rep_cohort"), Kind.TEXT, lambda a: a.participant.cohort, json_key="cohort",
                table=has_cohorts, long_text=True),
-        Column("attended", _label("att_attended"), Kind.COUNT, lambda a: a.attended, json_key="attended"),
-        Column("needed", _label("att_needed"), Kind.COUNT, lambda a: a.needed, json_key="needed",
+        Column("attended", heading("att_attended"), Kind.COUNT, lambda a: a.attended, json_key="attended"),
+        Column("needed", heading("att_needed"), Kind.COUNT, lambda a: a.needed, json_key="needed",
                table=att.rule.sessions_attended is not None),
-        Column("unknown", _label("att_unknown_count"), Kind.COUNT, lambda a: a.unknown, json_key="unknown"),
-        Column("completed", _label("rep_completed"), Kind.YES_NO, lambda a: a.participant.completed,
+        Column("unknown", heading("att_unknown_count"), Kind.COUNT, lambda a: a.unknown, json_key="unknown"),
+        Column("completed", heading("rep_completed"), Kind.YES_NO, lambda a: a.participant.completed,
                json_key="completed"),
-        Column("decision", _label("att_decision"), Kind.TEXT, lambda a: decision_text(a.status, lang),
+        Column("decision", heading("att_decision"), Kind.TEXT, lambda a: decision_text(a.status, lang),
                json_key="status", json_value=lambda a: a.status.value),
-        Column("reason", _label("att_reason"), Kind.TEXT, lambda a: reason_text(a, lang), json_key="shortfalls",
+        Column("reason", heading("att_reason"), Kind.TEXT, lambda a: reason_text(a, lang), json_key="shortfalls",
                json_value=lambda a: [s.value for s in a.shortfalls], long_text=True),
     )
 
@@ -108,16 +104,16 @@ class Group(NamedTuple):
 def count_columns(name_key: str, label: str) -> tuple[Column, ...]:
     """Counts per institution or cohort."""
     return (
-        Column(name_key, _label(label), Kind.TEXT, lambda g: g.shown, json_key=name_key, json_value=lambda g: g.counts.label,
+        Column(name_key, heading(label), Kind.TEXT, lambda g: g.shown, json_key=name_key, json_value=lambda g: g.counts.label,
                long_text=True),
-        Column("participants", _label("att_participants"), Kind.COUNT, lambda g: g.counts.participants,
+        Column("participants", heading("att_participants"), Kind.COUNT, lambda g: g.counts.participants,
                json_key="participants"),
-        Column("qualifies", _label("att_count_qualifies"), Kind.COUNT, lambda g: g.counts.qualifies, json_key="qualifies"),
-        Column("one_session_short", _label("att_count_one_short"), Kind.COUNT, lambda g: g.counts.one_session_short,
+        Column("qualifies", heading("att_count_qualifies"), Kind.COUNT, lambda g: g.counts.qualifies, json_key="qualifies"),
+        Column("one_session_short", heading("att_count_one_short"), Kind.COUNT, lambda g: g.counts.one_session_short,
                json_key="one_session_short"),
-        Column("not_qualified", _label("att_count_not_qualified"), Kind.COUNT, lambda g: g.counts.not_qualified,
+        Column("not_qualified", heading("att_count_not_qualified"), Kind.COUNT, lambda g: g.counts.not_qualified,
                json_key="not_qualified"),
-        Column("rate", _label("att_rate"), Kind.RATE,
+        Column("rate", heading("att_rate"), Kind.RATE,
                lambda g: g.counts.qualifies / g.counts.participants if g.counts.participants else None, json_key="rate"),
     )
 

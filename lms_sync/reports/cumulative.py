@@ -8,7 +8,6 @@ Moodle no longer lists as enrolled (``no_access``) are left out, as in the per-p
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from ..snapshots import STATUS_NO_ACCESS, ParticipantRow, Snapshot, list_snapshots, load_rows
 from ..store import Store
+from ..text import fold
 from .data import NoSnapshot
 
 
@@ -119,7 +119,7 @@ def _people(store: Store, snapshots: list[Snapshot]) -> tuple[PersonLine, ...]:
             known = [a.attended for a in row.attendance.values() if a.attended is not None]
             enrolments[index] = Enrolment(row.completed, sum(1 for a in known if a), len(known))
         lines.append(PersonLine(last.fullname, last.username, last.email, last.institution, tuple(enrolments)))
-    return tuple(sorted(lines, key=lambda p: (_fold(p.institution), _fold(p.fullname), p.username)))
+    return tuple(sorted(lines, key=lambda p: (fold(p.institution), fold(p.fullname), p.username)))
 
 
 class _Persons:
@@ -173,10 +173,5 @@ def _institutions(people: tuple[PersonLine, ...], n: int) -> tuple[tuple[Institu
             tuple(sum(1 for p in group if (e := p.programmes[i]) is not None and e.completed) for i in range(n)),
         )
 
-    rows = tuple(summary(name, group) for name, group in sorted(by_name.items(), key=lambda kv: _fold(kv[0])))
+    rows = tuple(summary(name, group) for name, group in sorted(by_name.items(), key=lambda kv: fold(kv[0])))
     return rows, summary("", list(people))
-
-
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))

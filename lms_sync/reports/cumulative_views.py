@@ -15,13 +15,9 @@ from dataclasses import dataclass
 
 from ..i18n import t
 from .cumulative import CumulativeReport, Enrolment, InstitutionSummary, PersonLine, ProgrammeColumn
-from .views import Column, Kind, Row, View
+from .views import Column, Kind, Row, View, heading
 
 CUMULATIVE_VIEWS: tuple[str, ...] = ("people", "institutions", "programmes")
-
-
-def _label(key: str) -> Callable[[str], str]:
-    return lambda lang: t(key, lang)
 
 
 def outcome_text(enrolment: Enrolment | None, lang: str) -> str:
@@ -55,14 +51,14 @@ def _outcome_column(index: int, programme: ProgrammeColumn, lang: str) -> Column
 def people_view(report: CumulativeReport, lang: str) -> View:
     """One row per person, a column per programme."""
     columns = (
-        Column("fullname", _label("rep_name"), Kind.TEXT, lambda p: p.fullname, json_key="fullname", long_text=True),
-        Column("username", _label("cum_username"), Kind.TEXT, lambda p: p.username, json_key="username", table=False),
-        Column("email", _label("rep_email"), Kind.TEXT, lambda p: p.email, json_key="email", long_text=True),
-        Column("institution", _label("rep_institution"), Kind.TEXT, lambda p: p.institution, json_key="institution",
+        Column("fullname", heading("rep_name"), Kind.TEXT, lambda p: p.fullname, json_key="fullname", long_text=True),
+        Column("username", heading("cum_username"), Kind.TEXT, lambda p: p.username, json_key="username", table=False),
+        Column("email", heading("rep_email"), Kind.TEXT, lambda p: p.email, json_key="email", long_text=True),
+        Column("institution", heading("rep_institution"), Kind.TEXT, lambda p: p.institution, json_key="institution",
                long_text=True),
         *(_outcome_column(i, programme, lang) for i, programme in enumerate(report.programmes)),
-        Column("trained", _label("cum_trained"), Kind.COUNT, lambda p: p.trained, json_key="trained"),
-        Column("completed", _label("cum_completed_count"), Kind.COUNT, lambda p: p.completed, json_key="completed"),
+        Column("trained", heading("cum_trained"), Kind.COUNT, lambda p: p.trained, json_key="trained"),
+        Column("completed", heading("cum_completed_count"), Kind.COUNT, lambda p: p.completed, json_key="completed"),
     )
     return View("people", t("cum_people", lang), columns, tuple(Row(p) for p in report.people),
                 json_maps=("programmes",))
@@ -89,10 +85,10 @@ def institutions_view(report: CumulativeReport, lang: str) -> View:
         return lambda lang: t(key, lang).format(programme=programme.title)
 
     columns = (
-        Column("institution", _label("rep_institution"), Kind.TEXT, lambda n: n.shown, json_key="institution",
+        Column("institution", heading("rep_institution"), Kind.TEXT, lambda n: n.shown, json_key="institution",
                json_value=lambda n: n.summary.institution, long_text=True),
-        Column("people", _label("cum_people_trained"), Kind.COUNT, lambda n: n.summary.people, json_key="people"),
-        Column("completed_any", _label("cum_completed_any"), Kind.COUNT, lambda n: n.summary.completed_any,
+        Column("people", heading("cum_people_trained"), Kind.COUNT, lambda n: n.summary.people, json_key="people"),
+        Column("completed_any", heading("cum_completed_any"), Kind.COUNT, lambda n: n.summary.completed_any,
                json_key="completed_any"),
         *(column for i, p in enumerate(report.programmes) for column in (
             Column(f"enrolled:{p.id}", per_programme("cum_enrolled_in", p), Kind.COUNT, enrolled(i), json_key="enrolled", json_sub=p.id),
@@ -121,15 +117,15 @@ class _Programme:
 def programmes_view(report: CumulativeReport, lang: str) -> View:
     """One row per programme: its snapshot, enrolled, completed, completion rate."""
     columns = (
-        Column("id", _label("cum_programme_id"), Kind.TEXT, lambda p: p.column.id, json_key="id"),
-        Column("title", _label("cum_programme"), Kind.TEXT, lambda p: p.column.title, json_key="title",
+        Column("id", heading("cum_programme_id"), Kind.TEXT, lambda p: p.column.id, json_key="id"),
+        Column("title", heading("cum_programme"), Kind.TEXT, lambda p: p.column.title, json_key="title",
                long_text=True),
-        Column("run_id", _label("cum_run"), Kind.COUNT, lambda p: p.column.run_id, json_key="run_id"),
-        Column("taken_at", _label("cum_taken_at"), Kind.MOMENT, lambda p: p.column.taken_at, json_key="taken_at"),
-        Column("complete", _label("cum_complete"), Kind.YES_NO, lambda p: p.column.complete, json_key="complete"),
-        Column("enrolled", _label("rep_enrolled"), Kind.COUNT, lambda p: p.enrolled, json_key="enrolled"),
-        Column("completed", _label("rep_completed_count"), Kind.COUNT, lambda p: p.completed, json_key="completed"),
-        Column("completion_rate", _label("rep_rate"), Kind.RATE, lambda p: p.rate, json_key="completion_rate"),
+        Column("run_id", heading("cum_run"), Kind.COUNT, lambda p: p.column.run_id, json_key="run_id"),
+        Column("taken_at", heading("cum_taken_at"), Kind.MOMENT, lambda p: p.column.taken_at, json_key="taken_at"),
+        Column("complete", heading("cum_complete"), Kind.YES_NO, lambda p: p.column.complete, json_key="complete"),
+        Column("enrolled", heading("rep_enrolled"), Kind.COUNT, lambda p: p.enrolled, json_key="enrolled"),
+        Column("completed", heading("rep_completed_count"), Kind.COUNT, lambda p: p.completed, json_key="completed"),
+        Column("completion_rate", heading("rep_rate"), Kind.RATE, lambda p: p.rate, json_key="completion_rate"),
     )
     rows = tuple(Row(_Programme(c, report.totals.enrolled[i], report.totals.completed[i]))
                  for i, c in enumerate(report.programmes))

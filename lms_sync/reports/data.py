@@ -13,7 +13,6 @@ view out. Who earns the attestation is built from a report by ``attestation.buil
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
@@ -30,6 +29,7 @@ from ..snapshots import (
     previous_snapshot,
 )
 from ..store import Store
+from ..text import fold
 
 # 1.1: counts gained "no_access"; "enrolled" (and so "completion_rate") no longer counts them.
 # 1.2: participants gained "statuses" (the Attendance activity's per session) and "attendance_rate";
@@ -128,12 +128,6 @@ class CompletionReport:
         return self.snapshot.taken_at.astimezone(ZoneInfo(self.snapshot.timezone))
 
 
-def _sort_key(text: str) -> str:
-    # Accent- and case-insensitive, so "Élodie" sorts with "Eric" as a French reader expects.
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
 def build_report(store: Store, *, run: int | str = "latest", since: date | None = None,
                  programme_id: str | None = None) -> CompletionReport:
     """The report of one snapshot (the latest of ``programme_id``); ``since`` limits the participants to who
@@ -150,19 +144,19 @@ def build_report(store: Store, *, run: int | str = "latest", since: date | None 
     rows = load_rows(store, snapshot.run_id)
     sessions = snapshot.sessions
     lines = [_line(r, sessions, tz) for r in rows]
-    lines.sort(key=lambda p: (_sort_key(p.institution), _sort_key(p.fullname), p.user_id))
+    lines.sort(key=lambda p: (fold(p.institution), fold(p.fullname), p.user_id))
 
     by_inst: dict[str, list[ParticipantLine]] = {}
     for line in lines:
         by_inst.setdefault(line.institution, []).append(line)
     institutions = tuple(_count(name, members, len(sessions)) for name, members in sorted(
-        by_inst.items(), key=lambda kv: _sort_key(kv[0])))
+        by_inst.items(), key=lambda kv: fold(kv[0])))
     totals = _count("", lines, len(sessions))
     by_cohort: dict[str, list[ParticipantLine]] = {}
     for line in lines:
         by_cohort.setdefault(line.cohort, []).append(line)
     cohorts = () if set(by_cohort) <= {""} else tuple(
-        _count(name, members, len(sessions)) for name, members in sorted(by_cohort.items(), key=lambda kv: _sort_key(kv[0])))
+        _count(name, members, len(sessions)) for name, members in sorted(by_cohort.items(), key=lambda kv: fold(kv[0])))
 
     previous = previous_snapshot(store, snapshot.run_id, programme_id=snapshot.programme_id)
     if since is not None:

@@ -66,7 +66,7 @@ def render_attestation(att: Attestation, fmt: str, *, lang: str = "fr", delimite
         from .render_xlsx import workbook_bytes  # openpyxl is heavy: load it only for XLSX (serve's memory)
 
         return workbook_bytes(attestation_views(att, lang), lang=lang, title=_title(att, lang),
-                              stamp=att.report.snapshot.taken_at, banner=banner_lines(att.report, lang),
+                              stamp=att.report.snapshot.taken_at, banner=_warnings(att, lang),
                               subject=rule, note=rule)
     if fmt == "json":
         return json_bytes(attestation_dict(att))

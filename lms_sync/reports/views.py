@@ -83,7 +83,8 @@ class View:
         return tuple(c for c in self.columns if c.table)
 
 
-def _label(key: str) -> Callable[[str], str]:
+def heading(key: str) -> Callable[[str], str]:
+    """A column title read from the message catalogue in the report's language."""
     return lambda lang: t(key, lang)
 
 
@@ -107,7 +108,7 @@ def has_cohorts(report: CompletionReport) -> bool:
 
 def _profile_column(field: Any) -> Column:
     # An e-mail is one word: it reads (and is copied) best on one line, so it is not narrowed to wrap.
-    return Column(field.key, _label(field.label), Kind.TEXT, text_of(field.key),
+    return Column(field.key, heading(field.label), Kind.TEXT, text_of(field.key),
                   json_key=field.json_key or field.key, long_text=field.key != "email")
 
 
@@ -132,17 +133,17 @@ def _mark_column(report: CompletionReport, index: int) -> Column:
 def participant_columns(report: CompletionReport) -> tuple[Column, ...]:
     """The participants view's columns, in order."""
     return (
-        Column("user_id", _label("rep_user_id"), Kind.COUNT, lambda p: p.user_id, json_key="user_id", table=False),
+        Column("user_id", heading("rep_user_id"), Kind.COUNT, lambda p: p.user_id, json_key="user_id", table=False),
         *(_profile_column(f) for f in SHOWN),
-        Column("cohort", _label("rep_cohort"), Kind.TEXT, lambda p: p.cohort, json_key="cohort",
+        Column("cohort", heading("rep_cohort"), Kind.TEXT, lambda p: p.cohort, json_key="cohort",
                table=has_cohorts(report), long_text=True),
         *(_mark_column(report, i) for i in range(len(report.sessions))),
-        Column("attendance_rate", _label("rep_attendance_rate"), Kind.RATE, lambda p: p.attendance_rate,
+        Column("attendance_rate", heading("rep_attendance_rate"), Kind.RATE, lambda p: p.attendance_rate,
                json_key="attendance_rate"),
-        Column("completed", _label("rep_completed"), Kind.YES_NO, lambda p: p.completed, json_key="completed"),
-        Column("time_completed", _label("rep_time_completed"), Kind.MOMENT, lambda p: p.time_completed,
+        Column("completed", heading("rep_completed"), Kind.YES_NO, lambda p: p.completed, json_key="completed"),
+        Column("time_completed", heading("rep_time_completed"), Kind.MOMENT, lambda p: p.time_completed,
                json_key="time_completed"),
-        Column("status", _label("rep_status"), Kind.STATUS, lambda p: p.status, json_key="status"),
+        Column("status", heading("rep_status"), Kind.STATUS, lambda p: p.status, json_key="status"),
     )
 
 
@@ -175,20 +176,20 @@ def count_columns(report: CompletionReport, name_key: str, label: str) -> tuple[
 
     sessions = report.sessions
     return (
-        Column(name_key, _label(label), Kind.TEXT, lambda g: g.shown, json_key=name_key,
+        Column(name_key, heading(label), Kind.TEXT, lambda g: g.shown, json_key=name_key,
                json_value=lambda g: g.name, long_text=True),
-        Column("enrolled", _label("rep_enrolled"), Kind.COUNT, lambda g: g.counts.enrolled, json_key="enrolled"),
+        Column("enrolled", heading("rep_enrolled"), Kind.COUNT, lambda g: g.counts.enrolled, json_key="enrolled"),
         *(Column(f"attended:{s.id}", present_title(s), Kind.COUNT, attended(i), json_key="attended",
                  json_sub=s.id, short_header=present_short(i)) for i, s in enumerate(sessions)),
-        *(Column(f"marked:{s.id}", _label("rep_marked_count"), Kind.COUNT, marked(i), json_key="marked",
+        *(Column(f"marked:{s.id}", heading("rep_marked_count"), Kind.COUNT, marked(i), json_key="marked",
                  json_sub=s.id, table=False) for i, s in enumerate(sessions)),
-        Column("attendance_rate", _label("rep_attendance_rate"), Kind.RATE, lambda g: g.counts.attendance_rate,
+        Column("attendance_rate", heading("rep_attendance_rate"), Kind.RATE, lambda g: g.counts.attendance_rate,
                json_key="attendance_rate"),
-        Column("completed", _label("rep_completed_count"), Kind.COUNT, lambda g: g.counts.completed,
+        Column("completed", heading("rep_completed_count"), Kind.COUNT, lambda g: g.counts.completed,
                json_key="completed"),
-        Column("completion_rate", _label("rep_rate"), Kind.RATE, lambda g: g.counts.rate, json_key="completion_rate"),
-        Column("failed", _label("rep_failed"), Kind.COUNT, lambda g: g.counts.failed, json_key="failed"),
-        Column("no_access", _label("rep_no_access"), Kind.COUNT, lambda g: g.counts.no_access,
+        Column("completion_rate", heading("rep_rate"), Kind.RATE, lambda g: g.counts.rate, json_key="completion_rate"),
+        Column("failed", heading("rep_failed"), Kind.COUNT, lambda g: g.counts.failed, json_key="failed"),
+        Column("no_access", heading("rep_no_access"), Kind.COUNT, lambda g: g.counts.no_access,
                json_key="no_access"),
     )
 
@@ -251,19 +252,19 @@ def session_lines(report: CompletionReport) -> tuple[SessionLine, ...]:
 def session_columns() -> tuple[Column, ...]:
     """The sessions view's columns."""
     return (
-        Column("number", _label("rep_number"), Kind.COUNT, lambda s: s.number),
-        Column("id", _label("rep_session_id"), Kind.TEXT, lambda s: s.session.id, json_key="id"),
-        Column("title", _label("rep_session"), Kind.TEXT, lambda s: s.session.title, json_key="title",
+        Column("number", heading("rep_number"), Kind.COUNT, lambda s: s.number),
+        Column("id", heading("rep_session_id"), Kind.TEXT, lambda s: s.session.id, json_key="id"),
+        Column("title", heading("rep_session"), Kind.TEXT, lambda s: s.session.title, json_key="title",
                long_text=True),
-        Column("start", _label("rep_start"), Kind.MOMENT, lambda s: s.start, json_key="start",
+        Column("start", heading("rep_start"), Kind.MOMENT, lambda s: s.start, json_key="start",
                json_value=lambda s: s.session.start),
-        Column("end", _label("rep_end"), Kind.TEXT, lambda s: s.session.end, json_key="end", table=False),
-        Column("cancelled", _label("rep_session_cancelled"), Kind.YES_NO, lambda s: s.session.cancelled,
+        Column("end", heading("rep_end"), Kind.TEXT, lambda s: s.session.end, json_key="end", table=False),
+        Column("cancelled", heading("rep_session_cancelled"), Kind.YES_NO, lambda s: s.session.cancelled,
                json_key="cancelled"),
-        Column("tracked", _label("rep_tracked"), Kind.YES_NO, lambda s: s.session.tracked, json_key="tracked"),
-        Column("attended", _label("rep_attended_count"), Kind.COUNT, lambda s: s.attended, json_key="attended"),
-        Column("marked", _label("rep_marked_count"), Kind.COUNT, lambda s: s.marked, json_key="marked"),
-        Column("attendance_rate", _label("rep_attendance_rate"), Kind.RATE, lambda s: s.rate,
+        Column("tracked", heading("rep_tracked"), Kind.YES_NO, lambda s: s.session.tracked, json_key="tracked"),
+        Column("attended", heading("rep_attended_count"), Kind.COUNT, lambda s: s.attended, json_key="attended"),
+        Column("marked", heading("rep_marked_count"), Kind.COUNT, lambda s: s.marked, json_key="marked"),
+        Column("attendance_rate", heading("rep_attendance_rate"), Kind.RATE, lambda s: s.rate,
                json_key="attendance_rate"),
     )
 

@@ -104,7 +104,10 @@ def test_xlsx_and_html_are_printable_lists(store: Store) -> None:
     wb = openpyxl.load_workbook(io.BytesIO(render_attestation(att, "xlsx")))
     assert wb.sheetnames == ["Attestations", "Par institution", "Par groupe"]
     sheet = wb["Attestations"]
-    assert sheet.page_setup.orientation == "landscape" and sheet.print_title_rows == "$1:$1"
+    # Bilel's fourth session is not taken yet: the sheet says the list may grow, as the page does.
+    assert sheet["A1"].value.startswith("Des présences ne sont pas encore relevées")
+    assert sheet["A2"].value == "Nom"
+    assert sheet.page_setup.orientation == "landscape" and sheet.print_title_rows == "$2:$2"
     assert sheet.oddFooter.left.text == "Règle : au moins 3 séances suivies sur 4 et formation achevée dans Moodle"
     assert wb.properties.creator == "DGIDT" and wb.properties.title == "Attestations de formation – Cycle IA"
     page = render_attestation(att, "html").decode()
@@ -136,6 +139,13 @@ def test_cli_refuses_a_programme_without_a_rule_then_writes_the_list(workdir: Pa
     assert capsys.readouterr().out.startswith("\ufeffGroupe;Participants;")
 
 
+def test_cli_names_the_missing_rule_before_any_pull(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """No rule and no snapshot yet: the user hears of the rule now, not after a night's pull."""
+    assert main(["report", "attestation"]) == 2
+    err = capsys.readouterr().err
+    assert "no [attestation] table" in err and "lms-sync pull" not in err
+
+
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "json", "html"])
 def test_an_empty_course_gives_empty_reports_not_errors(tmp_path: Path, fmt: str) -> None:
     """No participant, no session: every format of both reports renders (headers, zero totals)."""
@@ -151,5 +161,11 @@ def test_an_empty_course_gives_empty_reports_not_errors(tmp_path: Path, fmt: str
         assert json.loads(attestation)["totals"]["participants"] == 0
     elif fmt == "csv":
         assert completion.decode("utf-8-sig").count("\r\n") == 1 and attestation.decode("utf-8-sig").count("\r\n") == 1
+    elif fmt == "xlsx":
+        for body, first in ((completion, "Participants"), (attestation, "Attestations")):
+            wb = openpyxl.load_workbook(io.BytesIO(body))
+            assert wb[first].max_row == 1  # the header row, nobody under it
+            assert list(wb["Par institution"].iter_rows(values_only=True))[-1][:2] == ("Total", 0)
     else:
-        assert completion and attestation
+        assert '<td data-label="Inscrits" class="n">0</td>' in completion.decode()  # the totals line, at zero
+        assert "<h2>Obtient l&#39;attestation (0)</h2>" in attestation.decode()
