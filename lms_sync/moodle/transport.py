@@ -89,6 +89,10 @@ ERRORCODE_CLASSES: dict[str, type[MoodleError]] = {
     "usernameexists": AlreadyExists,
     "emailexists": AlreadyExists,
     "sitemaintenance": TransientError,
+    # Moodle's database refused a write the call made on the side (seen on the real test site, once in
+    # a few hundred parallel completion reads): the transaction was rolled back, so a read is retried
+    # and a write is left to the journal's look-up like any answer lost in transit.
+    "dmlwriteexception": TransientError,
 }
 
 _ERRORCODE_HINTS: dict[str, str] = {
@@ -104,6 +108,8 @@ _ERRORCODE_HINTS: dict[str, str] = {
     "nocriteriaset": "set the course's completion criteria in Moodle (Course > Course completion)",
     "criteriaerror": "give the sync account's role moodle/category:manage (and viewhiddencategories) at system level",
     "sitemaintenance": "the site is in maintenance mode; run again when it is back",
+    "dmlwriteexception": "Moodle's database refused a write (usually two requests at once); run again, and "
+                         "if it persists see the site's error log",
 }
 
 

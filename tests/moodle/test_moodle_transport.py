@@ -121,6 +121,21 @@ def test_maintenance_mode_is_transient(sleeps: list[float]) -> None:
 
 
 @responses.activate
+def test_a_database_write_error_is_retried_for_a_read_not_resent_for_a_write(sleeps: list[float]) -> None:
+    """dmlwriteexception (the real site, once among hundreds of parallel completion reads): a read asks again."""
+    race = {"exception": "dml_write_exception", "errorcode": "dmlwriteexception",
+            "message": "Error writing to database"}
+    responses.add(responses.POST, ENDPOINT, json=race)
+    responses.add(responses.POST, ENDPOINT, json=SITE_INFO)
+    assert transport(sleeps).call("core_webservice_get_site_info") == SITE_INFO
+    assert len(responses.calls) == 2 and len(sleeps) == 1
+    responses.add(responses.POST, ENDPOINT, json=race)
+    with pytest.raises(errors.TransientError, match="dmlwriteexception"):
+        transport(sleeps).call("core_course_create_courses", {"courses": []}, write=True)
+    assert len(responses.calls) == 3  # the write is not sent again: the next run looks it up first
+
+
+@responses.activate
 def test_json_null_is_success(sleeps: list[float]) -> None:
     """Moodle answers ``null`` for calls without a return value."""
     replay(responses.mock, load_fixture("enrol_manual_enrol_users.ok.json"))
@@ -621,6 +636,7 @@ def test_the_field_count_includes_the_three_fixed_fields() -> None:
     ("errorreportview", errors.AccessDenied, "add the sync account to the report's audience in Report builder"),
     ("criteriaerror", errors.AccessDenied, "give the sync account's role moodle/category:manage"),
     ("sitemaintenance", errors.TransientError, "the site is in maintenance mode; run again when it is back"),
+    ("dmlwriteexception", errors.TransientError, "Moodle's database refused a write (usually two requests at once)"),
     ("shortnametaken", errors.AlreadyExists, None),
 ])
 def test_each_known_error_code_says_what_to_do(errorcode: str, cls: type[errors.MoodleError], hint: str | None) -> None:
