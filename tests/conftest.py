@@ -16,7 +16,7 @@ from hypothesis import settings
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_PROGRAM = REPO / "config" / "program.toml"
 SHIPPED_ROSTER = REPO / "config" / "roster.example.csv"
-# Request/answer pairs recorded from a real Moodle 5.1 (from shared/moodle-fixtures, and from tests/realmoodle).
+# Request/answer pairs recorded from a real Moodle 5.1 (copied into the repository, plus those tests/realmoodle recorded).
 RECORDINGS = REPO / "tests" / "recordings"
 
 # Hypothesis profiles, picked by HYPOTHESIS_PROFILE: by default each property test runs its own example
