@@ -79,18 +79,11 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
         "  lms-sync report completion --format csv --since 2021-01-01 --delimiter ,",
         handler=cmd_completion,
     )
-    completion.add_argument("--format", choices=FORMATS, default="csv", help="output format (default: csv)")
-    completion.add_argument("--view", choices=VIEW_NAMES, metavar="|".join(VIEW_NAMES),
-                            help="the one table a CSV holds (default: participants; the other formats hold every view)")
-    completion.add_argument("--out", metavar="PATH",
-                            help="file to write, - for standard output (default: report.out_dir/completion.FORMAT, "
-                            "completion-VIEW.csv for another view than participants)")
+    _output_options(completion, "completion", VIEW_NAMES)
     completion.add_argument("--run", type=_run, default="latest", metavar="N|latest",
                             help="snapshot to report (default: latest; see `lms-sync report runs`)")
     completion.add_argument("--since", type=_date, metavar="DATE",
                             help="list only participants who completed on or after DATE (YYYY-MM-DD)")
-    completion.add_argument("--lang", choices=("fr", "en"), help="language (default: report.lang, fr)")
-    completion.add_argument("--delimiter", choices=(";", ","), help="CSV delimiter (default: report.csv_delimiter, ;)")
     attestation = add_command(
         inner, parent, "attestation",
         summary="who earns the attestation, for the certificate office",
@@ -108,15 +101,9 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
         "  lms-sync --program dgidt-ia-2020 report attestation --format csv --view institutions --out -",
         handler=cmd_attestation,
     )
-    attestation.add_argument("--format", choices=FORMATS, default="csv", help="output format (default: csv)")
-    attestation.add_argument("--view", choices=ATTESTATION_VIEWS, metavar="|".join(ATTESTATION_VIEWS),
-                             help="the one table a CSV holds (default: participants)")
-    attestation.add_argument("--out", metavar="PATH",
-                             help="file to write, - for standard output (default: report.out_dir/attestation.FORMAT)")
+    _output_options(attestation, "attestation", ATTESTATION_VIEWS)
     attestation.add_argument("--run", type=_run, default="latest", metavar="N|latest",
                              help="snapshot to report (default: latest)")
-    attestation.add_argument("--lang", choices=("fr", "en"), help="language (default: report.lang, fr)")
-    attestation.add_argument("--delimiter", choices=(";", ","), help="CSV delimiter (default: report.csv_delimiter, ;)")
     programmes = add_command(
         inner, parent, "programmes",
         summary="who was trained in which programme, per person and per institution",
@@ -135,14 +122,7 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
         "  lms-sync report programmes --format csv --view institutions --out -",
         handler=cmd_programmes,
     )
-    programmes.add_argument("--format", choices=FORMATS, default="csv", help="output format (default: csv)")
-    programmes.add_argument("--view", choices=CUMULATIVE_VIEWS, metavar="|".join(CUMULATIVE_VIEWS),
-                            help="the one table a CSV holds (default: people; the other formats hold every view)")
-    programmes.add_argument("--out", metavar="PATH",
-                            help="file to write, - for standard output (default: report.out_dir/programmes.FORMAT, "
-                            "programmes-VIEW.csv for another view than people)")
-    programmes.add_argument("--lang", choices=("fr", "en"), help="language (default: report.lang, fr)")
-    programmes.add_argument("--delimiter", choices=(";", ","), help="CSV delimiter (default: report.csv_delimiter, ;)")
+    _output_options(programmes, "programmes", CUMULATIVE_VIEWS)
     add_command(
         inner, parent, "runs",
         summary="list the completion snapshots",
@@ -151,6 +131,19 @@ def register(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
         examples="  lms-sync report runs",
         handler=cmd_runs,
     )
+
+
+def _output_options(parser: argparse.ArgumentParser, kind: str, views: tuple[str, ...]) -> None:
+    """--format, --view, --out, --lang and --delimiter, the same for every report (its first view the default)."""
+    default = views[0]
+    parser.add_argument("--format", choices=FORMATS, default="csv", help="output format (default: csv)")
+    parser.add_argument("--view", choices=views, metavar="|".join(views),
+                        help=f"the one table a CSV holds (default: {default}; the other formats hold every view)")
+    parser.add_argument("--out", metavar="PATH",
+                        help=f"file to write, - for standard output (default: report.out_dir/{kind}.FORMAT, "
+                        f"{kind}-VIEW.csv for another view than {default})")
+    parser.add_argument("--lang", choices=("fr", "en"), help="language (default: report.lang, fr)")
+    parser.add_argument("--delimiter", choices=(";", ","), help="CSV delimiter (default: report.csv_delimiter, ;)")
 
 
 def _output(ctx: Context, args: argparse.Namespace, kind: str, default_view: str = "participants") -> tuple[Path | None, str]:
