@@ -17,7 +17,7 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -425,14 +425,21 @@ class Store:
     # --- programmes --------------------------------------------------------------------------
 
     def register_programmes(self, programmes: list[tuple[str, str, dict[str, Any]]], now: datetime) -> None:
-        """Record that these programmes' files were read: (id, status, header), in one transaction."""
+        """Record that these programmes' files were read: (id, status, header), in one transaction.
+
+        Nothing is written when the status and header are as recorded and ``last_seen`` is less than a
+        day old: serve publishes on every rebuild, and a write there would wake every other reader of
+        the store (and serve's own promise is to write only when a programme really changed)."""
+        stale = to_text(now - timedelta(days=1))
         with self.transaction() as db:
             db.executemany(
                 """INSERT INTO programmes (id, status, first_seen, last_seen, header) VALUES (?, ?, ?, ?, ?)
                    ON CONFLICT (id) DO UPDATE SET status = excluded.status, last_seen = excluded.last_seen,
-                     header = excluded.header""",
-                [(pid, status, to_text(now), to_text(now), json.dumps(header, ensure_ascii=False, sort_keys=True))
-                 for pid, status, header in programmes],
+                     header = excluded.header
+                   WHERE programmes.status IS NOT excluded.status OR programmes.header IS NOT excluded.header
+                     OR programmes.last_seen < ?""",
+                [(pid, status, to_text(now), to_text(now), json.dumps(header, ensure_ascii=False, sort_keys=True),
+                  stale) for pid, status, header in programmes],
             )
 
     def known_programmes(self) -> list[KnownProgramme]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import icalendar
@@ -105,3 +105,19 @@ def test_a_removed_programmes_own_feed_is_still_served(store: Store) -> None:
     own = publish_feed([cycle_2021()], store, FeedSettings(), scope="dgidt-ia-2020", now=BETWEEN)
     assert str(icalendar.Calendar.from_ical(own.data)["X-WR-CALNAME"]) == cycle_2020().title
     assert sorted(statuses(own.data).values()) == ["CANCELLED", "CONFIRMED", "CONFIRMED", "CONFIRMED"]
+
+
+def test_publishing_unchanged_programmes_writes_nothing(tmp_path: Path) -> None:
+    """serve publishes on every rebuild: with nothing changed, another reader of the store sees no write."""
+
+
+    programme, _ = load_programme(SHIPPED_PROGRAM)
+    settings = FeedSettings(uid_domain="formation.ena.tn")
+    now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    with Store(tmp_path / "s.sqlite3") as server, Store(tmp_path / "s.sqlite3") as other:
+        publish_feed([programme], server, settings, now=now)
+        version = other.db.execute("PRAGMA data_version").fetchone()[0]
+        publish_feed([programme], server, settings, now=now + timedelta(hours=1))
+        assert other.db.execute("PRAGMA data_version").fetchone()[0] == version
+        publish_feed([programme], server, settings, now=now + timedelta(days=2))  # last seen refreshed daily
+        assert other.db.execute("PRAGMA data_version").fetchone()[0] != version
